@@ -1,0 +1,87 @@
+"""NAS-Bench-201 ground truth: the shipped table, per-(dataset, metric) vectors, index <-> arch.
+
+The table (``data/nb201_groundtruth.csv.gz``, built by ``tools/build_groundtruth.py``; sources in
+``data/PROVENANCE.md``) has one row per NB201 index, in NB201's own order, which is not
+lexicographic. Columns are ``arch`` and ``{dataset}_{metric}`` for the datasets and metrics below.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+from .space import Arch
+
+TABLE = Path(__file__).resolve().parent.parent / "data" / "nb201_groundtruth.csv.gz"
+NUM_ARCHS = 15625
+DATASETS = ("cifar10", "cifar100", "imagenet16-120")
+#: test_200: 200-epoch test accuracy, mean over seeds (CIFAR-10: trained on train+valid);
+#: valid_200 (+ _s0.._s2 per seed, _nseeds): 200-epoch validation accuracy (CIFAR-10: cifar10-valid);
+#: test_12 / valid_12: NB201's 12-epoch schedule; params: millions (C=16, N=5);
+#: latency_s and train_time_200_s: NB201's measurements.
+METRICS = ("test_200", "valid_200", "valid_200_s0", "valid_200_s1", "valid_200_s2",
+           "valid_200_nseeds", "test_12", "valid_12", "params", "latency_s", "train_time_200_s")
+#: the metrics a user may pick as truth on the command line
+TRUTHS = ("test_200", "valid_200")
+
+
+@lru_cache(maxsize=1)
+def table() -> pd.DataFrame:
+    """The whole ground-truth table as a DataFrame indexed by NB201 index."""
+    return pd.read_csv(TABLE)
+
+
+def check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    return dataset
+
+
+def vector(dataset: str, metric: str) -> np.ndarray:
+    """One metric for all 15,625 archs, in index order (NaN where NB201 has no value)."""
+    check_dataset(dataset)
+    if metric not in METRICS:
+        raise UserError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    return table()[f"{dataset}_{metric}"].to_numpy(dtype=float)
+
+
+@lru_cache(maxsize=1)
+def _strings() -> tuple[str, ...]:
+    return tuple(table()["arch"])
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, int]:
+    return {s: i for i, s in enumerate(_strings())}
+
+
+def arch_of(index: int) -> Arch:
+    if not 0 <= index < NUM_ARCHS:
+        raise UserError(f"NB201 index {index} is out of range 0..{NUM_ARCHS - 1}")
+    return Arch.parse(_strings()[index])
+
+
+def index_of(arch: Arch | str) -> int:
+    arch = Arch.parse(arch) if isinstance(arch, str) else arch
+    return _index()[str(arch)]
+
+
+def resolve(token: str) -> int:
+    """An NB201 index from a user's token: an index or an arch string."""
+    token = token.strip()
+    if token.lstrip("-").isdigit():
+        index = int(token)
+        arch_of(index)
+        return index
+    return index_of(Arch.parse(token))
+
+
+def sample(n: int, seed: int) -> list[int]:
+    """``n`` distinct NB201 indices drawn uniformly; the same (n, seed) always gives the same list,
+    and for one seed a smaller sample is a prefix of a larger one."""
+    if not 1 <= n <= NUM_ARCHS:
+        raise UserError(f"--sample must be between 1 and {NUM_ARCHS}, got {n}")
+    return [int(i) for i in np.random.default_rng(seed).permutation(NUM_ARCHS)[:n]]
