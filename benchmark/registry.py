@@ -68,6 +68,11 @@ class Proxy:
         """This proxy's score from a stored outcome (default: the stored score)."""
         return outcome.score
 
+    def combine(self, outcomes: list[Outcome]) -> list[float]:
+        """The scores of a set of archs scored together (default: each one's :meth:`read`).
+        Proxies defined by ranks within the scored set (AZ-NAS, vote) override it."""
+        return [self.read(o) for o in outcomes]
+
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "higher_is_better": self.higher_is_better,
                 "version": self.version}

@@ -74,7 +74,8 @@ def score(request: Request, ctx: Context, store: Store, progress: bool = True) -
     started = time.perf_counter()
     proxy, indices = request.proxy, list(dict.fromkeys(request.indices))
     per_seed = [compute(proxy, indices, ctx.with_seed(s), store, progress) for s in request.seeds]
-    scores = np.array([np.mean([proxy.read(o[i]) for o in per_seed]) for i in indices])
+    scores = np.mean([np.asarray(proxy.combine([o[i] for i in indices]), dtype=float)
+                      for o in per_seed], axis=0)
     seconds = np.array([sum(o[i].seconds for o in per_seed) for i in indices])
     truth = gt.vector(request.dataset, request.truth)[indices]
     summary = summarize(scores, truth, higher_is_better=proxy.higher_is_better)
