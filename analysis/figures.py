@@ -1,0 +1,270 @@
+"""Report figures (matplotlib, Agg backend, seaborn style). Each function takes the data of one
+dataset and returns a Figure, or None when its data is absent (the report then says so).
+
+- (a) :func:`factor_sweeps`: Kendall tau against each reduction factor, one line per fixed setting
+- (b) :func:`same_iterations`: same number of iterations, more samples/fewer epochs or the reverse
+- (c) :func:`cost_vs_tau`: measured seconds per arch (log) against Kendall tau, with the Pareto front
+- (d) :func:`score_vs_truth`: proxy score against the true accuracy
+- (e) :func:`retrieval_vs_k`: top-k% retrieval for k from 1% to 50%
+- (f) :func:`correlation_matrix`: Kendall tau between proxies (and the truth)
+
+``frame`` arguments are metrics frames (see ``analysis.tables``) restricted to one dataset.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from . import metrics  # noqa: E402
+
+FACTORS = (("c", "channels divided by c"), ("r", "resolution divided by r"),
+           ("s", "training samples divided by s"), ("e", "epochs e of the schedule"),
+           ("m", "epoch m read from one schedule"))
+KS = tuple(k / 100 for k in range(1, 51))
+_KEYS = ("c", "r", "s", "e", "b", "m")
+
+
+def _style() -> None:
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+
+
+def _errorbar(ax, x, rows: pd.DataFrame, **kw) -> None:
+    y = rows["kendall_tau"].to_numpy(float)
+    lo = np.nan_to_num(y - rows["kendall_tau_lo"].to_numpy(float))
+    hi = np.nan_to_num(rows["kendall_tau_hi"].to_numpy(float) - y)
+    ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, **kw)
+
+
+def _setting(row, skip: tuple[str, ...]) -> str:
+    """A label for the factors held fixed, e.g. ``r4 s1 e40@20``."""
+    parts = [f"{k}{int(row[k])}" for k in ("c", "r", "s") if k not in skip]
+    if "e" not in skip:
+        parts.append(f"e{int(row['e'])}" + ("" if "m" in skip or row["m"] == row["e"] else f"@{int(row['m'])}"))
+    if int(row["b"]) != 256:
+        parts.append(f"b{int(row['b'])}")
+    return " ".join(parts)
+
+
+def _sweeps(train: pd.DataFrame, factor: str) -> list[tuple[str, pd.DataFrame]]:
+    """Lines of one panel: training proxies that differ only in ``factor``."""
+    if factor == "e":  # schedules read at the same share of their epochs (m/e)
+        train = train.assign(share=(train["m"] / train["e"]).round(3))
+        fixed = ["c", "r", "s", "b", "share"]
+        skip: tuple[str, ...] = ("e", "m")
+    elif factor == "m":
+        fixed, skip = ["c", "r", "s", "e", "b"], ("m",)
+    else:
+        fixed, skip = [k for k in _KEYS if k != factor], (factor,)
+    lines = []
+    for _, rows in train.groupby(fixed, sort=True):
+        if rows[factor].nunique() >= 2:
+            rows = rows.sort_values(factor)
+            label = _setting(rows.iloc[0], skip)
+            if factor == "e" and rows.iloc[0]["share"] != 1:
+                label += f" @{rows.iloc[0]['share']:g}e"
+            lines.append((label, rows))
+    return lines
+
+
+def _training(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["kind"] == "training")].dropna(subset=["c", "kendall_tau"])
+
+
+def factor_sweeps(frame: pd.DataFrame) -> Figure | None:
+    """(a) Kendall tau (95% CI) against each reduction factor; a line per fixed other setting."""
+    train = _training(frame)
+    panels = [(f, title, _sweeps(train, f)) for f, title in FACTORS]
+    panels = [p for p in panels if p[2]]
+    if not panels:
+        return None
+    _style()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False,
+                             sharey=True)
+    for ax, (factor, title, lines) in zip(axes[0], panels):
+        for label, rows in lines:
+            _errorbar(ax, rows[factor].to_numpy(float), rows, label=label)
+        ax.set_xscale("log", base=2)
+        values = sorted({int(v) for _, rows in lines for v in rows[factor]})
+        ax.set_xticks(values, [str(v) for v in values])
+        ax.minorticks_off()
+        ax.set_xlabel(title)
+        ax.legend(fontsize=7, title="fixed", title_fontsize=7)
+    axes[0][0].set_ylabel("Kendall tau vs truth (95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def same_iterations(frame: pd.DataFrame) -> Figure | None:
+    """(b) At a fixed number of iterations (epochs x sample fraction), more samples and fewer
+    epochs against fewer samples and more epochs (whole schedules only)."""
+    train = _training(frame)
+    train = train[train["m"] == train["e"]]
+    if train.empty:
+        return None
+    train = train.assign(budget=train["e"] / train["s"])
+    lines = [(key, rows.sort_values("s")) for key, rows in train.groupby(["c", "r", "b", "budget"])
+             if rows["s"].nunique() >= 2]
+    if not lines:
+        return None
+    _style()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (c, r, b, budget), rows in lines:
+        x = 1 / rows["s"].to_numpy(float)
+        label = f"c{int(c)} r{int(r)}{'' if b == 256 else f' b{int(b)}'}: {budget:g} full-data epochs"
+        _errorbar(ax, x, rows, label=label)
+        for xi, (_, row) in zip(x, rows.iterrows()):
+            ax.annotate(f"s{int(row['s'])} e{int(row['e'])}", (xi, row["kendall_tau"]),
+                        textcoords="offset points", xytext=(4, 6), fontsize=7)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("share of the training samples (epochs scaled to keep the iterations)")
+    ax.set_ylabel("Kendall tau vs truth (95% CI)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """Mask of the points no other point beats on both axes (lower cost, higher quality)."""
+    cost, quality = np.asarray(cost, float), np.asarray(quality, float)
+    order = np.lexsort((-quality, cost))
+    mask = np.zeros(cost.size, dtype=bool)
+    best = -np.inf
+    for i in order:
+        if quality[i] > best:
+            mask[i] = True
+            best = quality[i]
+    return mask
+
+
+def cost_vs_tau(frame: pd.DataFrame) -> Figure | None:
+    """(c) Measured seconds per arch (log) against Kendall tau, with the cost-fidelity Pareto front.
+    Proxies whose values are read from NB201's table (source ``nb201-table``) are left out: their
+    measured cost is a lookup, not the training that produced them."""
+    rows = frame[(frame["source"] != "nb201-table")].dropna(subset=["kendall_tau", "seconds_per_arch"])
+    if rows.empty:
+        return None
+    _style()
+    cost = np.maximum(rows["seconds_per_arch"].to_numpy(float), 1e-6)
+    tau = rows["kendall_tau"].to_numpy(float)
+    front = pareto_front(cost, tau)
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    kinds = sorted(rows["kind"].unique())
+    palette = dict(zip(kinds, sns.color_palette("deep", len(kinds))))
+    for kind in kinds:
+        sel = (rows["kind"] == kind).to_numpy()
+        lo = np.nan_to_num(tau[sel] - rows["kendall_tau_lo"].to_numpy(float)[sel])
+        hi = np.nan_to_num(rows["kendall_tau_hi"].to_numpy(float)[sel] - tau[sel])
+        ax.errorbar(cost[sel], tau[sel], yerr=[lo, hi], fmt="o", capsize=2, color=palette[kind],
+                    label=kind, alpha=0.85)
+    order = np.argsort(cost[front])
+    fx, fy = cost[front][order], tau[front][order]
+    ax.step(np.append(fx, cost.max() * 2), np.append(fy, fy[-1]), where="post", color="black",
+            lw=1.2, label="Pareto front")
+    ax.scatter(fx, fy, s=90, facecolors="none", edgecolors="black", zorder=3)
+    labels = rows["label"].to_numpy()
+    named = set(np.flatnonzero(front)) | set(np.argsort(-tau)[:5] if len(rows) > 15 else range(len(rows)))
+    for i in sorted(named):
+        ax.annotate(labels[i], (cost[i], tau[i]), textcoords="offset points", xytext=(5, 3),
+                    fontsize=7, fontweight="bold" if front[i] else "normal")
+    ax.set_xscale("log")
+    ax.set_xlabel("measured seconds per arch (log scale)")
+    ax.set_ylabel("Kendall tau vs truth (95% CI)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _log_axis(x: np.ndarray) -> bool:
+    finite = x[np.isfinite(x)]
+    return finite.size > 1 and finite.min() > 0 and finite.max() / finite.min() > 1e3
+
+
+def score_vs_truth(vectors: dict[str, tuple[np.ndarray, np.ndarray]], taus: dict[str, float],
+                   truth_name: str = "test accuracy (%)") -> Figure | None:
+    """(d) Each proxy's raw score (x) against the true accuracy (y); non-finite scores omitted."""
+    if not vectors:
+        return None
+    _style()
+    cols = min(3, len(vectors))
+    rows = -(-len(vectors) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.4 * rows), squeeze=False)
+    for ax, (name, (score, truth)) in zip(axes.flat, vectors.items()):
+        ok = np.isfinite(score)
+        ax.scatter(score[ok], truth[ok], s=8, alpha=0.6, edgecolors="none")
+        if _log_axis(score):
+            ax.set_xscale("log")
+        tau = taus.get(name)
+        ax.set_title(f"{name} (n={ok.sum()}" + ("" if tau is None else f", tau={tau:.3f}") + ")",
+                     fontsize=9)
+        ax.set_xlabel("proxy score")
+        ax.set_ylabel(truth_name)
+    for ax in list(axes.flat)[len(vectors):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def retrieval_vs_k(vectors: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure | None:
+    """(e) Top-k% retrieval for k = 1..50% (scores already oriented: higher is better)."""
+    if not vectors:
+        return None
+    _style()
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    ks = np.array(KS)
+    colors = sns.color_palette("husl", len(vectors))
+    for color, (name, (score, truth)) in zip(colors, vectors.items()):
+        ax.plot(ks * 100, metrics.retrieval_curve(score, truth, ks), label=name, color=color)
+    ax.plot(ks * 100, ks, ls="--", color="grey", label="random (expected)")
+    ax.set_xlabel("k (% of the archs)")
+    ax.set_ylabel("top-k% retrieval")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def tau_matrix(vectors: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Kendall tau between every pair of oriented score vectors, each pair on the archs both have.
+    ``vectors``: name -> (arch indices, oriented scores); pairs with < 3 common archs are NaN."""
+    names = list(vectors)
+    out = pd.DataFrame(np.nan, index=names, columns=names)
+    for i, a in enumerate(names):
+        for b in names[i:]:
+            ia, sa = vectors[a]
+            ib, sb = vectors[b]
+            common, pa, pb = np.intersect1d(ia, ib, return_indices=True)
+            value = metrics.kendall_tau(sa[pa], sb[pb]) if common.size >= 3 else np.nan
+            out.loc[a, b] = out.loc[b, a] = value
+    return out
+
+
+def correlation_matrix(matrix: pd.DataFrame) -> Figure | None:
+    """(f) Heatmap of :func:`tau_matrix` (at least two proxies)."""
+    if len(matrix) < 2:
+        return None
+    _style()
+    size = max(4.5, 0.45 * len(matrix) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    sns.heatmap(matrix.astype(float), vmin=-1, vmax=1, cmap="vlag", annot=len(matrix) <= 16,
+                fmt=".2f", annot_kws={"fontsize": 7}, square=True, ax=ax,
+                cbar_kws={"label": "Kendall tau"})
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: Figure, stem: Path, dpi: int = 110) -> dict[str, Path]:
+    """Write ``stem``.png and ``stem``.pdf and close the figure."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = {"png": stem.with_suffix(".png"), "pdf": stem.with_suffix(".pdf")}
+    fig.savefig(paths["png"], dpi=dpi)
+    fig.savefig(paths["pdf"])
+    plt.close(fig)
+    return paths

@@ -1,0 +1,177 @@
+"""Report tables: pure functions from the metrics frame to DataFrames and to Markdown, LaTeX, CSV.
+
+The *metrics frame* has one row per reported (proxy, dataset, data source) and the columns built
+by ``analysis.report``: proxy, label, kind, dataset, source, n, seeds, kendall_tau (+ ``_lo``,
+``_hi`` for the 95% bootstrap CI), spearman (+ CI), pearson, retrieval_top10 (+ CI), nan_scores,
+seconds_per_arch, total_seconds, cost_s, device, and for training proxies the EcoNAS factors
+c, r, s, e, b, m (:func:`factors`). Tables keep numbers numeric for CSV; :func:`display` turns
+``x``, ``x_lo``, ``x_hi`` into ``"x [lo, hi]"`` strings for Markdown, LaTeX and HTML.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+DATASET_ORDER = ("cifar10", "cifar100", "imagenet16-120")
+NATIVE_RESOLUTION = {"cifar10": 32, "cifar100": 32, "imagenet16-120": 16}
+WITH_CI = ("kendall_tau", "spearman", "retrieval_top10")
+HEADERS = {
+    "dataset": "dataset", "proxy": "proxy", "label": "proxy", "kind": "kind", "n": "n",
+    "seeds": "seeds", "kendall_tau": "Kendall tau [95% CI]", "spearman": "Spearman [95% CI]",
+    "pearson": "Pearson", "retrieval_top10": "top-10% retrieval [95% CI]",
+    "nan_scores": "non-finite", "seconds_per_arch": "s/arch", "total_seconds": "total s",
+    "cost_s": "est. s/arch", "source": "data source", "device": "device",
+    "channels": "channels", "resolution": "resolution", "samples": "train samples",
+    "e": "epochs", "m": "read at epoch", "b": "batch",
+}
+
+
+@dataclass(frozen=True)
+class Factors:
+    """The EcoNAS reduction factors of a training proxy, as factors >= 1 (0 in a name means 1)."""
+
+    c: int
+    r: int
+    s: int
+    e: int
+    b: int
+    m: int
+
+    @property
+    def train_fraction(self) -> float:
+        """Share of the schedule's epochs that the score needs (``@m`` of ``e``)."""
+        return self.m / self.e
+
+
+def factors(name: str) -> Factors | None:
+    """The factors of a training-proxy name ``c{k}r{k}s{k}e{n}[b{B}][@m]``; None for other names."""
+    from benchmark.training.recipe import matches, parse
+    if not matches(name):
+        return None
+    recipe, epoch = parse(name)
+    return Factors(max(1, recipe.channel_factor), max(1, recipe.resolution_factor),
+                   max(1, recipe.sample_factor), recipe.epochs, recipe.batch_size, epoch)
+
+
+def _dataset_rank(dataset: str) -> int:
+    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)
+
+
+def _sorted(frame: pd.DataFrame, by: list[str], ascending: list[bool]) -> pd.DataFrame:
+    out = frame.assign(_d=frame["dataset"].map(_dataset_rank))
+    return out.sort_values(["_d", *by], ascending=[True, *ascending],
+                           na_position="last", kind="stable").drop(columns="_d")
+
+
+def _ci_columns(metrics: tuple[str, ...]) -> list[str]:
+    return [c for m in metrics for c in (m, f"{m}_lo", f"{m}_hi")]
+
+
+def main_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per proxy and dataset: n, Kendall tau, Spearman and top-10% retrieval with CIs, the
+    non-finite count, measured seconds per arch, data source and device; best tau first."""
+    cols = ["dataset", "label", "kind", "n", "seeds", *_ci_columns(WITH_CI), "pearson",
+            "nan_scores", "seconds_per_arch", "source", "device"]
+    return _sorted(frame, ["kendall_tau"], [False])[cols].reset_index(drop=True)
+
+
+def factor_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Training proxies only: the reduced setting in plain units next to its rank consistency."""
+    train = frame[frame["kind"] == "training"].dropna(subset=["c"])
+    if train.empty:
+        return pd.DataFrame()
+    native = train["dataset"].map(NATIVE_RESOLUTION).fillna(32)
+    train = train.assign(channels=(16 // train["c"]).astype(int),
+                         resolution=(native // train["r"]).astype(int),
+                         samples=[f"1/{int(s)}" if s > 1 else "all" for s in train["s"]],
+                         e=train["e"].astype(int), m=train["m"].astype(int), b=train["b"].astype(int))
+    cols = ["dataset", "label", "channels", "resolution", "samples", "e", "m", "b", "n",
+            *_ci_columns(WITH_CI), "seconds_per_arch"]
+    return _sorted(train, ["c", "r", "s", "e", "m"], [True] * 5)[cols].reset_index(drop=True)
+
+
+def cost_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Measured cost per arch (and the proxy's own estimate) next to its Kendall tau; cheapest first."""
+    cols = ["dataset", "label", "kind", "device", "n", "seconds_per_arch", "cost_s",
+            "total_seconds", "kendall_tau"]
+    return _sorted(frame, ["seconds_per_arch"], [True])[cols].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ formatting
+
+def _num(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _seconds(x) -> str:
+    if x is None or not isinstance(x, (int, float)) or not math.isfinite(x):
+        return "–"
+    if x == 0:
+        return "0"
+    return f"{x:.3g}" if x < 1000 else f"{x:,.0f}"
+
+
+def display(table: pd.DataFrame) -> pd.DataFrame:
+    """Strings for reading: metrics with their CI as ``x [lo, hi]``, seconds in 3 significant
+    digits, missing values as an en dash; column names in words."""
+    out = pd.DataFrame(index=table.index)
+    for col in table.columns:
+        if col.endswith(("_lo", "_hi")) and col[:-3] in table.columns:
+            continue
+        values = table[col]
+        if f"{col}_lo" in table.columns:
+            out[col] = [f"{_num(v)} [{_num(lo, 2)}, {_num(hi, 2)}]" if _num(lo) != "–" else _num(v)
+                        for v, lo, hi in zip(values, table[f"{col}_lo"], table[f"{col}_hi"])]
+        elif col in ("seconds_per_arch", "total_seconds", "cost_s"):
+            out[col] = [_seconds(v) for v in values]
+        else:
+            out[col] = [_num(v) for v in values]
+    return out.rename(columns=lambda c: HEADERS.get(c, c))
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of a display frame."""
+    def cell(x) -> str:
+        return str(x).replace("|", "\\|").replace("\n", " ")
+    head = "| " + " | ".join(cell(c) for c in table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    rows = ["| " + " | ".join(cell(x) for x in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, rule, *rows]) + "\n"
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}", "–": "--"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
+    """A booktabs ``table`` environment of a display frame."""
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
+             r"\begin{tabular}{" + "l" * len(table.columns) + "}", r"\toprule",
+             " & ".join(latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(latex_escape(x) for x in row) + r" \\" for row in table.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: pd.DataFrame, stem: Path, caption: str) -> dict[str, Path]:
+    """``stem``.csv (numbers), .md and .tex (display strings); returns the paths by format."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    shown = display(table)
+    paths = {fmt: stem.with_suffix(f".{fmt}") for fmt in ("csv", "md", "tex")}
+    table.to_csv(paths["csv"], index=False)
+    paths["md"].write_text(to_markdown(shown), encoding="utf-8")
+    paths["tex"].write_text(to_latex(shown, caption, f"tab:{stem.name}"), encoding="utf-8")
+    return paths

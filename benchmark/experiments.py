@@ -1,0 +1,481 @@
+"""Experiments as data: TOML files under ``data/experiments/`` that name proxies, datasets, sample
+sizes and seeds. :func:`run_experiment` plans what the results store lacks, prints the plan and a
+time estimate to stderr, computes the missing results through :func:`benchmark.runner.compute`
+(cheapest first, committed chunk by chunk, so a killed run resumes) and writes the report.
+
+File format (every key but ``group`` is optional)::
+
+    description = "what this experiment is for"
+    title = "heading of the report"
+    seed = 0                  # draws the arch samples: gt.sample(n, seed) (smaller samples are
+                              # prefixes of larger ones, so groups share archs)
+    seeds = [0]               # proxy seeds; each arch's score is their mean
+    datasets = ["cifar10"]    # cifar10, cifar100, imagenet16-120
+    truth = "test_200"        # or valid_200
+    device = "auto"           # auto, cpu, cuda (the command line's --device wins)
+    fuse = 8                  # networks trained at once (default: chosen from device memory)
+    amp = "bf16"              # CUDA autocast
+    zc_batch = 64             # images in the zero-cost minibatch
+    [data_dirs]               # per dataset (the command line's --data-dir wins); ~ and $VARS expand
+    cifar100 = "$HOME/data/cifar-100-python"
+    [report]
+    main = ["c4r4s0e40@20", "synflow"]   # proxies of the score-vs-truth and retrieval figures
+    [[group]]                 # proxies scored on one sample
+    name = "zero-cost"
+    proxies = ["synflow", "jacov"]
+    sample = 200              # number of archs, or "all"
+    datasets = ["cifar10"]    # optional, overrides the top level
+    seeds = [0, 1]            # optional, overrides the top level
+
+Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
+proxies that need none (the table proxies) always run.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import groundtruth as gt
+from .context import Context, resolve_device
+from .errors import UserError
+from .provenance import ROOT
+from .registry import Proxy
+from .store import DEFAULT_PATH, Key, Store
+
+EXPERIMENTS_DIR = ROOT / "data" / "experiments"
+TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "device", "fuse", "amp",
+            "zc_batch", "data_dirs", "report", "group")
+GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
+REPORT_KEYS = ("main",)
+KIND_ORDER = {"table": 0, "zero-cost": 1, "training": 2}
+
+
+def _registry():
+    from proxies import REGISTRY
+    return REGISTRY
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    proxies: tuple[str, ...]
+    sample: int
+    datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    path: Path
+    groups: tuple[Group, ...]
+    description: str = ""
+    title: str = ""
+    seed: int = 0
+    truth: str = "test_200"
+    device: str = "auto"
+    fuse: int | None = None
+    amp: str | None = None
+    zc_batch: int = 64
+    data_dirs: tuple[tuple[str, str], ...] = ()
+    main: tuple[str, ...] = ()
+
+    def indices(self, group: Group) -> list[int]:
+        return gt.sample(group.sample, self.seed)
+
+    def data_dir(self, dataset: str) -> str | None:
+        return dict(self.data_dirs).get(dataset)
+
+    def score_command(self, proxy: str, dataset: str, group: Group) -> str:
+        """The ``score`` command that scores the same archs and seeds alone."""
+        which = "--all" if group.sample == gt.NUM_ARCHS else f"--sample {group.sample} --seed {self.seed}"
+        data = self.data_dir(dataset)
+        return (f"python -m benchmark score --proxy {proxy} --dataset {dataset} {which} "
+                f"--seeds {','.join(map(str, group.seeds))} --truth {self.truth}"
+                + (f" --data-dir {shlex.quote(data)}" if data else "") + " --json")
+
+    def selections(self, sources: dict[tuple[str, str], str] | None = None,
+                   skipped: set[tuple[str, str]] = frozenset()):
+        """What the report shows: each (proxy, dataset, seeds) once, on the union of its groups'
+        archs; ``sources`` pins the data source per (proxy, dataset) (else every stored source)."""
+        from analysis.report import Selection
+        merged: dict[tuple, tuple[dict, Group]] = {}
+        for group in self.groups:
+            for dataset in group.datasets:
+                for proxy in group.proxies:
+                    if (proxy, dataset) in skipped:
+                        continue
+                    key = (proxy, dataset, group.seeds)
+                    indices, largest = merged.get(key, ({}, group))
+                    indices.update(dict.fromkeys(self.indices(group)))
+                    # samples of one seed are prefixes of each other: the union is the largest
+                    merged[key] = (indices, group if group.sample > largest.sample else largest)
+        return tuple(Selection(proxy, dataset, (sources or {}).get((proxy, dataset)), tuple(indices),
+                               seeds, self.score_command(proxy, dataset, largest))
+                     for (proxy, dataset, seeds), (indices, largest) in merged.items())
+
+    def report_spec(self, sources=None, skipped=(), commands=()):
+        from analysis.report import ReportSpec
+        return ReportSpec(title=self.title or f"Experiment {self.name}",
+                          selections=self.selections(sources, {(p, d) for p, d, _ in skipped}),
+                          truth=self.truth, main=self.main, description=self.description,
+                          commands=tuple(commands) or (f"python -m benchmark run {self.name}",),
+                          skipped=tuple(skipped))
+
+
+# ------------------------------------------------------------------ loading and validation
+
+def experiment_path(name: str | os.PathLike) -> Path:
+    """A name of ``data/experiments/`` (without .toml) or a path to a TOML file."""
+    path = Path(name).expanduser()
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise UserError(f"experiment file {path} does not exist")
+        return path
+    path = EXPERIMENTS_DIR / f"{name}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.toml"))
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"unknown experiment {name!r}; {hint}known: {', '.join(known) or 'none'} "
+                        "(or give a path to a .toml file)")
+    return path
+
+
+def load_experiment(name) -> Experiment:
+    """Read and validate an experiment (a name, a path or an :class:`Experiment`)."""
+    if isinstance(name, Experiment):
+        return name
+    path = experiment_path(name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read experiment file {path}: {err}") from None
+    return parse_experiment(text, path)
+
+
+class _Checker:
+    """Typed reads of a TOML table with one-line errors naming the file and the place."""
+
+    def __init__(self, where: str, table: dict, allowed: tuple[str, ...]):
+        self.where, self.table = where, table
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+                raise UserError(f"{where}: unknown key {key!r}{hint}")
+
+    def fail(self, key: str, what: str):
+        raise UserError(f"{self.where}: {key!r} must be {what}, got {self.table[key]!r}")
+
+    def get(self, key: str, kind: type, default, what: str):
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.fail(key, what)
+        return value
+
+    def strings(self, key: str, default, allow_empty: bool = False) -> tuple[str, ...]:
+        value = self.get(key, list, None, "a list of strings")
+        if value is None:
+            return default
+        if not all(isinstance(v, str) for v in value) or (not value and not allow_empty):
+            self.fail(key, "a non-empty list of strings" if not allow_empty else "a list of strings")
+        return tuple(value)
+
+    def ints(self, key: str, default) -> tuple[int, ...]:
+        value = self.get(key, list, None, "a non-empty list of integers")
+        if value is None:
+            return default
+        if not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            self.fail(key, "a non-empty list of integers")
+        if len(set(value)) != len(value):
+            self.fail(key, "a list of distinct integers")
+        return tuple(value)
+
+
+def _datasets(c: _Checker, key: str, default) -> tuple[str, ...]:
+    datasets = c.strings(key, default)
+    for d in datasets:
+        if d not in gt.DATASETS:
+            raise UserError(f"{c.where}: unknown dataset {d!r}; choose from {', '.join(gt.DATASETS)}")
+    return datasets
+
+
+def _sample(c: _Checker) -> int:
+    if "sample" not in c.table:
+        raise UserError(f"{c.where}: 'sample' is missing (a number of archs or \"all\")")
+    value = c.table["sample"]
+    if value == "all":
+        return gt.NUM_ARCHS
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= gt.NUM_ARCHS:
+        c.fail("sample", f"an integer 1..{gt.NUM_ARCHS} or \"all\"")
+    return value
+
+
+def parse_experiment(text: str, path: Path) -> Experiment:
+    """Validate the TOML text of an experiment; every mistake is a one-line UserError."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{path.name}: invalid TOML: {err}") from None
+    top = _Checker(path.name, raw, TOP_KEYS)
+    seeds = top.ints("seeds", (0,))
+    datasets = _datasets(top, "datasets", ("cifar10",))
+    truth = top.get("truth", str, "test_200", "a string")
+    if truth not in gt.TRUTHS:
+        top.fail("truth", f"one of {', '.join(gt.TRUTHS)}")
+    device = top.get("device", str, "auto", "a string")
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        top.fail("device", "auto, cpu or cuda")
+    fuse = top.get("fuse", int, None, "a positive integer")
+    if fuse is not None and fuse < 1:
+        top.fail("fuse", "a positive integer")
+    amp = top.get("amp", str, None, "\"bf16\"")
+    if amp not in (None, "bf16"):
+        top.fail("amp", "\"bf16\"")
+    zc_batch = top.get("zc_batch", int, 64, "a positive integer")
+    if zc_batch < 1:
+        top.fail("zc_batch", "a positive integer")
+    dirs = _Checker(f"{path.name}: [data_dirs]", top.get("data_dirs", dict, {}, "a table"), gt.DATASETS)
+    data_dirs = tuple((d, os.path.expandvars(os.path.expanduser(dirs.get(d, str, "", "a path"))))
+                      for d in gt.DATASETS if d in dirs.table)
+    registry = _registry()
+    report = _Checker(f"{path.name}: [report]", top.get("report", dict, {}, "a table"), REPORT_KEYS)
+    main = report.strings("main", (), allow_empty=True)
+    groups, names = [], set()
+    tables = top.get("group", list, None, "an array of tables [[group]]")
+    if not tables:
+        raise UserError(f"{path.name}: no [[group]] of proxies")
+    for number, table in enumerate(tables, start=1):
+        if not isinstance(table, dict):
+            raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
+        name = table.get("name", f"#{number}")
+        c = _Checker(f"{path.name}: group {name!r}", table, GROUP_KEYS)
+        if not isinstance(name, str) or not name or name in names:
+            raise UserError(f"{path.name}: group #{number}: 'name' must be a unique non-empty string")
+        names.add(name)
+        proxies = c.strings("proxies", None)
+        if proxies is None:
+            raise UserError(f"{c.where}: 'proxies' is missing (a list of proxy names)")
+        for p in proxies:
+            try:
+                registry.get(p)
+            except UserError as err:
+                raise UserError(f"{c.where}: {err}") from None
+        if len(set(proxies)) != len(proxies):
+            c.fail("proxies", "a list of distinct proxy names")
+        groups.append(Group(name, proxies, _sample(c), _datasets(c, "datasets", datasets),
+                            c.ints("seeds", seeds), c.get("description", str, "", "a string")))
+    every = {p for g in groups for p in g.proxies}
+    for p in main:
+        if p not in every:
+            raise UserError(f"{report.where}: main proxy {p!r} is in no group")
+    return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
+                      top.get("title", str, "", "a string"), top.get("seed", int, 0, "an integer"),
+                      truth, device, fuse, amp, zc_batch, data_dirs, main)
+
+
+# ------------------------------------------------------------------ planning
+
+@dataclass(frozen=True)
+class Unit:
+    """One stored run: a proxy (and the other names it serves, e.g. @m reads) on one dataset,
+    data source and seed, over the union of its groups' archs."""
+
+    proxy: Proxy
+    serves: tuple[str, ...]
+    dataset: str
+    seed: int
+    source: str
+    indices: tuple[int, ...]
+    missing: tuple[int, ...]
+    seconds_per_arch: float
+    basis: str
+
+    @property
+    def estimate_s(self) -> float:
+        return len(self.missing) * self.seconds_per_arch
+
+    def describe(self) -> dict:
+        return {"proxy": self.proxy.store_name, "serves": list(self.serves), "kind": self.proxy.kind,
+                "dataset": self.dataset, "seed": self.seed, "source": self.source,
+                "archs": len(self.indices), "stored": len(self.indices) - len(self.missing),
+                "missing": len(self.missing), "seconds_per_arch": self.seconds_per_arch,
+                "basis": self.basis, "estimate_s": self.estimate_s}
+
+
+@dataclass(frozen=True)
+class Plan:
+    units: tuple[Unit, ...]
+    skipped: tuple[tuple[str, str, str], ...]   # (proxy, dataset, reason)
+    sources: dict = field(default_factory=dict)  # (proxy name, dataset) -> data source
+    device: str = "cpu"
+
+    @property
+    def missing(self) -> int:
+        return sum(len(u.missing) for u in self.units)
+
+    @property
+    def estimate_s(self) -> float:
+        return sum(u.estimate_s for u in self.units)
+
+
+def _measured(store: Store, proxy: Proxy, dataset: str, device: str) -> tuple[float, int]:
+    """Mean stored seconds per arch of this proxy's runs on this dataset and device."""
+    mean, count = store.db.execute(
+        "SELECT AVG(seconds), COUNT(*) FROM results WHERE proxy=? AND version=? AND dataset=? "
+        "AND device=?", (proxy.store_name, proxy.version, dataset, device)).fetchone()
+    return (mean or 0.0), count
+
+
+def parse_data_dir(text: str | None) -> dict[str, str] | str | None:
+    """``--data-dir``: one folder for every dataset, or ``dataset=DIR,dataset=DIR``."""
+    if not text or "=" not in text:
+        return text
+    out = {}
+    for part in text.split(","):
+        dataset, sep, folder = part.partition("=")
+        if not sep or dataset.strip() not in gt.DATASETS:
+            raise UserError(f"--data-dir: expected DIR or dataset=DIR,... with datasets "
+                            f"{', '.join(gt.DATASETS)}, got {part!r}")
+        out[dataset.strip()] = folder.strip()
+    return out
+
+
+def make_plan(exp: Experiment, store: Store, contexts: dict[str, Context], device_name: str) -> Plan:
+    """What each (proxy, dataset, seed) still needs. ``contexts``: one Context per dataset."""
+    registry = _registry()
+    sources: dict[tuple[str, str], str] = {}
+    skipped: dict[tuple[str, str], str] = {}
+    runs: dict[Key, tuple[Proxy, dict, dict]] = {}
+    image_source: dict[str, str | UserError] = {}
+    for group in exp.groups:
+        indices = exp.indices(group)
+        for dataset in group.datasets:
+            for name in group.proxies:
+                proxy = registry.get(name)
+                if proxy.needs_images:
+                    if dataset not in image_source:
+                        try:
+                            image_source[dataset] = contexts[dataset].images.source
+                        except UserError as err:
+                            image_source[dataset] = err
+                    found = image_source[dataset]
+                    if isinstance(found, UserError):
+                        skipped[(name, dataset)] = str(found)
+                        continue
+                    source = found
+                else:
+                    source = proxy.source
+                sources[(name, dataset)] = source
+                for seed in group.seeds:
+                    key = Key(proxy.store_name, proxy.version, dataset, source, seed)
+                    _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
+                    serves[name] = None
+                    wanted.update(dict.fromkeys(indices))
+    units = []
+    for key, (proxy, serves, wanted) in runs.items():
+        stored = store.get(key, list(wanted))
+        missing = tuple(i for i in wanted if i not in stored)
+        mean, count = _measured(store, proxy, key.dataset, device_name)
+        per_arch, basis = ((mean, f"measured ({count} rows)") if count else
+                           (proxy.cost_s, "cost_s (2-core CPU)"))
+        units.append(Unit(proxy, tuple(serves), key.dataset, key.seed, key.source, tuple(wanted),
+                          missing, per_arch, basis))
+    units.sort(key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
+    return Plan(tuple(units), tuple((p, d, why) for (p, d), why in skipped.items()), sources,
+                device_name)
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def format_plan(exp: Experiment, plan: Plan) -> str:
+    head = (f"experiment {exp.name} ({exp.path}): {len({p for g in exp.groups for p in g.proxies})} "
+            f"proxies, datasets {', '.join(sorted({d for g in exp.groups for d in g.datasets}))}, "
+            f"device {plan.device}")
+    rows = [("proxy (serves)", "dataset", "seed", "source", "archs", "stored", "missing", "s/arch",
+             "basis", "estimate")]
+    for u in plan.units:
+        extra = [s for s in u.serves if s != u.proxy.store_name]
+        rows.append((u.proxy.store_name + (f" ({', '.join(extra)})" if extra else ""), u.dataset,
+                     str(u.seed), u.source, str(len(u.indices)), str(len(u.indices) - len(u.missing)),
+                     str(len(u.missing)), f"{u.seconds_per_arch:.3g}", u.basis, duration(u.estimate_s)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [head] + ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines += [f"  {p} on {d}: {why}" for p, d, why in plan.skipped]
+    lines.append(f"estimated time: {duration(plan.estimate_s)} for {plan.missing:,} missing results "
+                 f"({sum(1 for u in plan.units if u.missing)} runs)")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ running
+
+def _command(exp, results, out, device, data_dir) -> str:
+    parts = ["python -m benchmark run", exp.name if exp.path.parent == EXPERIMENTS_DIR else str(exp.path)]
+    parts += [f"--results {shlex.quote(str(results))}", f"--out {shlex.quote(str(out))}"]
+    parts += [f"--device {device}"] if device else []
+    parts += [f"--data-dir {shlex.quote(data_dir)}"] if data_dir else []
+    return " ".join(parts)
+
+
+def run_experiment(name, results=DEFAULT_PATH, out="results", device: str | None = None,
+                   data_dir: str | None = None, dry_run: bool = False, progress: bool = True,
+                   n_boot: int = 1000) -> dict:
+    """Plan, print the plan and estimate (stderr), compute what is missing, write the report.
+
+    ``device`` overrides the experiment's; ``data_dir`` is one folder for every dataset or
+    ``dataset=DIR,...`` (overrides the file's ``[data_dirs]``). Returns a JSON-able summary with
+    a one-line "message"."""
+    started = time.perf_counter()
+    exp = load_experiment(name)
+    dirs = parse_data_dir(data_dir)
+    torch_device = resolve_device(device or exp.device)
+    contexts = {d: Context(d, 0, torch_device, dirs if isinstance(dirs, str) else
+                           (dirs or {}).get(d, exp.data_dir(d)), exp.fuse, exp.amp, exp.zc_batch)
+                for d in gt.DATASETS}
+    store = Store(results)
+    from .runner import compute, device_name
+    plan = make_plan(exp, store, contexts, device_name(contexts["cifar10"]))
+    print(format_plan(exp, plan), file=sys.stderr, flush=True)
+    summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
+               "dry_run": dry_run, "plan": [u.describe() for u in plan.units],
+               "skipped": [{"proxy": p, "dataset": d, "reason": r} for p, d, r in plan.skipped],
+               "missing": plan.missing, "estimate_s": plan.estimate_s}
+    if dry_run:
+        summary["message"] = (f"{exp.name}: {plan.missing:,} results to compute, estimated "
+                              f"{duration(plan.estimate_s)} on {plan.device} (dry run: nothing computed)")
+        return summary
+    todo = [u for u in plan.units if u.missing]
+    compute_started = time.perf_counter()
+    for n, unit in enumerate(todo, start=1):
+        print(f"[{n}/{len(todo)}] {unit.proxy.store_name} on {unit.dataset}, seed {unit.seed}: "
+              f"{len(unit.missing)} archs (estimate {duration(unit.estimate_s)})",
+              file=sys.stderr, flush=True)
+        compute(unit.proxy, list(unit.indices), contexts[unit.dataset].with_seed(unit.seed), store,
+                progress=progress)
+    computed_s = time.perf_counter() - compute_started
+    from analysis.report import write_report
+    spec = exp.report_spec(plan.sources, plan.skipped, [_command(exp, results, out, device, data_dir)])
+    files = write_report(store, out, spec=spec, n_boot=n_boot)
+    summary.update(computed=plan.missing, compute_seconds=computed_s,
+                   wall_seconds=time.perf_counter() - started,
+                   report={k: str(v) for k, v in files.items() if k in ("html", "md", "json")})
+    summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in {duration(computed_s)} "
+                          f"(estimated {duration(plan.estimate_s)}); report: {files['html']}")
+    return summary

@@ -1,0 +1,279 @@
+"""The report: tables, figures and the HTML/Markdown pages from a store of synthetic and real rows."""
+import dataclasses
+import math
+import shutil
+import subprocess
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import figures, tables
+from analysis.report import ReportSpec, Selection, collect, write_report
+from benchmark import groundtruth as gt
+from benchmark.context import Context
+from benchmark.errors import UserError
+from benchmark.registry import Outcome, Proxy
+from benchmark.runner import compute
+from benchmark.store import Key, Store
+from proxies import REGISTRY
+
+N = 60
+INDICES = gt.sample(N, 0)
+TABLE_PROXIES = ("params", "flops", "nb201-12ep", "random")
+#: synthetic training runs: store name -> (noise of the final score, seconds per arch)
+TRAINING = {
+    "c4r4s0e4": (4.0, 2.0), "c2r4s0e4": (3.0, 4.0), "c1r4s0e4": (2.5, 8.0),
+    "c4r2s0e4": (3.5, 5.0), "c4r1s0e4": (3.0, 12.0),
+    "c4r4s2e4": (5.0, 1.0), "c4r4s4e4": (7.0, 0.5),
+    "c4r4s0e2": (6.0, 1.0), "c4r4s2e8": (5.0, 2.0), "c4r4s4e16": (6.0, 4.0),
+}
+SOURCE = "cifar10-jpeg75"
+
+
+@dataclass(frozen=True)
+class StubTraining(Proxy):
+    """Stands in for the training family while it is not registered: reads curve[m-1]."""
+
+    epoch: int = 0
+
+    @property
+    def store_name(self) -> str:
+        return self.name.split("@")[0]
+
+    def read(self, outcome: Outcome) -> float:
+        return outcome.curve[self.epoch - 1]
+
+
+def _stub_family(name: str):
+    from benchmark.training.recipe import matches, parse
+    if not matches(name):
+        return None
+    recipe, epoch = parse(name)
+    return StubTraining(name, "training", needs_images=True, epoch=epoch)
+
+
+@pytest.fixture(scope="module")
+def training_family():
+    """The real training family when registered, else a stand-in for the duration of the module."""
+    try:
+        REGISTRY.get("c4r4s0e4@2")
+        yield
+        return
+    except UserError:
+        pass
+    saved = list(REGISTRY._families)
+    REGISTRY._families.append(("c{k}r{k}s{k}e{n}[@m] (test stand-in)", _stub_family))
+    yield
+    REGISTRY._families[:] = saved
+
+
+def _curves(noise: float, epochs: int, rng) -> dict[int, list[float]]:
+    truth = gt.vector("cifar10", "test_200")
+    out = {}
+    for i in INDICES:
+        eps = rng.normal(0, noise, epochs)
+        out[i] = [float(truth[i] * (0.5 + 0.5 * (t + 1) / epochs) + eps[t] * (epochs - t) / epochs
+                        + eps[-1]) for t in range(epochs)]
+    return out
+
+
+def fill_store(store: Store, seeds=(0,)) -> None:
+    for name in TABLE_PROXIES:
+        for seed in seeds:
+            compute(REGISTRY.get(name), INDICES, Context("cifar10", seed), store, progress=False)
+    rng = np.random.default_rng(0)
+    for name, (noise, seconds) in TRAINING.items():
+        proxy = REGISTRY.get(name)
+        epochs = tables.factors(name).e
+        for seed in seeds:
+            outcomes = {i: Outcome(c[-1], seconds, c) for i, c in _curves(noise, epochs, rng).items()}
+            store.put(Key(proxy.store_name, proxy.version, "cifar10", SOURCE, seed), outcomes,
+                      device="cpu", git="synthetic", suite_version="test", config={})
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, training_family):
+    root = tmp_path_factory.mktemp("report")
+    store = Store(root / "results.sqlite")
+    fill_store(store)
+    names = [*TABLE_PROXIES, *TRAINING, "c4r4s0e4@2", "c4r4s0e4@3", "c1r4s0e4@2"]
+    spec = ReportSpec(title="test report", description="synthetic rows",
+                      selections=tuple(Selection(n, "cifar10", indices=tuple(INDICES), seeds=(0,),
+                                                 command=f"python -m benchmark score --proxy {n}")
+                                       for n in names),
+                      main=("c4r4s0e4@2", "params", "nb201-12ep"),
+                      commands=("python -m benchmark run test",),
+                      skipped=(("synflow", "cifar100", "cifar100 is not shipped"),))
+    files = write_report(store, root / "out", spec=spec, n_boot=100)
+    return store, files
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.tables, self.skipped = set(), [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "img":
+            self.images.append(a)
+        if tag == "table":
+            self.tables.append(a.get("id"))
+        if "skipped" in (a.get("class") or "").split():
+            self.skipped.append(a.get("id"))
+
+
+def parse(path) -> Page:
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def test_html_has_every_table_and_figure(report):
+    _, files = report
+    page = parse(files["html"])
+    for table in ("table-main", "table-factors", "table-cost", "table-provenance", "table-commands"):
+        assert table in page.tables
+    for key in "abcdef":
+        assert f"figure-{key}" in page.ids
+        assert f"figure-{key}-cifar10" in page.ids, f"figure ({key}) missing"
+    assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
+    assert len(page.images) == 6 and not page.skipped
+    text = files["html"].read_text()
+    assert "synflow on cifar100: cifar100 is not shipped" in text
+    assert "python -m benchmark run test" in text
+
+
+def test_files_exist_in_every_format(report):
+    _, files = report
+    for stem in ("main", "factors", "cost"):
+        for fmt in ("csv", "md", "tex"):
+            assert files[f"table_{stem}_{fmt}"].stat().st_size > 100
+    for key in "abcdef":
+        assert files[f"figure_{key}_cifar10_png"].read_bytes()[:4] == b"\x89PNG"
+        assert files[f"figure_{key}_cifar10_pdf"].read_bytes()[:4] == b"%PDF"
+    md = files["md"].read_text()
+    assert md.count("![(") == 6 and "| proxy |" in md
+    tex = files["table_main_tex"].read_text()
+    assert r"\begin{tabular}" in tex and r"nb201-12ep" in tex and "c4r4s0e4@2" in tex
+
+
+def test_main_table_numbers_match_metrics(report):
+    _, files = report
+    main = pd.read_csv(files["table_main_csv"])
+    assert set(main["label"]) >= {*TABLE_PROXIES, "c4r4s0e4@2"}
+    assert (main["n"] == N).all()
+    row = main[main["label"] == "nb201-12ep"].iloc[0]
+    truth = gt.vector("cifar10", "test_200")[INDICES]
+    from analysis.metrics import kendall_tau
+    assert row["kendall_tau"] == pytest.approx(kendall_tau(gt.vector("cifar10", "test_12")[INDICES], truth))
+    assert row["kendall_tau_lo"] <= row["kendall_tau"] <= row["kendall_tau_hi"]
+    assert row["source"] == "nb201-table" and row["device"] == "cpu"
+    assert main["kendall_tau"].is_monotonic_decreasing
+
+
+def test_at_m_reads_the_curve_and_is_charged_m_over_e(report, training_family):
+    store, files = report
+    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    full, half = main.loc["c4r4s0e4"], main.loc["c4r4s0e4@2"]
+    assert half["seconds_per_arch"] == pytest.approx(full["seconds_per_arch"] / 2)
+    results, _ = collect(store.frame(), [Selection("c4r4s0e4@2", "cifar10")])
+    stored = store.get(Key("c4r4s0e4", REGISTRY.get("c4r4s0e4").version, "cifar10", SOURCE, 0), INDICES)
+    expected = {i: stored[i].curve[1] for i in INDICES}
+    got = dict(zip(results[0].indices.tolist(), results[0].scores.tolist()))
+    assert got == pytest.approx(expected)
+
+
+def test_factor_table_in_plain_units(report):
+    _, files = report
+    factors = pd.read_csv(files["table_factors_csv"]).set_index("label")
+    assert factors.loc["c4r2s0e4", ["channels", "resolution", "e", "m"]].tolist() == [4, 16, 4, 4]
+    assert factors.loc["c4r4s4e16", "samples"] == "1/4"
+    assert factors.loc["c4r4s0e4@2", "m"] == 2
+    assert "params" not in factors.index
+
+
+def test_report_without_spec_reports_everything_resolvable(tmp_path, training_family):
+    store = Store(tmp_path / "r.sqlite")
+    fill_store(store, seeds=(0, 1))
+    store.put(Key("no-such-proxy", 1, "cifar10", "x", 0), {0: Outcome(1.0)}, device="cpu", git="g",
+              suite_version="t", config={})
+    store.put(Key("params", 99, "cifar10", "network", 0), {0: Outcome(1.0)}, device="cpu", git="g",
+              suite_version="t", config={})
+    files = write_report(store, tmp_path / "out", n_boot=50)
+    main = pd.read_csv(files["table_main_csv"])
+    assert set(main["label"]) == {*TABLE_PROXIES, *TRAINING}
+    assert (main["seeds"] == "0,1").all() and (main["n"] == N).all()
+    text = files["html"].read_text()
+    assert "no proxy of that name is registered" in text and "another version" in text
+
+
+def test_empty_store_and_missing_figures_do_not_crash(tmp_path):
+    store = Store(tmp_path / "empty.sqlite")
+    files = write_report(store, tmp_path / "out", n_boot=10)
+    page = parse(files["html"])
+    assert {f"figure-{k}-skipped" for k in "abcdef"} <= set(page.skipped)
+    assert "holds no results" in files["html"].read_text()
+    # table proxies only: the factor figures (a, b) and table are skipped with a note, the rest drawn
+    compute(REGISTRY.get("params"), INDICES, Context("cifar10"), store, progress=False)
+    compute(REGISTRY.get("random"), INDICES, Context("cifar10"), store, progress=False)
+    files = write_report(store, tmp_path / "out2", n_boot=10)
+    page = parse(files["html"])
+    assert set(page.skipped) == {"figure-a-skipped", "figure-b-skipped", "table-factors-skipped"}
+    assert "figure-c-cifar10" in page.ids and "figure-f-cifar10" in page.ids
+
+
+def test_nan_scores_rank_last_and_are_counted(tmp_path):
+    store = Store(tmp_path / "nan.sqlite")
+    proxy = REGISTRY.get("params")
+    truth = gt.vector("cifar10", "test_200")
+    outcomes = {i: Outcome(math.nan if k < 5 else float(truth[i]), 0.01) for k, i in enumerate(INDICES)}
+    store.put(Key("params", proxy.version, "cifar10", "network", 0), outcomes, device="cpu", git="g",
+              suite_version="t", config={})
+    files = write_report(store, tmp_path / "out", n_boot=10)
+    row = pd.read_csv(files["table_main_csv"]).iloc[0]
+    assert row["nan_scores"] == 5 and 0.5 < row["kendall_tau"] < 1
+
+
+def test_pareto_front():
+    cost = np.array([1.0, 2.0, 3.0, 0.5, 10.0])
+    tau = np.array([0.3, 0.2, 0.6, 0.1, 0.6])
+    assert figures.pareto_front(cost, tau).tolist() == [True, False, True, True, False]
+
+
+def test_display_and_latex_escaping():
+    table = pd.DataFrame({"label": ["a_b&c"], "kendall_tau": [0.5], "kendall_tau_lo": [0.4],
+                          "kendall_tau_hi": [np.nan], "seconds_per_arch": [0.000123]})
+    shown = tables.display(table)
+    assert shown.columns.tolist() == ["proxy", "Kendall tau [95% CI]", "s/arch"]
+    assert shown.iloc[0].tolist() == ["a_b&c", "0.500 [0.40, –]", "0.000123"]
+    tex = tables.to_latex(shown, "cap_1", "tab:x")
+    assert r"a\_b\&c" in tex and r"cap\_1" in tex
+
+
+def test_factors_parse():
+    assert tables.factors("c4r4s0e40b2048@20") == tables.Factors(4, 4, 1, 40, 2048, 20)
+    assert tables.factors("c0r0s0e12") == tables.Factors(1, 1, 1, 12, 256, 12)
+    assert tables.factors("synflow") is None
+
+
+def test_renders_in_headless_chromium(report, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    _, files = report
+    shot = tmp_path / "report.png"
+    run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--hide-scrollbars", "--window-size=1280,4000", f"--screenshot={shot}",
+                          files["html"].resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), run.stderr[-2000:]
+    from PIL import Image
+    image = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert image.shape == (4000, 1280)
+    # rendered content, not a blank page: many dark pixels (text, figures) and plenty of variation
+    assert (image < 128).mean() > 0.01 and image.std() > 20
