@@ -12,6 +12,7 @@ through the proxy (``Proxy.read``), so ``c4r4s0e40@20`` reads epoch 20 of the st
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 from collections.abc import Callable
@@ -58,6 +59,19 @@ class ReportSpec:
     description: str = ""
     commands: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str, str], ...] = ()  # (proxy, dataset, reason)
+    #: the experiment's groups: (name, datasets, archs, seeds, proxies, description) strings
+    design: tuple[tuple[str, ...], ...] = ()
+
+
+DESIGN_COLUMNS = ("group", "datasets", "archs", "seeds", "proxies", "description")
+
+
+def _skip_notes(skipped) -> list[str]:
+    """One note per (dataset, reason), naming its proxies."""
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for proxy, dataset, why in skipped:
+        by_reason.setdefault((dataset, why), []).append(proxy)
+    return [f"skipped on {d}: {', '.join(ps)} ({why})" for (d, why), ps in by_reason.items()]
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,10 +208,18 @@ def collect(frame: pd.DataFrame, selections, truth: str = "test_200", n_boot: in
                  if (r := _result(proxy, sel, source, sub, truth, n_boot, notes)) is not None]
         if not found:
             notes.append(f"{proxy.name} on {sel.dataset}: no stored results")
-        labelled = len(found) > 1
-        results += [ProxyResult(**{**r.__dict__, "label": f"{r.label} ({r.source})"}) if labelled
-                    else r for r in found]
-    return results, notes
+        results += found
+    return _unique_labels(results), notes
+
+
+def _unique_labels(results: list[ProxyResult]) -> list[ProxyResult]:
+    """A proxy reported twice on one dataset (two data sources, or two seed sets) is labelled
+    with its source and seeds."""
+    count: dict[tuple[str, str], int] = {}
+    for r in results:
+        count[(r.dataset, r.label)] = count.get((r.dataset, r.label), 0) + 1
+    return [dataclasses.replace(r, label=f"{r.label} ({r.source}, seeds {','.join(map(str, r.seeds))})")
+            if count[(r.dataset, r.label)] > 1 else r for r in results]
 
 
 def metrics_frame(results: list[ProxyResult]) -> pd.DataFrame:
@@ -282,7 +304,7 @@ FIGURES = (
 
 def _figures(results, frame, spec, out: Path, files: dict) -> list[dict]:
     """Every figure for every dataset with its data; an entry per figure (no images: skipped)."""
-    datasets = sorted({r.dataset for r in results}, key=tables._dataset_rank)
+    datasets = sorted({r.dataset for r in results}, key=tables.dataset_rank)
     made = []
     for fig_spec in FIGURES:
         images = []
@@ -339,6 +361,7 @@ table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px so
 padding:.25em .55em;text-align:left;vertical-align:top}th{background:#f0f3f7}
 tr:nth-child(even) td{background:#fbfbfb}figure{margin:1em 0}img{max-width:100%;height:auto;
 border:1px solid #eee}figcaption,.caption{font-size:.9em;color:#555}.skipped{color:#a05a00}
+#table-main td,#table-cost td,#table-factors td{white-space:nowrap}
 pre{background:#f5f5f5;padding:.7em;overflow-x:auto}.scroll{overflow-x:auto}code{font-size:.9em}"""
 
 
@@ -352,7 +375,7 @@ def _provenance(results: list[ProxyResult], spec: ReportSpec, store_path: Path) 
         ("results store", str(store_path)),
         ("truth", f"{spec.truth}: {TRUTH_NOTE.get(spec.truth, spec.truth)} "
                   "(data/nb201_groundtruth.csv.gz)"),
-        ("datasets", ", ".join(sorted({r.dataset for r in results}, key=tables._dataset_rank)) or "–"),
+        ("datasets", ", ".join(sorted({r.dataset for r in results}, key=tables.dataset_rank)) or "–"),
         ("sample sizes (archs)", ", ".join(map(str, ns)) or "–"),
         ("seeds", ", ".join(sorted({",".join(map(str, r.seeds)) for r in results})) or "–"),
         ("devices", ", ".join(sorted({d for r in results for d in r.devices})) or "–"),
@@ -385,6 +408,10 @@ def _html(spec, prov, sources, table_parts, figure_parts, notes, commands) -> st
     out.append('<section id="provenance"><h2>Provenance</h2><table id="table-provenance">'
                + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in prov)
                + "</table></section>")
+    if spec.design:
+        out.append('<section id="design"><h2>Experiment design</h2>' + pd.DataFrame(
+            spec.design, columns=DESIGN_COLUMNS).to_html(index=False, border=0, table_id="table-design")
+            + "</section>")
     out.append('<section id="sources"><h2>Data sources</h2><ul>'
                + "".join(f"<li><code>{e(s)}</code>: {e(source_note(s))}</li>" for s in sources)
                + "</ul></section>")
@@ -425,7 +452,11 @@ def _markdown(spec, prov, sources, table_parts, figure_parts, notes, commands) -
     out = [f"# {spec.title}", ""]
     if spec.description:
         out += [spec.description, ""]
-    out += ["## Provenance", "", *(f"- **{k}**: {v}" for k, v in prov), "", "## Data sources", ""]
+    out += ["## Provenance", "", *(f"- **{k}**: {v}" for k, v in prov), ""]
+    if spec.design:
+        out += ["## Experiment design", "",
+                tables.to_markdown(pd.DataFrame(spec.design, columns=DESIGN_COLUMNS))]
+    out += ["## Data sources", ""]
     out += [f"- `{s}`: {source_note(s)}" for s in sources] + ["", "## Tables", ""]
     for stem, caption, table in table_parts:
         out += [f"### Table: {stem}", "", caption, ""]
@@ -461,7 +492,7 @@ def write_report(store, out_dir, experiment=None, *, spec: ReportSpec | None = N
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = store.frame()
-    notes: list[str] = [f"{p} on {d}: {why}" for p, d, why in spec.skipped]
+    notes = _skip_notes(spec.skipped)
     selections = spec.selections
     if selections is None:
         selections, stored_notes = _stored_selections(frame)

@@ -56,12 +56,12 @@ def factors(name: str) -> Factors | None:
                    max(1, recipe.sample_factor), recipe.epochs, recipe.batch_size, epoch)
 
 
-def _dataset_rank(dataset: str) -> int:
+def dataset_rank(dataset: str) -> int:
     return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)
 
 
 def _sorted(frame: pd.DataFrame, by: list[str], ascending: list[bool]) -> pd.DataFrame:
-    out = frame.assign(_d=frame["dataset"].map(_dataset_rank))
+    out = frame.assign(_d=frame["dataset"].map(dataset_rank))
     return out.sort_values(["_d", *by], ascending=[True, *ascending],
                            na_position="last", kind="stable").drop(columns="_d")
 

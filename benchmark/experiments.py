@@ -127,7 +127,10 @@ class Experiment:
                           selections=self.selections(sources, {(p, d) for p, d, _ in skipped}),
                           truth=self.truth, main=self.main, description=self.description,
                           commands=tuple(commands) or (f"python -m benchmark run {self.name}",),
-                          skipped=tuple(skipped))
+                          skipped=tuple(skipped),
+                          design=tuple((g.name, ", ".join(g.datasets), str(g.sample),
+                                        ",".join(map(str, g.seeds)), ", ".join(g.proxies),
+                                        g.description) for g in self.groups))
 
 
 # ------------------------------------------------------------------ loading and validation

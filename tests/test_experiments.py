@@ -188,7 +188,7 @@ def test_tiny_experiment_end_to_end(tmp_path):
         [("cifar10", "params", 40), ("cifar10", "nb201-12ep", 30), ("cifar10", "random", 30),
          ("cifar100", "params", 30), ("cifar100", "nb201-12ep", 30), ("cifar100", "random", 30)])
     html = (out / "report.html").read_text()
-    assert f"python -m benchmark run {path}" in html
+    assert f"python -m benchmark run {path}" in html and 'id="table-design"' in html
     again = run_experiment(path, results=results, out=out, progress=False, n_boot=20)
     assert again["missing"] == 0 and len(Store(results).frame()) == 190
 

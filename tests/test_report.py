@@ -1,5 +1,4 @@
 """The report: tables, figures and the HTML/Markdown pages from a store of synthetic and real rows."""
-import dataclasses
 import math
 import shutil
 import subprocess
@@ -145,7 +144,7 @@ def test_html_has_every_table_and_figure(report):
     assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
     assert len(page.images) == 6 and not page.skipped
     text = files["html"].read_text()
-    assert "synflow on cifar100: cifar100 is not shipped" in text
+    assert "skipped on cifar100: synflow (cifar100 is not shipped)" in text
     assert "python -m benchmark run test" in text
 
 
@@ -277,3 +276,15 @@ def test_renders_in_headless_chromium(report, tmp_path):
     assert image.shape == (4000, 1280)
     # rendered content, not a blank page: many dark pixels (text, figures) and plenty of variation
     assert (image < 128).mean() > 0.01 and image.std() > 20
+
+
+def test_two_sources_of_one_proxy_get_distinct_labels(tmp_path):
+    store = Store(tmp_path / "two.sqlite")
+    proxy = REGISTRY.get("random")
+    for source in ("a", "b"):
+        store.put(Key("random", proxy.version, "cifar10", source, 0),
+                  {i: Outcome(float(k)) for k, i in enumerate(INDICES)}, device="cpu", git="g",
+                  suite_version="t", config={})
+    results, notes = collect(store.frame(), [Selection("random", "cifar10")], n_boot=10)
+    assert sorted(r.label for r in results) == ["random (a, seeds 0)", "random (b, seeds 0)"]
+    assert all(r.summary["n"] == N for r in results) and not notes
