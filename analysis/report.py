@@ -5,8 +5,9 @@ What is reported is a list of :class:`Selection` (proxy name as the registry kno
 optionally the data source, arch indices and seeds). An experiment passes its own list (see
 ``benchmark.experiments``); without one, every proxy whose stored rows the registry can resolve
 (its store name and current version) is reported on every arch and seed stored. Rows are read
-through the proxy (``Proxy.read``), so ``c4r4s0e40@20`` reads epoch 20 of the stored
-``c4r4s0e40`` curve. Scores are averaged over seeds per arch; metrics come from
+through the proxy (``Proxy.combine``, which defaults to ``Proxy.read`` per arch), so
+``c4r4s0e40@20`` reads epoch 20 of the stored ``c4r4s0e40`` curve and set-level proxies (vote,
+AZ-NAS) rank within the reported archs, as ``benchmark.runner.score`` does. Scores are averaged over seeds per arch; metrics come from
 ``analysis.metrics.summarize`` against ``benchmark.groundtruth.vector(dataset, truth)``.
 """
 from __future__ import annotations
@@ -147,18 +148,25 @@ def _curve(text) -> list[float] | None:
     return [np.nan if c is None else c for c in json.loads(text)]
 
 
-def _read(proxy: Proxy, rows: pd.DataFrame) -> np.ndarray:
-    return np.array([proxy.read(Outcome(score=np.nan if pd.isna(s) else float(s), seconds=t,
-                                        curve=_curve(c)))
-                     for s, t, c in zip(rows["score"], rows["seconds"], rows["curve"])], dtype=float)
+def _outcomes(rows: pd.DataFrame) -> list[Outcome]:
+    return [Outcome(score=np.nan if pd.isna(s) else float(s), seconds=t, curve=_curve(c))
+            for s, t, c in zip(rows["score"], rows["seconds"], rows["curve"])]
+
+
+def _values(proxy: Proxy, rows: pd.DataFrame) -> pd.DataFrame:
+    """Long format (arch_index, seed, value): each seed's archs read together through
+    ``Proxy.combine`` (set-level proxies such as vote rank within the reported set)."""
+    parts = []
+    for seed, sub in rows.groupby("seed", sort=True):
+        values = np.asarray(proxy.combine(_outcomes(sub)), dtype=float)
+        parts.append(pd.DataFrame({"arch_index": sub["arch_index"].to_numpy(), "seed": seed,
+                                   "value": values}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _result(proxy: Proxy, sel: Selection, source: str, rows: pd.DataFrame, truth: str,
             n_boot: int, notes: list[str]) -> ProxyResult | None:
-    rows = rows.assign(value=_read(proxy, rows), bad=lambda d: d["value"].isna())
-    per_arch = rows.groupby("arch_index").agg(value=("value", "mean"), bad=("bad", "any"),
-                                              seconds=("seconds", "sum"), seeds=("seed", "nunique"))
-    per_arch.loc[per_arch["bad"], "value"] = np.nan  # one non-finite seed makes the mean non-finite
+    per_arch = rows.groupby("arch_index").agg(seconds=("seconds", "sum"), seeds=("seed", "nunique"))
     if sel.seeds is not None:
         per_arch = per_arch[per_arch["seeds"] == len(set(sel.seeds))]
     if sel.indices is not None:
@@ -173,9 +181,12 @@ def _result(proxy: Proxy, sel: Selection, source: str, rows: pd.DataFrame, truth
     if per_arch.empty:
         return None
     indices = per_arch.index.to_numpy(dtype=np.int64)
-    scores = per_arch["value"].to_numpy(float)
-    true = gt.vector(sel.dataset, truth)[indices]
     kept = rows[rows["arch_index"].isin(indices)]
+    values = _values(proxy, kept).assign(bad=lambda d: d["value"].isna())
+    mean = values.groupby("arch_index").agg(value=("value", "mean"), bad=("bad", "any"))
+    mean.loc[mean["bad"], "value"] = np.nan  # one non-finite seed makes the mean non-finite
+    scores = mean["value"].reindex(indices).to_numpy(float)
+    true = gt.vector(sel.dataset, truth)[indices]
     return ProxyResult(proxy, proxy.name, sel.dataset, source, indices, scores, true,
                        tuple(sorted(int(s) for s in kept["seed"].unique())),
                        per_arch["seconds"].to_numpy(float),

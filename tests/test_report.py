@@ -288,3 +288,24 @@ def test_two_sources_of_one_proxy_get_distinct_labels(tmp_path):
     results, notes = collect(store.frame(), [Selection("random", "cifar10")], n_boot=10)
     assert sorted(r.label for r in results) == ["random (a, seeds 0)", "random (b, seeds 0)"]
     assert all(r.summary["n"] == N for r in results) and not notes
+
+
+@dataclass(frozen=True)
+class RankWithinSet(Proxy):
+    """A set-level proxy: its score is the rank of the stored score within the scored set."""
+
+    def combine(self, outcomes):
+        return list(np.argsort(np.argsort([o.score for o in outcomes])).astype(float))
+
+
+def test_set_level_proxies_combine_within_the_reported_set(tmp_path, monkeypatch):
+    proxy = RankWithinSet("test-rank", "zero-cost", source="none")
+    monkeypatch.setitem(REGISTRY._proxies, proxy.name, proxy)
+    store = Store(tmp_path / "rank.sqlite")
+    stored = {i: Outcome(float(k) ** 3, 0.1) for k, i in enumerate(INDICES)}
+    store.put(Key(proxy.name, 1, "cifar10", "none", 0), stored, device="cpu", git="g",
+              suite_version="t", config={})
+    subset = tuple(INDICES[10:20])
+    results, _ = collect(store.frame(), [Selection(proxy.name, "cifar10", indices=subset)], n_boot=10)
+    assert results[0].indices.tolist() == list(subset)
+    assert results[0].scores.tolist() == [float(k) for k in range(10)]  # ranks within the 10 reported
