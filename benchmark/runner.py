@@ -27,6 +27,13 @@ class Request:
     indices: list[int]
     seeds: tuple[int, ...] = (0,)
     truth: str = "test_200"
+    nb201_file: str | None = None  # take the truth from an official NB201/NATS-Bench file
+
+    def truth_values(self) -> np.ndarray:
+        if self.nb201_file:
+            from .nb201_file import load_truth
+            return load_truth(self.nb201_file, self.dataset, self.truth, self.indices)[self.indices]
+        return gt.vector(self.dataset, self.truth)[self.indices]
 
 
 def data_source(proxy: Proxy, ctx: Context) -> str:
@@ -72,12 +79,12 @@ def score(request: Request, ctx: Context, store: Store, progress: bool = True) -
 
     Returns the ``score`` JSON object of the CLI contract."""
     started = time.perf_counter()
-    proxy, indices = request.proxy, list(dict.fromkeys(request.indices))
+    proxy, indices = request.proxy, request.indices
     per_seed = [compute(proxy, indices, ctx.with_seed(s), store, progress) for s in request.seeds]
     scores = np.mean([np.asarray(proxy.combine([o[i] for i in indices]), dtype=float)
                       for o in per_seed], axis=0)
     seconds = np.array([sum(o[i].seconds for o in per_seed) for i in indices])
-    truth = gt.vector(request.dataset, request.truth)[indices]
+    truth = request.truth_values()
     summary = summarize(scores, truth, higher_is_better=proxy.higher_is_better)
     return {
         "proxy": proxy.name, "dataset": request.dataset, "truth": request.truth,

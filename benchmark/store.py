@@ -2,8 +2,8 @@
 (proxy, proxy version, dataset, data source, arch index, seed).
 
 Rows are written in one transaction per finished arch or fused batch, so a killed run keeps
-what it finished and never leaves half a batch; ``INSERT OR IGNORE`` on the primary key means a
-rerun never duplicates a row. NaN scores are stored as NULL and read back as NaN.
+what it finished and never leaves half a batch; ``ON CONFLICT DO NOTHING`` on the primary key
+means a rerun never duplicates a row. NaN scores are stored as NULL and read back as NaN.
 """
 from __future__ import annotations
 
@@ -84,8 +84,9 @@ class Store:
                  o.seconds, device, git, suite_version, config_json, now)
                 for index, o in results.items()]
         with self.db:
-            self.db.executemany("INSERT OR IGNORE INTO results VALUES "
-                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany(
+                "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
+                "(proxy, version, dataset, source, arch_index, seed) DO NOTHING", rows)
 
     def frame(self) -> pd.DataFrame:
         """Every row, as a DataFrame (for reports)."""

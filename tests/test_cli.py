@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmark.cli import main
+
+
+def run(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_info_index_zero(capsys):
+    code, out, _ = run(["info", "0", "--dataset", "cifar10", "--json"], capsys)
+    info = json.loads(out)
+    assert code == 0
+    assert set(info) == {"index", "arch", "unique", "params_m", "flops_m", "truth"}
+    assert info["params_m"] == 0.129306 and info["index"] == 0
+    assert info["truth"] == {"test_200": 85.8633, "valid_200": 81.9827, "test_12": 69.55}
+
+
+def test_info_by_string_and_imagenet_resolution(capsys):
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    _, out32, _ = run(["info", arch, "--dataset", "cifar100", "--json"], capsys)
+    _, out16, _ = run(["info", "1", "--dataset", "imagenet16-120", "--json"], capsys)
+    a, b = json.loads(out32), json.loads(out16)
+    assert a["index"] == b["index"] == 1
+    assert b["flops_m"] < a["flops_m"] / 3  # 16x16 input: about a quarter of the conv work
+
+
+def test_proxies_json(capsys):
+    code, out, _ = run(["proxies", "--json"], capsys)
+    rows = json.loads(out)["proxies"]
+    assert code == 0 and {"params", "random"} <= {r["name"] for r in rows}
+    assert all(set(r) == {"name", "kind", "higher_is_better", "version"} for r in rows)
+
+
+def test_score_is_cached_and_deterministic(tmp_path, capsys):
+    args = ["score", "--proxy", "params", "--dataset", "cifar10", "--sample", "40", "--seed", "5",
+            "--results", str(tmp_path / "r.sqlite"), "--json", "--quiet"]
+    _, first, _ = run(args, capsys)
+    _, second, _ = run(args, capsys)
+    a, b = json.loads(first), json.loads(second)
+    for d in (a, b):
+        d.pop("wall_seconds")
+    assert a == b
+    assert a["n"] == 40 and len(a["scores"]) == 40 and -1 <= a["kendall_tau"] <= 1
+    assert set(a["ci"]) == {"kendall_tau", "spearman", "pearson", "retrieval_top10"}
+    assert set(a["scores"][0]) == {"index", "arch", "score", "truth", "seconds"}
+
+
+def test_score_archs_and_truth(tmp_path, capsys):
+    code, out, _ = run(["score", "--proxy", "nb201-12ep", "--dataset", "cifar100", "--archs",
+                        "0,1,2,3,4", "--truth", "valid_200", "--results", str(tmp_path / "r"),
+                        "--json", "--quiet"], capsys)
+    res = json.loads(out)
+    assert code == 0 and [s["index"] for s in res["scores"]] == [0, 1, 2, 3, 4]
+    assert res["scores"][0]["truth"] == 52.7 and res["scores"][0]["score"] == 31.26
+
+
+def test_random_proxy_is_seeded(tmp_path, capsys):
+    base = ["score", "--proxy", "random", "--dataset", "cifar10", "--archs", "5,6,7",
+            "--results", str(tmp_path / "r"), "--json", "--quiet", "--seed"]
+    s0 = [s["score"] for s in json.loads(run(base + ["0"], capsys)[1])["scores"]]
+    s0b = [s["score"] for s in json.loads(run(base + ["0"], capsys)[1])["scores"]]
+    s1 = [s["score"] for s in json.loads(run(base + ["1"], capsys)[1])["scores"]]
+    assert s0 == s0b != s1
+
+
+@pytest.mark.parametrize("args", [
+    ["score", "--proxy", "nope", "--dataset", "cifar10", "--sample", "3"],
+    ["score", "--proxy", "params", "--dataset", "mnist", "--sample", "3"],
+    ["score", "--proxy", "params", "--dataset", "cifar10", "--sample", "0"],
+    ["score", "--proxy", "params", "--dataset", "cifar10"],
+    ["score", "--proxy", "params", "--dataset", "cifar10", "--archs", "0,99999"],
+    ["score", "--proxy", "params", "--dataset", "cifar10", "--sample", "3", "--seeds", "a,b"],
+    ["score", "--proxy", "params", "--dataset", "cifar10", "--sample", "3", "--device", "tpu"],
+    ["info", "|bad|"],
+    ["info", "0", "--dataset", "svhn"],
+    ["frobnicate"],
+])
+def test_bad_input_exits_2_with_one_line(args, capsys, tmp_path):
+    code, out, err = run(args + ["--results", str(tmp_path / "r")] if args[0] == "score" else args,
+                         capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_module_entry_point_prints_one_json_object():
+    proc = subprocess.run([sys.executable, "-m", "benchmark", "info", "6111", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["truth"]["test_200"] == pytest.approx(94.373, abs=1e-3)

@@ -1,0 +1,83 @@
+import math
+import sqlite3
+
+import pytest
+
+from benchmark.errors import UserError
+from benchmark.registry import Outcome, Proxy, Registry
+from benchmark.store import Key, Store
+
+
+def test_registry_refuses_duplicates_and_suggests_on_typos():
+    reg = Registry()
+    reg.register(Proxy("synflow", "zero-cost"))
+    with pytest.raises(ValueError):
+        reg.register(Proxy("synflow", "zero-cost"))
+    with pytest.raises(UserError, match="did you mean 'synflow'"):
+        reg.get("synflwo")
+    assert reg.get("synflow").kind == "zero-cost"
+
+
+def test_registry_families_resolve_patterns():
+    reg = Registry()
+    reg.family("x{n}", lambda name: Proxy(name, "training") if name.startswith("x") else None)
+    assert reg.get("x12").name == "x12"
+    with pytest.raises(UserError, match="x\\{n\\}"):
+        reg.get("y12")
+
+
+def test_proxy_kind_is_checked():
+    with pytest.raises(ValueError):
+        Proxy("p", "magic")
+
+
+def test_every_registered_proxy_has_metadata():
+    from proxies import REGISTRY
+    names = REGISTRY.names()
+    assert {"params", "flops", "nb201-12ep", "random"} <= set(names)
+    for proxy in REGISTRY:
+        d = proxy.describe()
+        assert set(d) == {"name", "kind", "higher_is_better", "version"}
+        assert d["kind"] in ("table", "zero-cost", "training") and isinstance(d["version"], int)
+
+
+KEY = Key("p", 1, "cifar10", "src", 0)
+META = dict(device="cpu", git="abc", suite_version="0", config={"a": 1})
+
+
+def test_store_round_trip_with_nan_inf_and_curves(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    store.put(KEY, {1: Outcome(0.5, 2.0), 2: Outcome(math.nan, 1.0, [1.0, math.nan]),
+                    3: Outcome(math.inf, 1.0)}, **META)
+    got = store.get(KEY, [1, 2, 3, 4])
+    assert set(got) == {1, 2, 3}
+    assert got[1].score == 0.5 and got[1].seconds == 2.0 and got[1].curve is None
+    assert math.isnan(got[2].score) and got[2].curve[0] == 1.0 and math.isnan(got[2].curve[1])
+    assert got[3].score == math.inf
+    # another version, seed or source is another row
+    assert store.get(Key("p", 2, "cifar10", "src", 0), [1]) == {}
+    assert store.get(Key("p", 1, "cifar10", "src", 1), [1]) == {}
+    assert store.get(Key("p", 1, "cifar10", "other", 0), [1]) == {}
+
+
+def test_store_never_duplicates_and_keeps_the_first_row(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    store.put(KEY, {1: Outcome(0.5, 1.0)}, **META)
+    store.put(KEY, {1: Outcome(0.9, 1.0), 2: Outcome(0.1, 1.0)}, **META)
+    frame = store.frame()
+    assert len(frame) == 2 and frame.set_index("arch_index").score[1] == 0.5
+    assert set(frame.columns) >= {"proxy", "version", "dataset", "source", "arch_index", "seed",
+                                  "score", "curve", "seconds", "device", "git", "config", "created"}
+
+
+def test_a_failed_batch_writes_nothing(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    with pytest.raises(sqlite3.Error):
+        store.put(KEY, {1: Outcome(0.5, 1.0), 2: Outcome(0.5, None)}, **META)  # seconds NOT NULL
+    assert len(store.frame()) == 0
+
+
+def test_unwritable_store_is_a_user_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError):
+        Store(tmp_path / "file" / "r.sqlite")
