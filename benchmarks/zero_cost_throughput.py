@@ -1,0 +1,96 @@
+"""Zero-cost scoring throughput: archs per second for every zero-cost proxy, and the projected time
+for all 15,625 NB201 archs.
+
+Each proxy scores the same archs (``--archs`` of ``benchmark.groundtruth.sample(n, seed=1)``)
+exactly as the runner would (full NB201 network C=16, N=5, a CIFAR-10 minibatch of
+``--zc-batch`` images, per-arch seeds), after one untimed warm-up arch. Nothing is stored.
+
+    python benchmarks/zero_cost_throughput.py [--archs 8] [--device cpu|cuda] [--threads 1] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from benchmark import groundtruth as gt  # noqa: E402
+from benchmark.context import Context, resolve_device  # noqa: E402
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure(proxy, indices: list[int], ctx) -> dict:
+    archs = [gt.arch_of(i) for i in indices]
+    proxy.score(archs[:1], indices[:1], ctx)           # warm-up: data, lazy init, allocator
+    start = time.perf_counter()
+    outcomes = proxy.score(archs, indices, ctx)
+    wall = time.perf_counter() - start
+    per_arch = wall / len(indices)
+    return {"proxy": proxy.name, "archs": len(indices), "seconds_per_arch": per_arch,
+            "archs_per_second": 1 / per_arch, "hours_for_15625": per_arch * gt.NUM_ARCHS / 3600,
+            "max_arch_seconds": max(o.seconds for o in outcomes)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--archs", type=int, default=8)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--zc-batch", type=int, default=64)
+    parser.add_argument("--proxies", default=None, help="comma-separated (default: every zero-cost proxy)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from proxies import REGISTRY
+    from proxies.zero_cost.harness import ZeroCostProxy
+
+    names = args.proxies.split(",") if args.proxies else \
+        [p.name for p in REGISTRY if isinstance(p, ZeroCostProxy)]
+    device = resolve_device(args.device)
+    ctx = Context("cifar10", seed=0, device=device, zc_batch=args.zc_batch)
+    indices = gt.sample(args.archs, seed=1)
+    rows = []
+    for name in names:
+        rows.append(measure(REGISTRY.get(name), indices, ctx))
+        r = rows[-1]
+        print(f"{name:<10} {r['archs_per_second']:8.3f} archs/s  {r['hours_for_15625']:7.2f} h for 15,625",
+              file=sys.stderr)
+    total = sum(r["seconds_per_arch"] for r in rows)
+    machine = (torch.cuda.get_device_name(device) if device.type == "cuda" else
+               f"{cpu_name()}, {torch.get_num_threads()} torch threads")
+    result = {"device": machine, "torch": torch.__version__, "zc_batch": args.zc_batch,
+              "archs": args.archs, "rows": rows, "all_proxies_seconds_per_arch": total,
+              "all_proxies_hours_for_15625": total * gt.NUM_ARCHS / 3600}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"device: {machine}; torch {torch.__version__}; batch {args.zc_batch}; "
+              f"{args.archs} archs per proxy")
+        print("| proxy | archs/s | s/arch | projected for 15,625 archs |")
+        print("|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['proxy']} | {r['archs_per_second']:.3f} | {r['seconds_per_arch']:.3f} | "
+                  f"{r['hours_for_15625']:.2f} h |")
+        print(f"| all {len(rows)} | {1 / total:.3f} | {total:.3f} | "
+              f"{result['all_proxies_hours_for_15625']:.1f} h |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""The zero-cost harness: builds the network, the minibatch and the BN mode, runs a pure scoring
+function, and handles no_grad, CUDA out-of-memory (split the batch and retry) and cleanup.
+
+A zero-cost proxy is a pure function ``fn(net, batch) -> float`` registered with its metadata by
+the :func:`zero_cost` decorator. The harness, not the function, decides
+
+* the network: NB201's own (``benchmark.network.Network``, C=16, N=5 by default; tests use
+  ``dataclasses.replace(proxy, channels=4, cells=1)``), built under a seed drawn from
+  (``ctx.seed``, arch index), so an arch's score does not depend on which other archs are scored;
+* the weights' initialisation: PyTorch's default unless the proxy names one (``init``);
+* the BN mode: ``train`` (batch statistics, as every reference implementation runs its net),
+  ``eval`` (running statistics), or ``off`` (every BatchNorm replaced by the identity: SynFlow);
+* the minibatch (:class:`Batch`): ``ctx.zc_batch`` training images of ``ctx.dataset`` drawn
+  with ``ctx.seed`` (the same images for every arch), scaled to [0, 1] and normalised with
+  NB201's mean and std, no augmentation; or Gaussian noise drawn with ``ctx.seed``
+  (``inputs="gaussian"``); or nothing but the input shape (``inputs="none"``);
+* gradients: the function runs under ``torch.no_grad()`` unless it declares ``grad=True``;
+* CUDA out-of-memory: the batch is split in 2, 4, ... parts and the function retried; functions
+  that can accumulate over parts iterate :meth:`Batch.parts` (loss weights keep the total equal to
+  the full-batch mean loss), the others see the whole batch and fail again at the last split.
+
+Scores are returned as computed; NaN and +-inf are stored as they are and ranked last by the
+suite's one NaN/inf policy (``analysis.metrics.orient``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+
+from analysis.metrics import orient
+from benchmark.datasets import dataset_spec
+from benchmark.network import Network
+from benchmark.registry import REGISTRY, Outcome, Proxy
+from benchmark.space import Arch
+
+#: NB201's normalisation (DESIGN section 3), on [0, 1] images.
+MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
+STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
+
+BN_MODES = ("train", "eval", "off")
+INPUTS = ("images", "gaussian", "none")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The minibatch a scoring function sees: inputs ``x`` (N, 3, H, W) on the device, labels
+    ``y`` (N,), the dataset's class count and ``splits``, the number of parts the harness asks
+    functions to process the batch in (1 unless CUDA ran out of memory)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    num_classes: int
+    resolution: int
+    splits: int = 1
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def parts(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, float]]:
+        """(x, y, weight) for each of ``splits`` contiguous parts; weight = part size / batch size,
+        so that ``sum(weight * mean loss of part)`` is the full batch's mean loss."""
+        n = len(self.x)
+        for k in range(self.splits):
+            lo, hi = k * n // self.splits, (k + 1) * n // self.splits
+            if hi > lo:
+                yield self.x[lo:hi], self.y[lo:hi], (hi - lo) / n
+
+
+ScoreFn = Callable[[nn.Module, Batch], "float | Sequence[float]"]
+
+
+@dataclass(frozen=True)
+class ZeroCostProxy(Proxy):
+    """A registered zero-cost proxy: a pure scoring function plus how the harness runs it."""
+
+    fn: ScoreFn | None = None
+    bn: str = "train"
+    grad: bool = False
+    inputs: str = "images"
+    n_inputs: int | None = None          # images the function gets (None: ctx.zc_batch)
+    double: bool = False                 # run the network in float64
+    init: Callable[[nn.Module], None] | None = None
+    channels: int = 16
+    cells: int = 5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.bn not in BN_MODES:
+            raise ValueError(f"proxy {self.name}: bn must be one of {BN_MODES}, got {self.bn!r}")
+        if self.inputs not in INPUTS:
+            raise ValueError(f"proxy {self.name}: inputs must be one of {INPUTS}, got {self.inputs!r}")
+
+    def score(self, archs: list, indices: list[int], ctx) -> list[Outcome]:
+        out = []
+        for arch, index in zip(archs, indices):
+            start = time.perf_counter()
+            value = self.value(arch, index, ctx)
+            if ctx.device.type == "cuda":
+                torch.cuda.synchronize(ctx.device)
+            out.append(self.outcome(value, time.perf_counter() - start))
+        return out
+
+    def outcome(self, value, seconds: float) -> Outcome:
+        return Outcome(score=float(value), seconds=seconds)
+
+    def value(self, arch: Arch, index: int, ctx):
+        """This proxy's raw value for one arch (a float; a tuple for ranked proxies)."""
+        return run(self, arch, index, ctx)
+
+
+@dataclass(frozen=True)
+class RankedProxy(ZeroCostProxy):
+    """A proxy defined by ranks within the scored set (AZ-NAS, vote). Each arch's row stores its
+    component scores in ``Outcome.curve`` and NaN as its score; :meth:`combine` turns the
+    components of a whole set of archs into one score per arch. The runner calls ``combine``."""
+
+    def outcome(self, value, seconds: float) -> Outcome:
+        return Outcome(score=float("nan"), seconds=seconds, curve=[float(v) for v in value])
+
+    def combine(self, outcomes: list[Outcome]) -> np.ndarray:
+        if not outcomes:
+            return np.zeros(0)
+        components = np.array([o.curve for o in outcomes], dtype=float).T
+        oriented = np.stack([orient(c, True)[0] for c in components])
+        return self.aggregate(oriented)
+
+    def aggregate(self, components: np.ndarray) -> np.ndarray:
+        """(m components, n archs), finite and oriented higher-is-better -> n scores."""
+        raise NotImplementedError
+
+
+def zero_cost(name: str, *, higher_is_better: bool = True, version: int = 1, cost_s: float = 1.0,
+              bn: str = "train", grad: bool = False, inputs: str = "images",
+              n_inputs: int | None = None, double: bool = False,
+              init: Callable[[nn.Module], None] | None = None, description: str = ""):
+    """Register ``fn(net, batch) -> float`` as the zero-cost proxy ``name`` (returns fn unchanged)."""
+    def register(fn: ScoreFn) -> ScoreFn:
+        REGISTRY.register(ZeroCostProxy(
+            name, "zero-cost", higher_is_better=higher_is_better, version=version, cost_s=cost_s,
+            needs_images=inputs == "images", source=f"{inputs}-input",
+            description=description or (fn.__doc__ or "").strip().split("\n")[0],
+            fn=fn, bn=bn, grad=grad, inputs=inputs, n_inputs=n_inputs, double=double, init=init))
+        return fn
+    return register
+
+
+# ---------------------------------------------------------------- running one arch
+
+def arch_seed(seed: int, index: int) -> int:
+    """The torch seed for (run seed, arch index): independent of the other archs scored."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def run(proxy: ZeroCostProxy, arch: Arch, index: int, ctx):
+    """Run ``proxy.fn`` on ``arch``; on CUDA out-of-memory split the batch 2, 4, ... ways."""
+    batch = make_batch(proxy, ctx)
+    splits = 1
+    while True:
+        try:
+            return _attempt(proxy, arch, index, ctx, dataclasses.replace(batch, splits=splits))
+        except torch.cuda.OutOfMemoryError:
+            _release(ctx.device)
+            if splits >= len(batch):
+                raise
+            splits = min(2 * splits, len(batch))
+
+
+def _attempt(proxy: ZeroCostProxy, arch: Arch, index: int, ctx, batch: Batch):
+    torch.manual_seed(arch_seed(ctx.seed, index))
+    net = build(proxy, arch, batch.num_classes, ctx.device)
+    try:
+        with torch.set_grad_enabled(proxy.grad):
+            return proxy.fn(net, batch)
+    finally:
+        del net
+        _release(ctx.device)
+
+
+def build(proxy: ZeroCostProxy, arch: Arch, num_classes: int, device: torch.device) -> nn.Module:
+    """The network as the proxy wants it: initialised, BN mode set, on the device and dtype."""
+    net = Network(arch, channels=proxy.channels, cells=proxy.cells, num_classes=num_classes)
+    if proxy.init is not None:
+        proxy.init(net)
+    if proxy.bn == "off":
+        _remove_batchnorm(net)
+    net.train(proxy.bn != "eval")
+    net.to(device=device, dtype=torch.float64 if proxy.double else torch.float32)
+    return net
+
+
+def _remove_batchnorm(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            setattr(module, name, nn.Identity())
+        else:
+            _remove_batchnorm(child)
+
+
+def _release(device: torch.device) -> None:
+    if device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
+# ---------------------------------------------------------------- the minibatch
+
+def make_batch(proxy: ZeroCostProxy, ctx) -> Batch:
+    spec = dataset_spec(ctx.dataset)
+    n = proxy.n_inputs or ctx.zc_batch
+    dtype = torch.float64 if proxy.double else torch.float32
+    if proxy.inputs == "images":
+        images = ctx.images
+        x, y = _image_batch(images, ctx.seed, ctx.zc_batch)
+        x, y = x[:n], y[:n]
+        num_classes, resolution = images.num_classes, x.shape[-1]
+    else:
+        resolution, num_classes = spec.resolution, spec.num_classes
+        shape = (n if proxy.inputs == "gaussian" else 1, 3, resolution, resolution)
+        gen = torch.Generator().manual_seed(ctx.seed)
+        x = torch.randn(shape, generator=gen) if proxy.inputs == "gaussian" else torch.zeros(shape)
+        y = torch.randint(0, num_classes, shape[:1], generator=gen)
+    return Batch(x.to(ctx.device, dtype), y.to(ctx.device), num_classes, resolution)
+
+
+@lru_cache(maxsize=8)
+def _image_batch(images, seed: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` training images drawn with ``seed`` (float32, normalised, CPU) and their labels."""
+    if n < 1:
+        raise ValueError(f"the zero-cost batch must hold at least one image, got {n}")
+    gen = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(images.y_train), generator=gen)[:n]
+    x = images.x_train[pick].float() / 255
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return (x - mean) / std, images.y_train[pick].long()
+
+
+# ---------------------------------------------------------------- helpers for scoring functions
+
+def weighted_layers(net: nn.Module) -> list[nn.Module]:
+    """The conv and linear layers, in module order: the layers every saliency proxy sums over."""
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def weight_grad(layer: nn.Module) -> torch.Tensor:
+    g = layer.weight.grad
+    return torch.zeros_like(layer.weight) if g is None else g

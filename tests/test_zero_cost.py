@@ -1,0 +1,250 @@
+"""Zero-cost proxies: every registered proxy on a tiny network, the harness, the set-level
+aggregations, and agreement with NASLib's reference scores on a fixture."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import proxies  # noqa: F401  registers every proxy
+from analysis.metrics import orient, spearman
+from benchmark import groundtruth as gt
+from benchmark.context import Context
+from benchmark.datasets import ImageData
+from benchmark.registry import REGISTRY, Outcome
+from benchmark.runner import Request, score
+from benchmark.store import Store
+from proxies.zero_cost import harness
+from proxies.zero_cost.aznas import AZNAS
+from proxies.zero_cost.harness import Batch, RankedProxy, ZeroCostProxy, run
+from proxies.zero_cost.jacobian import epe_score
+from proxies.zero_cost.vote import copeland
+
+FIXTURE = Path(__file__).parent / "fixtures" / "zc_reference.csv"
+ARCHS = (0, 6111, 9930)   # NB201 indices: a small arch, the best CIFAR-10 arch, the best CIFAR-100 one
+
+
+def fake_images(n: int = 24, resolution: int = 32, seed: int = 0) -> ImageData:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, 3, resolution, resolution), dtype=torch.uint8, generator=g)
+    y = torch.arange(n) % 10
+    return ImageData("cifar10", "fake", x, y, x[:10].clone(), y[:10].clone(), num_classes=10,
+                     resolution=resolution, official_order=False)
+
+
+FAKE = fake_images()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks run fastest on one thread; on a busy 2-core machine more threads are 20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeContext(Context):
+    """A Context whose images are a tiny in-memory ImageData (no JPEG decoding)."""
+
+    @property
+    def images(self):
+        return FAKE
+
+
+def tiny(proxy):
+    """The proxy on a C=4, N=1 network (zero-cost proxies); others as they are."""
+    return dataclasses.replace(proxy, channels=4, cells=1) if isinstance(proxy, ZeroCostProxy) else proxy
+
+
+def scores_of(proxy, ctx) -> list[float]:
+    archs = [gt.arch_of(i) for i in ARCHS]
+    outcomes = proxy.score(archs, list(ARCHS), ctx)
+    assert len(outcomes) == len(ARCHS)
+    assert all(o.seconds >= 0 for o in outcomes)
+    return [float(v) for v in proxy.combine(outcomes)]
+
+
+def same(a: list[float], b: list[float]) -> bool:
+    return all((x == y) or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("name", REGISTRY.names())
+def test_every_proxy_on_three_tiny_archs(name):
+    proxy = tiny(REGISTRY.get(name))
+    ctx = FakeContext("cifar10", seed=0, zc_batch=16)
+    first, again = scores_of(proxy, ctx), scores_of(proxy, ctx)
+    assert same(first, again), f"{name}: not reproducible for a fixed seed: {first} vs {again}"
+    oriented, bad = orient(first, proxy.higher_is_better)
+    assert np.isfinite(oriented).all() and bad < len(first), f"{name}: {first}"
+    assert np.ptp(oriented) > 0, f"{name}: the three archs tie: {first}"
+
+
+@pytest.mark.parametrize("name", [p.name for p in REGISTRY if isinstance(p, ZeroCostProxy)
+                                  and p.inputs != "none" and p.name != "l2_norm"])
+def test_zero_cost_scores_depend_on_the_seed(name):
+    proxy = tiny(REGISTRY.get(name))
+    archs = [gt.arch_of(i) for i in ARCHS]
+
+    def raw(seed):   # the stored values: scores, or the components of ranked proxies
+        outs = proxy.score(archs, list(ARCHS), FakeContext("cifar10", seed=seed, zc_batch=16))
+        return [v for o in outs for v in (o.curve or [o.score])]
+    assert not same(raw(0), raw(1))
+
+
+def test_registered_zero_cost_names():
+    names = set(REGISTRY.names())
+    assert {"grad_norm", "snip", "grasp", "fisher", "synflow", "jacov", "nwot", "l2_norm", "plain",
+            "epe_nas", "zen", "zico", "meco", "az-nas", "vote"} <= names
+    for name in names:
+        proxy = REGISTRY.get(name)
+        if isinstance(proxy, ZeroCostProxy):
+            assert proxy.kind == "zero-cost" and proxy.higher_is_better
+
+
+# ---------------------------------------------------------------- harness
+
+def test_batch_parts_cover_the_batch_and_weights_sum_to_one():
+    x = torch.arange(10.0).view(10, 1, 1, 1)
+    batch = Batch(x, torch.zeros(10, dtype=torch.long), 10, 1, splits=4)
+    parts = list(batch.parts())
+    assert torch.equal(torch.cat([p[0] for p in parts]), x)
+    assert sum(w for _, _, w in parts) == pytest.approx(1.0)
+
+
+def test_bn_off_removes_every_batchnorm_and_double_runs_in_float64():
+    synflow = tiny(REGISTRY.get("synflow"))
+    net = harness.build(synflow, gt.arch_of(6111), 10, torch.device("cpu"))
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+    grad_norm = tiny(REGISTRY.get("grad_norm"))
+    net = harness.build(grad_norm, gt.arch_of(6111), 10, torch.device("cpu"))
+    assert net.training and any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+
+
+def test_the_image_batch_is_normalised_and_fixed_by_the_seed():
+    proxy = REGISTRY.get("snip")
+    a = harness.make_batch(proxy, FakeContext("cifar10", seed=3, zc_batch=8))
+    b = harness.make_batch(proxy, FakeContext("cifar10", seed=3, zc_batch=8))
+    c = harness.make_batch(proxy, FakeContext("cifar10", seed=4, zc_batch=8))
+    assert a.x.shape == (8, 3, 32, 32) and a.x.dtype == torch.float32
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+    pixels = a.x * torch.tensor(harness.STD).view(1, 3, 1, 1) + torch.tensor(harness.MEAN).view(1, 3, 1, 1)
+    assert torch.allclose(pixels * 255, (pixels * 255).round(), atol=1e-3)
+    assert pixels.min() >= -1e-6 and pixels.max() <= 1 + 1e-6
+
+
+def test_out_of_memory_splits_the_batch_and_retries():
+    seen = []
+
+    def flaky(net, batch):
+        seen.append(batch.splits)
+        if batch.splits < 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return float(len(list(batch.parts())))
+
+    proxy = ZeroCostProxy("flaky", "zero-cost", fn=flaky, channels=4, cells=1)
+    assert run(proxy, gt.arch_of(0), 0, FakeContext("cifar10", zc_batch=8)) == 4.0
+    assert seen == [1, 2, 4]
+
+
+def test_split_batches_give_the_full_batch_gradient():
+    """Loss weights make the accumulated gradient of the parts equal the full batch's (BN in eval
+    mode, where samples do not interact)."""
+    base = dataclasses.replace(tiny(REGISTRY.get("grad_norm")), bn="eval")
+    ctx = FakeContext("cifar10", zc_batch=16)
+    whole = harness._attempt(base, gt.arch_of(6111), 6111, ctx, harness.make_batch(base, ctx))
+    split = harness._attempt(base, gt.arch_of(6111), 6111, ctx,
+                             dataclasses.replace(harness.make_batch(base, ctx), splits=4))
+    assert split == pytest.approx(whole, rel=1e-5)
+
+
+# ---------------------------------------------------------------- definitions
+
+def test_jacov_penalises_identical_jacobians():
+    """A linear network has the same input Jacobian for every image: correlation 1 everywhere,
+    a far lower score than a ReLU network's, and never above the maximum -N (1 + log(1 + k))."""
+    from proxies.zero_cost.jacobian import K, jacov
+    torch.manual_seed(0)
+    batch = Batch(torch.randn(8, 3, 4, 4), torch.zeros(8, dtype=torch.long), 10, 4)
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(48, 10))
+    relu = nn.Sequential(nn.Flatten(), nn.Linear(48, 64), nn.ReLU(), nn.Linear(64, 10))
+    best = -8 * (np.log(1 + K) + 1 / (1 + K))
+    assert jacov(linear, batch) < jacov(relu, batch) <= best + 1e-6
+
+
+def test_epe_score_classes_with_one_image():
+    rng = np.random.default_rng(0)
+    jac = rng.normal(size=(5, 7))
+    labels = np.array([0, 0, 1, 1, 2])
+    s = epe_score(jac, labels, 10)
+    expected = sum(abs(np.sum(np.log(np.abs(np.corrcoef(jac[labels == c])) + 1e-5))) for c in (0, 1))
+    assert s == pytest.approx(expected + np.log(1 + 1e-5))
+    assert math.isfinite(epe_score(jac, labels, 120))
+
+
+def test_copeland_counts_majority_wins():
+    # three proxies over four archs: arch 2 beats every other by two of three; 3 beats 0 and 1
+    comps = np.array([[1.0, 2.0, 4.0, 3.0],
+                      [1.0, 3.0, 4.0, 2.0],
+                      [4.0, 1.0, 2.0, 3.0]])
+    wins = copeland(comps) * 3
+    assert wins.tolist() == [0.0, 1.0, 3.0, 2.0]
+    assert copeland(comps, block=1).tolist() == copeland(comps).tolist()
+
+
+def test_az_nas_aggregates_log_ranks():
+    proxy = REGISTRY.get("az-nas")
+    assert isinstance(proxy, AZNAS) and isinstance(proxy, RankedProxy)
+    outcomes = [Outcome(float("nan"), curve=[1, 1, 1, 10]), Outcome(float("nan"), curve=[2, 2, 2, 20]),
+                Outcome(float("nan"), curve=[3, float("-inf"), 3, 30])]
+    got = proxy.combine(outcomes)
+    # -inf progressivity ranks last: progressivity ranks are 2, 3, 1
+    expected = [3 * np.log(1 / 3) + np.log(2 / 3), 3 * np.log(2 / 3), np.log(1 / 3)]
+    assert np.allclose(got, expected)
+
+
+def test_runner_combines_ranked_proxies_within_the_scored_set(tmp_path):
+    vote = tiny(REGISTRY.get("vote"))
+    ctx = FakeContext("cifar10", seed=0, zc_batch=16)
+    store = Store(tmp_path / "r.sqlite")
+    out = score(Request(vote, "cifar10", list(ARCHS)), ctx, store, progress=False)
+    got = [s["score"] for s in out["scores"]]
+    assert sorted(got) == [0.0, 0.5, 1.0] or len(set(got)) < 3
+    stored = store.get(_key(vote, ctx), list(ARCHS))
+    assert all(len(o.curve) == 3 and math.isnan(o.score) for o in stored.values())
+    again = score(Request(vote, "cifar10", list(ARCHS)), ctx, store, progress=False)
+    assert [s["score"] for s in again["scores"]] == got
+
+
+def _key(proxy, ctx):
+    from benchmark.runner import data_source
+    from benchmark.store import Key
+    return Key(proxy.store_name, proxy.version, ctx.dataset, data_source(proxy, ctx), ctx.seed)
+
+
+# ---------------------------------------------------------------- agreement with NASLib
+
+def test_reference_fixture():
+    ref = pd.read_csv(FIXTURE)
+    assert len(ref) >= 300
+    assert {"index", "net_str", "synflow", "jacov", "snip", "nwot", "params", "flops"} <= set(ref)
+    assert all(gt.index_of(s) == i for s, i in zip(ref["net_str"], ref["index"]))
+
+
+def test_synflow_agrees_with_naslib_on_the_fixture():
+    """Full network (C=16, N=5) on 16 fixture archs: synflow needs no images and is cheap."""
+    ref = pd.read_csv(FIXTURE).head(16)
+    ctx = Context("cifar10", seed=0)
+    archs = [gt.arch_of(int(i)) for i in ref["index"]]
+    proxy = REGISTRY.get("synflow")
+    ours = [o.score for o in proxy.score(archs, [int(i) for i in ref["index"]], ctx)]
+    rho = spearman(orient(ours, True)[0], orient(ref["synflow"].to_numpy(float), True)[0])
+    assert rho >= 0.95, f"synflow: Spearman {rho:.3f} with NASLib's scores"
