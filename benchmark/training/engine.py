@@ -1,0 +1,235 @@
+"""The training engine: K networks trained at once (fused) under a :class:`Recipe`, returning each
+network's validation accuracy after every epoch.
+
+Everything random is a function of the seed (batches, crops, flips, the training subset, the
+validation subset) or of (seed, arch index) (the initial weights), never of K or of which archs
+share a batch: an arch gets the same curve whether it is trained alone or with others (up to float
+rounding of the grouped kernels).
+"""
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.datasets import ImageData, proxy_split
+from benchmark.network import Network
+from benchmark.space import Arch
+
+from .augment import crop_flip, draw, normalize, resize
+from .fused import FusedNetwork, fuse
+from .recipe import Recipe
+
+# salts that keep the random streams of one seed apart
+_SUBSET, _VALID, _BATCHES, _INIT = 1, 2, 3, 4
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (numpy's SeedSequence mixing)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def _generator(*parts: int) -> torch.Generator:
+    return torch.Generator().manual_seed(derive_seed(*parts))
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Training and validation images at the training resolution, uint8, on the device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    valid_x: torch.Tensor
+    valid_y: torch.Tensor
+    padding: int
+    num_classes: int
+
+
+def prepare(images: ImageData, recipe: Recipe, seed: int, device: torch.device) -> Split:
+    """The seed's proxy split (``benchmark.datasets.proxy_split``), its ``1/s`` training subset and
+    validation subset (when ``recipe.valid_images`` is set), resized once, put on the device.
+    Cached per process (the last few)."""
+    data_only = Recipe(resolution_factor=recipe.resolution_factor, sample_factor=recipe.sample_factor,
+                       crop_padding=recipe.crop_padding, valid_images=recipe.valid_images)
+    return _prepare(images, data_only, seed, torch.device(device))
+
+
+def prepare_indices(images: ImageData, recipe: Recipe, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which images of the seed's proxy split a run uses: (training indices, validation indices),
+    sorted; a seeded random ``1/s`` of the training split, ``recipe.valid_images`` of the
+    validation split (all when None)."""
+    _, train_y, _, valid_y = proxy_split(images, seed)
+    train = torch.arange(len(train_y))
+    keep = recipe.train_size(len(train_y))
+    if keep < len(train_y):
+        train = torch.randperm(len(train_y), generator=_generator(seed, _SUBSET))[:keep].sort().values
+    valid = torch.arange(len(valid_y))
+    if recipe.valid_images is not None and recipe.valid_images < len(valid_y):
+        valid = torch.randperm(len(valid_y), generator=_generator(seed, _VALID))[:recipe.valid_images]
+        valid = valid.sort().values
+    return train, valid
+
+
+@lru_cache(maxsize=2)
+def _prepare(images: ImageData, recipe: Recipe, seed: int, device: torch.device) -> Split:
+    train_x, train_y, valid_x, valid_y = proxy_split(images, seed)
+    train, valid = prepare_indices(images, recipe, seed)
+    resolution = recipe.resolution(images.resolution)
+    return Split(resize(train_x[train].to(device), resolution), train_y[train].to(device),
+                 resize(valid_x[valid].to(device), resolution), valid_y[valid].to(device),
+                 recipe.padding(resolution), images.num_classes)
+
+
+def init_network(arch: Arch, recipe: Recipe, num_classes: int, seed: int, index: int) -> Network:
+    """NB201's network at the recipe's width, initialised from (seed, arch index) only."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, _INIT, index))
+        return Network(arch, channels=recipe.width, cells=recipe.cells, num_classes=num_classes)
+
+
+def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.SGD:
+    """NB201's SGD over every parameter (weight decay included on BN, as NB201 does)."""
+    return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                           nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+
+
+def network_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of each network: logits (N, K, classes), targets (N,) -> (K,)."""
+    per_image = F.cross_entropy(logits.float().transpose(1, 2),
+                                targets[:, None].expand(-1, logits.shape[1]), reduction="none")
+    return per_image.mean(0)
+
+
+def _autocast(device: torch.device, amp: str | None):
+    if amp is None:
+        return nullcontext()
+    return torch.autocast(device.type, dtype={"bf16": torch.bfloat16}[amp])
+
+
+def train_step(model: FusedNetwork, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor, amp: str | None = None) -> torch.Tensor:
+    """One SGD step on the sum over networks of each network's mean loss (so each network's
+    gradient is its own). Returns the K losses (detached)."""
+    with _autocast(x.device, amp):
+        losses = network_losses(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    losses.sum().backward()
+    optimizer.step()
+    return losses.detach()
+
+
+@torch.inference_mode()
+def evaluate(model: FusedNetwork, x: torch.Tensor, y: torch.Tensor, recipe: Recipe,
+             amp: str | None = None, chunk: int | None = None) -> list[float]:
+    """Top-1 accuracy (%) of each network on uint8 images ``x``, BN in eval mode."""
+    model.eval()
+    k = len(model.archs)
+    chunk = chunk or _eval_chunk(k, recipe.width, x.shape[-1])
+    correct = torch.zeros(k, dtype=torch.int64, device=x.device)
+    for start in range(0, len(y), chunk):
+        batch = _to_model(normalize(x[start:start + chunk], recipe.mean, recipe.std))
+        with _autocast(batch.device, amp):
+            logits = model(batch)
+        correct += (logits.argmax(-1) == y[start:start + chunk, None]).sum(0)
+    model.train()
+    return (100.0 * correct.double() / max(1, len(y))).tolist()
+
+
+def _eval_chunk(networks: int, width: int, resolution: int) -> int:
+    """Images per evaluation forward pass: about 2**22 stacked activations per feature map."""
+    return int(np.clip(2 ** 22 // (networks * width * resolution * resolution), 64, 8192))
+
+
+def _to_model(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+
+
+@dataclass(frozen=True)
+class Result:
+    """Per network: validation accuracy (%) after each epoch and mean training loss of each epoch;
+    the wall time of the whole run (building, training, evaluating)."""
+
+    curves: list[list[float]]
+    losses: list[list[float]]
+    seconds: float
+
+
+def epoch_batches(n: int, batch_size: int, padding: int, generator: torch.Generator
+                  ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One epoch's (indices, dy, dx, flips) per batch, drawn on the CPU: a random permutation cut
+    into batches (the last may be smaller; a batch of one image is dropped)."""
+    order = torch.randperm(n, generator=generator)
+    dy, dx, flips = draw(n, padding, generator)
+    parts = zip(*(t.split(batch_size) for t in (order, dy, dx, flips)))
+    return [p for p in parts if len(p[0]) > 1]
+
+
+def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, seed: int,
+          device: torch.device | str = "cpu", amp: str | None = None) -> Result:
+    """Train ``archs`` (NB201 indices ``indices``, which seed their initial weights) together
+    under ``recipe`` on ``split``; return each one's validation curve."""
+    started = time.perf_counter()
+    device = torch.device(device)
+    model = fuse([init_network(a, recipe, split.num_classes, seed, i)
+                  for a, i in zip(archs, indices)]).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, recipe)
+    generator = _generator(seed, _BATCHES)
+    curves: list[list[float]] = []
+    losses: list[list[float]] = []
+    model.train()
+    for epoch in range(recipe.epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = recipe.lr_at(epoch)
+        total, images = torch.zeros(len(archs), device=device), 0
+        batches = epoch_batches(len(split.train_y), recipe.batch_size, split.padding, generator)
+        for idx, dy, dx, flips in batches:
+            idx = idx.to(device)
+            x = crop_flip(split.train_x[idx], dy, dx, flips, split.padding)
+            x = _to_model(normalize(x, recipe.mean, recipe.std))
+            total += train_step(model, optimizer, x, split.train_y[idx], amp) * len(idx)
+            images += len(idx)
+        losses.append((total / max(1, images)).tolist())
+        curves.append(evaluate(model, split.valid_x, split.valid_y, recipe, amp))
+    return Result([list(c) for c in zip(*curves)], [list(c) for c in zip(*losses)],
+                  time.perf_counter() - started)
+
+
+#: Validation images scored after every epoch (a fixed seeded subset of the validation split).
+DEFAULT_VALID_IMAGES: int | None = None
+#: K on a CPU, measured on a 2-core machine at C=4, 8x8 (benchmarks/train_throughput.py).
+CPU_FUSE = 8
+
+
+def auto_fuse(device: torch.device, recipe: Recipe, resolution: int, num_classes: int) -> int:
+    """How many networks to train at once: a measured constant on CPUs; on CUDA as many as half
+    the free memory holds (estimated activation memory per network), at most 512."""
+    if device.type != "cuda":
+        return CPU_FUSE
+    free, _ = torch.cuda.mem_get_info(device)
+    per_network = activation_bytes(recipe, resolution) * recipe.batch_size
+    return int(np.clip(free // 2 // max(1, per_network), 1, 512))
+
+
+def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
+    """A generous estimate of the float32 activations one network keeps for backward per image:
+    about 30 feature maps per cell (edges, BN, ReLU, permutations) plus the reductions."""
+    res = recipe.resolution(native_resolution)
+    per_stage = [recipe.width * 2 ** s * max(1, res // 2 ** s) ** 2 for s in range(3)]
+    return 4 * sum(m * (30 * recipe.cells + 10) for m in per_stage)
+
+
+def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000) -> float:
+    """Rough seconds per arch on a 2-core CPU (for estimates printed before a run): proportional
+    to the images seen and to the network's size (C=4, 8x8 measured)."""
+    res = recipe.resolution(native_resolution)
+    scale = (recipe.width / 4) ** 2 * (res / 8) ** 2
+    train = recipe.epochs * recipe.train_size(25000) * 2.5e-4
+    valid = recipe.epochs * (recipe.valid_images or valid_images) * 6e-5
+    return float((train + valid) * max(scale, 0.05))

@@ -1,0 +1,278 @@
+"""K NB201 networks as one module: the networks are stacked along the channel axis.
+
+Network k owns channels ``k*C .. (k+1)*C - 1`` of every feature map (C its width at that stage).
+Layers every network has (stem, reduction blocks, head) are grouped convolutions with ``groups=K``
+and BatchNorms over the stacked channels (BN is per channel, so per network). A cell edge runs,
+for each op, one grouped op over the subset of networks that chose it: their channels are
+gathered with ``index_select`` and the result added back with ``index_add`` (no masking, so a
+diverging network cannot touch another one's channels). The head is K linear layers in one
+einsum. Every step of the forward pass is the one :class:`benchmark.network.Network` does, so
+with the same weights the outputs, gradients and (elementwise) SGD updates are the same.
+
+NB201 semantics are kept: every non-none edge runs even when its source node is zero (its
+ReLU-Conv-BN then outputs the BN bias), and a node without non-none inputs is zero. Edges whose
+output cannot reach the cell output are left out (:func:`live_ops`): they change nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.network import Cell, Network, ResidualReduction
+from benchmark.space import EDGES, OPS, Arch
+
+
+class GroupedReLUConvBN(nn.Sequential):
+    """ReLU, a grouped bias-free conv (``groups`` networks, c_in -> c_out each), BN.
+    Same layout (and state-dict names) as :class:`benchmark.network.ReLUConvBN`."""
+
+    def __init__(self, groups: int, c_in: int, c_out: int, kernel: int, stride: int = 1):
+        super().__init__(nn.ReLU(inplace=False),
+                         nn.Conv2d(groups * c_in, groups * c_out, kernel, stride,
+                                   padding=kernel // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(groups * c_out))
+
+
+class BoxPool(nn.Module):
+    """``AvgPool2d(3, stride=1, padding=1, count_include_pad=False)`` as a depthwise 3x3 conv
+    with a ones kernel times 1 / (the number of in-image taps): the same values up to float
+    rounding, and much faster than PyTorch's CPU avg_pool2d kernel on many channels."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("ones", torch.ones(channels, 1, 3, 3), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        taps = _taps(h, w, x.device, x.dtype)
+        return F.conv2d(x, self.ones.to(x.dtype), padding=1, groups=x.shape[1]) * taps
+
+
+def _taps(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """1 / (number of in-image pixels in each 3x3 window) for an h x w map."""
+    rows = torch.full((h,), 3.0, device=device)
+    cols = torch.full((w,), 3.0, device=device)
+    rows[0] -= 1
+    rows[-1] -= 1
+    cols[0] -= 1
+    cols[-1] -= 1
+    return (1.0 / (rows[:, None] * cols[None, :])).to(dtype)
+
+
+#: The fused ops table: op -> factory(groups, channels), the fused twin of ``OP_FACTORIES``.
+FUSED_OPS = {
+    "skip_connect": lambda g, c: nn.Identity(),
+    "nor_conv_1x1": lambda g, c: GroupedReLUConvBN(g, c, c, 1),
+    "nor_conv_3x3": lambda g, c: GroupedReLUConvBN(g, c, c, 3),
+    "avg_pool_3x3": lambda g, c: BoxPool(g * c),
+}
+
+
+def channel_index(members: Sequence[int], width: int) -> torch.Tensor:
+    """The stacked channel indices of networks ``members`` at ``width`` channels per network."""
+    return (torch.tensor(members, dtype=torch.int64)[:, None] * width
+            + torch.arange(width)[None, :]).reshape(-1)
+
+
+class _Permute(torch.autograd.Function):
+    """``x.index_select(1, order)`` for a permutation ``order`` of the channels; its gradient is
+    the inverse permutation (autograd's own backward would scatter into a zero-filled tensor)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, order: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(inverse)
+        return x.index_select(1, order)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (inverse,) = ctx.saved_tensors
+        return grad.index_select(1, inverse), None, None
+
+
+class FusedEdge(nn.Module):
+    """One cell edge for K networks. The networks are sorted by their op on this edge, so that the
+    networks sharing an op hold one contiguous block of channels: the source node is permuted into
+    that order, each block runs its grouped op (``none`` blocks give zeros), and the result is
+    permuted back."""
+
+    def __init__(self, ops: Sequence[str], width: int):
+        super().__init__()
+        order = sorted(range(len(ops)), key=lambda k: (OPS.index(ops[k]) == 0, OPS.index(ops[k]), k))
+        self.blocks: list[tuple[str, tuple[int, ...]]] = []
+        for k in order:
+            if self.blocks and self.blocks[-1][0] == ops[k]:
+                self.blocks[-1] = (ops[k], self.blocks[-1][1] + (k,))
+            else:
+                self.blocks.append((ops[k], (k,)))
+        self.sizes = [len(members) * width for _, members in self.blocks]
+        self.ops = nn.ModuleDict({op: FUSED_OPS[op](len(members), width)
+                                  for op, members in self.blocks if op != "none"})
+        self.identity = order == sorted(order)
+        channels = channel_index(order, width)
+        self.register_buffer("order", channels, persistent=False)
+        self.register_buffer("inverse", torch.argsort(channels), persistent=False)
+
+    @property
+    def live(self) -> bool:
+        return bool(self.ops)
+
+    def slot(self, op: str, k: int) -> int:
+        """Network k's position in the block of networks that use ``op`` here."""
+        return dict(self.blocks)[op].index(k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.identity:
+            x = _Permute.apply(x, self.order, self.inverse)
+        parts = x.split(self.sizes, dim=1) if len(self.blocks) > 1 else (x,)
+        outs = [torch.zeros_like(part) if op == "none" else self.ops[op](part)
+                for (op, _), part in zip(self.blocks, parts)]
+        y = torch.cat(outs, dim=1) if len(outs) > 1 else outs[0]
+        return y if self.identity else _Permute.apply(y, self.inverse, self.order)
+
+
+def live_ops(arch: Arch) -> tuple[str, ...]:
+    """The arch's ops with ``none`` on every edge whose output cannot reach the cell output (its
+    target node has no non-none path to node 3). Such an edge changes nothing: not the output, and
+    not its own parameters either (they get no gradient, so SGD leaves them alone)."""
+    reaches = {3}
+    for j in (2, 1):
+        if any(arch.op(t, j) != "none" and t in reaches for t in range(j + 1, 4)):
+            reaches.add(j)
+    return tuple(op if j in reaches else "none" for (j, _), op in zip(EDGES, arch.ops))
+
+
+class FusedCell(nn.Module):
+    def __init__(self, archs: Sequence[Arch], width: int):
+        super().__init__()
+        ops = [live_ops(a) for a in archs]
+        self.edges = nn.ModuleDict({f"{j}{i}": FusedEdge([o[e] for o in ops], width)
+                                    for e, (j, i) in enumerate(EDGES)})
+        self.plan = [(j, i, f"{j}{i}") for j, i in EDGES if self.edges[f"{j}{i}"].live]
+
+    def edge(self, to: int, frm: int) -> FusedEdge:
+        return self.edges[f"{to}{frm}"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes: list[torch.Tensor | None] = [x, None, None, None]
+        for j, i, key in self.plan:
+            src = nodes[i] if nodes[i] is not None else torch.zeros_like(x)
+            nodes[i] = src
+            y = self.edges[key](src)
+            nodes[j] = y if nodes[j] is None else nodes[j] + y
+        return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
+
+
+class FusedReduction(nn.Module):
+    """K of NB201's residual reduction blocks (same names as :class:`ResidualReduction`)."""
+
+    def __init__(self, networks: int, c_in: int, c_out: int):
+        super().__init__()
+        self.conv_a = GroupedReLUConvBN(networks, c_in, c_out, 3, stride=2)
+        self.conv_b = GroupedReLUConvBN(networks, c_out, c_out, 3)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2),
+                                      nn.Conv2d(networks * c_in, networks * c_out, 1,
+                                                groups=networks, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+class GroupedLinear(nn.Module):
+    """K linear layers: (N, K, c_in) -> (N, K, c_out). ``weight[k]`` is network k's weight."""
+
+    def __init__(self, networks: int, c_in: int, c_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(networks, c_out, c_in))
+        self.bias = nn.Parameter(torch.zeros(networks, c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("nki,koi->nko", x, self.weight) + self.bias
+
+
+class FusedNetwork(nn.Module):
+    """K NB201 networks in one module; ``forward`` gives logits (N, K, num_classes).
+
+    Build it with :func:`fuse` from K real networks, so that its weights are theirs."""
+
+    def __init__(self, archs: Sequence[Arch], channels: int = 16, cells: int = 5,
+                 num_classes: int = 10):
+        super().__init__()
+        self.archs = tuple(archs)
+        k, c = len(archs), channels
+        self.stem = nn.Sequential(nn.Conv2d(3, k * c, 3, padding=1, bias=False), nn.BatchNorm2d(k * c))
+        layers: list[nn.Module] = []
+        for stage in range(3):
+            if stage:
+                layers.append(FusedReduction(k, c, 2 * c))
+                c *= 2
+            layers.extend(FusedCell(archs, c) for _ in range(cells))
+        self.cells = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.BatchNorm2d(k * c), nn.ReLU(inplace=False),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = GroupedLinear(k, c, num_classes)
+        self.width = c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.head(self.cells(self.stem(x)))
+        return self.classifier(features.view(len(x), len(self.archs), self.width))
+
+
+def _pairs(fused: FusedNetwork, k: int, net: Network) -> Iterator[tuple[nn.Module, nn.Module, int]]:
+    """(network submodule, fused submodule, slot of network k in it) for every part with state."""
+    yield net.stem, fused.stem, k
+    for layer, fused_layer in zip(net.cells, fused.cells):
+        if isinstance(layer, ResidualReduction):
+            yield layer, fused_layer, k
+            continue
+        assert isinstance(layer, Cell)
+        live = live_ops(layer.arch)
+        for (j, i), op in zip(layer.edges, layer.ops):
+            name = live[EDGES.index((j, i))]
+            if name != "none":                  # dead edges are not in the fused module
+                edge = fused_layer.edge(j, i)
+                yield op, edge.ops[name], edge.slot(name, k)
+    yield net.head, fused.head, k
+    yield net.classifier, fused.classifier, k
+
+
+def _slots(fused_part: nn.Module, part: nn.Module, slot: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(network tensor, its slice of the fused tensor) for every parameter and buffer."""
+    fused_state = fused_part.state_dict(keep_vars=True)
+    for name, tensor in part.state_dict(keep_vars=True).items():
+        target = fused_state[name]
+        if tensor.dim() == 0:           # num_batches_tracked: one counter shared by all
+            yield tensor, target
+        else:
+            yield tensor, target.view(-1, *tensor.shape)[slot]
+
+
+@torch.no_grad()
+def fuse(networks: Sequence[Network]) -> FusedNetwork:
+    """One fused module holding copies of the K networks' weights and BN statistics."""
+    first = networks[0]
+    width = first.stem[0].out_channels
+    fused = FusedNetwork([n.arch for n in networks], width, _cells_per_stage(first),
+                         first.classifier.out_features)
+    for k, net in enumerate(networks):
+        for part, fused_part, slot in _pairs(fused, k, net):
+            for tensor, target in _slots(fused_part, part, slot):
+                target.copy_(tensor)
+    return fused
+
+
+@torch.no_grad()
+def unfuse(fused: FusedNetwork, k: int, net: Network) -> Network:
+    """Copy network k's weights and BN statistics out of ``fused`` into ``net`` (same arch)."""
+    if net.arch != fused.archs[k]:
+        raise ValueError(f"network {k} of the fused module is {fused.archs[k]}, not {net.arch}")
+    for part, fused_part, slot in _pairs(fused, k, net):
+        for tensor, target in _slots(fused_part, part, slot):
+            tensor.copy_(target)
+    return net
+
+
+def _cells_per_stage(net: Network) -> int:
+    return sum(isinstance(layer, Cell) for layer in net.cells) // 3

@@ -1,0 +1,137 @@
+"""NAS-Bench-201's training recipe as a frozen config, and EcoNAS-notation diffs of it.
+
+A training proxy is ``c{k}r{k}s{k}e{n}[b{B}][@m]`` (DESIGN §3): channels 16/k, resolution
+(native)/k, 1/k of the training split, n epochs of cosine schedule, batch B; ``@m`` reads the
+validation accuracy after epoch m. k = 0 or 1 means no reduction. :func:`parse` turns such a name
+into a :class:`Recipe` (a ``dataclasses.replace`` of :data:`NB201`) and the epoch to read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+
+from benchmark.errors import UserError
+
+#: NB201's normalisation (CIFAR mean/std in [0, 1] units, as in its reference code).
+MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
+STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one network is trained and scored.
+
+    NB201's own values (its 12E/200E configs): SGD, Nesterov momentum 0.9, lr 0.1, weight decay
+    5e-4 on every parameter, batch 256, cosine from lr to 0 over ``epochs``. As in NB201's code
+    (xautodl ``CosineAnnealingLR`` with ``warmup=0``), the learning rate is set once per epoch:
+    ``lr * (1 + cos(pi * t / epochs)) / 2`` for epoch t = 0 .. epochs-1. Random crop with zero
+    padding (4 at 32x32, scaled with the resolution, at least 1) and horizontal flip; the last,
+    smaller batch of an epoch is kept (batches of one image are dropped: BN needs two).
+
+    Reductions (EcoNAS): ``channel_factor`` k gives ``channels // k`` channels, ``resolution_factor``
+    k resizes the images (antialiased, once) to ``native // k``, ``sample_factor`` k trains on a
+    seeded random ``1/k`` of the training split. Factors 0 and 1 mean no reduction.
+
+    ``valid_images``: the validation accuracy after each epoch is measured on this many images of
+    the validation split (a fixed random subset drawn with the seed), or on all of them if None.
+    """
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    channels: int = 16
+    cells: int = 5
+    channel_factor: int = 1
+    resolution_factor: int = 1
+    sample_factor: int = 1
+    crop_padding: int = 4          # at 32x32
+    mean: tuple[float, float, float] = MEAN
+    std: tuple[float, float, float] = STD
+    valid_images: int | None = None
+
+    def __post_init__(self):
+        for name in ("channel_factor", "resolution_factor", "sample_factor"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.epochs < 1:
+            raise UserError(f"a training proxy needs at least one epoch, got {self.epochs}")
+        if self.batch_size < 2:
+            raise UserError(f"batch size must be at least 2 (BatchNorm), got {self.batch_size}")
+        if self.channels // _factor(self.channel_factor) < 1:
+            raise UserError(f"c{self.channel_factor}: {self.channels} channels cannot be divided "
+                            f"by {self.channel_factor}")
+        if self.valid_images is not None and self.valid_images < 1:
+            raise UserError(f"valid_images must be positive or None, got {self.valid_images}")
+
+    @property
+    def width(self) -> int:
+        """Channels of the first stage."""
+        return self.channels // _factor(self.channel_factor)
+
+    def resolution(self, native: int) -> int:
+        """Training and validation resolution for a dataset of ``native`` resolution."""
+        res = native // _factor(self.resolution_factor)
+        if res < 1:
+            raise UserError(f"r{self.resolution_factor}: cannot reduce {native}x{native} images by "
+                            f"{self.resolution_factor}")
+        return res
+
+    def padding(self, resolution: int) -> int:
+        """Zero padding of the random crop: ``crop_padding`` at 32x32, scaled, at least 1."""
+        return max(1, round(self.crop_padding * resolution / 32))
+
+    def train_size(self, available: int) -> int:
+        """How many training images the run uses out of ``available``."""
+        return max(1, available // _factor(self.sample_factor))
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate during epoch ``epoch`` (0-based), NB201's per-epoch cosine."""
+        return self.lr * (1 + math.cos(math.pi * epoch / self.epochs)) / 2
+
+    @property
+    def spec(self) -> str:
+        """The canonical EcoNAS spelling of the schedule (without ``@m``)."""
+        batch = "" if self.batch_size == NB201.batch_size else f"b{self.batch_size}"
+        return (f"c{_canon(self.channel_factor)}r{_canon(self.resolution_factor)}"
+                f"s{_canon(self.sample_factor)}e{self.epochs}{batch}")
+
+
+def _factor(k: int) -> int:
+    return max(1, k)
+
+
+def _canon(k: int) -> int:
+    return 0 if k <= 1 else k
+
+
+NB201 = Recipe()
+
+_SPEC = re.compile(r"c(\d+)r(\d+)s(\d+)e(\d+)(?:b(\d+))?(?:@(\d+))?")
+
+
+def matches(name: str) -> bool:
+    """Whether ``name`` is spelled as an EcoNAS training proxy."""
+    return _SPEC.fullmatch(name) is not None
+
+
+def parse(name: str, base: Recipe = NB201) -> tuple[Recipe, int]:
+    """``c4r4s0e40b2048@20`` -> (the recipe diff of ``base``, the epoch to read: 20).
+
+    Without ``@m`` the last epoch is read. Raises UserError on a name that is not of this form or
+    asks for something impossible (no epochs, @m beyond the schedule, ...)."""
+    found = _SPEC.fullmatch(name)
+    if found is None:
+        raise UserError(f"{name!r} is not a training proxy c{{k}}r{{k}}s{{k}}e{{n}}[b{{B}}][@m]")
+    c, r, s, e, b, at = found.groups()
+    recipe = dataclasses.replace(
+        base, channel_factor=int(c), resolution_factor=int(r), sample_factor=int(s),
+        epochs=int(e), batch_size=base.batch_size if b is None else int(b))
+    epoch = recipe.epochs if at is None else int(at)
+    if not 1 <= epoch <= recipe.epochs:
+        raise UserError(f"{name}: @{epoch} must be an epoch of the schedule, 1..{recipe.epochs}")
+    return recipe, epoch
