@@ -41,6 +41,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import groundtruth as gt
 from .context import Context, resolve_device
 from .errors import UserError
@@ -340,6 +342,23 @@ def _measured(store: Store, proxy: Proxy, dataset: str, device: str) -> tuple[fl
     return (mean or 0.0), count
 
 
+def _calibration(store: Store, device: str) -> dict[str, tuple[float, int]]:
+    """Per proxy kind, the median ratio of measured seconds per arch to ``cost_s`` over every
+    proxy stored with its current version on this device: it corrects the estimates of the same
+    kind's unmeasured runs (cost_s is a guess for an idle 2-core CPU)."""
+    registry, ratios = _registry(), {}
+    rows = store.db.execute("SELECT proxy, version, AVG(seconds) FROM results WHERE device=? "
+                            "GROUP BY proxy, version, dataset", (device,)).fetchall()
+    for name, version, mean in rows:
+        try:
+            proxy = registry.get(name)
+        except UserError:
+            continue
+        if proxy.version == version and proxy.store_name == name and proxy.cost_s > 0 and mean:
+            ratios.setdefault(proxy.kind, []).append(mean / proxy.cost_s)
+    return {kind: (float(np.median(r)), len(r)) for kind, r in ratios.items()}
+
+
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:
     """``--data-dir``: one folder for every dataset, or ``dataset=DIR,dataset=DIR``."""
     if not text or "=" not in text:
@@ -385,13 +404,22 @@ def make_plan(exp: Experiment, store: Store, contexts: dict[str, Context], devic
                     _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
                     serves[name] = None
                     wanted.update(dict.fromkeys(indices))
+    measured = {key: _measured(store, proxy, key.dataset, device_name)
+                for key, (proxy, _, _) in runs.items()}
+    ratios = _calibration(store, device_name)
     units = []
     for key, (proxy, serves, wanted) in runs.items():
         stored = store.get(key, list(wanted))
         missing = tuple(i for i in wanted if i not in stored)
-        mean, count = _measured(store, proxy, key.dataset, device_name)
-        per_arch, basis = ((mean, f"measured ({count} rows)") if count else
-                           (proxy.cost_s, "cost_s (2-core CPU)"))
+        mean, count = measured[key]
+        factor, based_on = ratios.get(proxy.kind, (1.0, 0))
+        if count:
+            per_arch, basis = mean, f"measured ({count} rows)"
+        elif based_on:
+            per_arch = proxy.cost_s * factor
+            basis = f"cost_s x {factor:.3g} (calibrated on {based_on} stored {proxy.kind} runs)"
+        else:
+            per_arch, basis = proxy.cost_s, "cost_s (2-core CPU)"
         units.append(Unit(proxy, tuple(serves), key.dataset, key.seed, key.source, tuple(wanted),
                           missing, per_arch, basis))
     units.sort(key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))

@@ -225,3 +225,19 @@ def test_shipped_experiments_are_valid(path, training_family):
 def test_shipped_experiment_names():
     assert {"quick", "paper", "econas-factors", "econas-nb201"} <= {
         p.stem for p in EXPERIMENTS_DIR.glob("*.toml")}
+
+
+def test_estimates_of_unmeasured_proxies_are_calibrated_on_measured_ones(tmp_path, monkeypatch):
+    from benchmark.registry import Proxy
+    for name in ("cal-a", "cal-b"):
+        monkeypatch.setitem(REGISTRY._proxies, name, Proxy(name, "zero-cost", cost_s=2.0, source="none"))
+    text = '[[group]]\nname="z"\nproxies=["cal-a", "cal-b"]\nsample=10'
+    exp = parse_experiment(text, tmp_path / "cal.toml")
+    store = Store(tmp_path / "r.sqlite")
+    store.put(Key("cal-a", 1, "cifar10", "none", 0), {i: Outcome(1.0, 6.0) for i in gt.sample(4, 0)},
+              device="cpu", git="g", suite_version="t", config={})
+    units = {u.proxy.name: u for u in make_plan(exp, store, contexts(), "cpu").units}
+    assert units["cal-a"].seconds_per_arch == 6.0 and len(units["cal-a"].missing) == 6
+    assert units["cal-b"].seconds_per_arch == pytest.approx(6.0) and "calibrated" in units["cal-b"].basis
+    other = {u.proxy.name: u for u in make_plan(exp, store, contexts(), "NVIDIA H100").units}
+    assert other["cal-b"].seconds_per_arch == 2.0 and other["cal-b"].basis.startswith("cost_s")
