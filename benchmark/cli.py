@@ -86,8 +86,8 @@ def cmd_score(args) -> None:
     ctx = Context(args.dataset, seeds[0], resolve_device(args.device), args.data_dir,
                   fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch)
     store = Store(args.results)
-    result = score(Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file), ctx, store,
-                   progress=not args.quiet)
+    request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
+    result = score(request, ctx, store, progress=not args.quiet)
     text = (f"{result['proxy']} on {result['dataset']} (n={result['n']}, truth {result['truth']}): "
             f"Kendall tau {_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, "
             f"Spearman {_fmt(result['spearman'])}, Pearson {_fmt(result['pearson'])}, "
@@ -107,7 +107,7 @@ def _ci(result: dict, key: str) -> str:
 
 def cmd_report(args) -> None:
     from analysis.report import write_report
-    paths = write_report(Store(args.results), args.out)
+    paths = write_report(Store(args.results), args.out, args.experiment)
     _emit({"report": {k: str(v) for k, v in paths.items()}}, args.json,
           f"report written to {paths['html']}")
 
@@ -161,6 +161,7 @@ def build_parser() -> Parser:
     p = add("report", cmd_report, "write tables, figures and an HTML page from the store")
     p.add_argument("--results", default=str(DEFAULT_PATH))
     p.add_argument("--out", default="results")
+    p.add_argument("--experiment", help="report this experiment's proxies (default: everything stored)")
 
     p = add("run", cmd_run, "run an experiment file (data/experiments/NAME.toml), then report")
     p.add_argument("experiment", help="experiment name or path to its TOML file")
