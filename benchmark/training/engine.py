@@ -9,6 +9,7 @@ rounding of the grouped kernels).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -170,13 +171,44 @@ def epoch_batches(n: int, batch_size: int, padding: int, generator: torch.Genera
 
 
 def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, seed: int,
-          device: torch.device | str = "cpu", amp: str | None = None) -> Result:
+          device: torch.device | str = "cpu", amp: str | None = None,
+          workers: int | None = None) -> Result:
     """Train ``archs`` (NB201 indices ``indices``, which seed their initial weights) together
-    under ``recipe`` on ``split``; return each one's validation curve."""
+    under ``recipe`` on ``split``; return each one's validation curve.
+
+    On a CPU the archs are split into ``workers`` fused groups (default: ``torch.get_num_threads()``)
+    trained in parallel threads with one intra-op thread each: small networks use a core far
+    better that way than with several intra-op threads per op (which, on a busy machine, spin
+    against each other: measured 5-10x slower). The groups see the same batches. On CUDA all
+    archs form one fused group."""
     started = time.perf_counter()
     device = torch.device(device)
-    model = fuse([init_network(a, recipe, split.num_classes, seed, i)
-                  for a, i in zip(archs, indices)]).to(device)
+    if workers is None:
+        workers = 1 if device.type == "cuda" else torch.get_num_threads()
+    n = max(1, min(workers, len(archs)))
+    bounds = [len(archs) * g // n for g in range(n + 1)]
+    # networks are built here, in one thread: their initialisation draws from torch's global RNG
+    nets = [init_network(a, recipe, split.num_classes, seed, i) for a, i in zip(archs, indices)]
+    groups = [nets[a:b] for a, b in zip(bounds, bounds[1:])]
+    if device.type == "cuda":
+        parts = [_train_group(g, split, recipe, seed, device, amp) for g in groups]
+    else:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(n) as pool:
+                parts = list(pool.map(lambda g: _train_group(g, split, recipe, seed, device, amp),
+                                      groups))
+        finally:
+            torch.set_num_threads(threads)
+    curves = [c for part in parts for c in part[0]]
+    losses = [c for part in parts for c in part[1]]
+    return Result(curves, losses, time.perf_counter() - started)
+
+
+def _train_group(nets: list[Network], split: Split, recipe: Recipe, seed: int, device: torch.device,
+                 amp: str | None) -> tuple[list[list[float]], list[list[float]]]:
+    model = fuse(nets).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
@@ -187,7 +219,7 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     for epoch in range(recipe.epochs):
         for group in optimizer.param_groups:
             group["lr"] = recipe.lr_at(epoch)
-        total, images = torch.zeros(len(archs), device=device), 0
+        total, images = torch.zeros(len(nets), device=device), 0
         batches = epoch_batches(len(split.train_y), recipe.batch_size, split.padding, generator)
         for idx, dy, dx, flips in batches:
             idx = idx.to(device)
@@ -197,21 +229,22 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
             images += len(idx)
         losses.append((total / max(1, images)).tolist())
         curves.append(evaluate(model, split.valid_x, split.valid_y, recipe, amp))
-    return Result([list(c) for c in zip(*curves)], [list(c) for c in zip(*losses)],
-                  time.perf_counter() - started)
-
+    return [list(c) for c in zip(*curves)], [list(c) for c in zip(*losses)]
 
 #: Validation images scored after every epoch (a fixed seeded subset of the validation split).
 DEFAULT_VALID_IMAGES: int | None = None
-#: K on a CPU, measured on a 2-core machine at C=4, 8x8 (benchmarks/train_throughput.py).
-CPU_FUSE = 8
+#: Networks stacked per CPU thread. Measured on a 2-core CPU at C=4, 8x8 (docs/BENCHMARKS.md):
+#: stacking more does not make the arithmetic cheaper per network there (PyTorch's CPU kernels
+#: are compute-bound on these shapes, and larger stacked maps fall out of the caches).
+CPU_NETWORKS_PER_THREAD = 1
 
 
 def auto_fuse(device: torch.device, recipe: Recipe, resolution: int, num_classes: int) -> int:
-    """How many networks to train at once: a measured constant on CPUs; on CUDA as many as half
-    the free memory holds (estimated activation memory per network), at most 512."""
+    """How many networks to train at once. CPU: one per torch thread (trained in parallel
+    threads, see :func:`train`). CUDA: as many as half the free memory holds (estimated
+    activation memory per network), at most 512."""
     if device.type != "cuda":
-        return CPU_FUSE
+        return CPU_NETWORKS_PER_THREAD * torch.get_num_threads()
     free, _ = torch.cuda.mem_get_info(device)
     per_network = activation_bytes(recipe, resolution) * recipe.batch_size
     return int(np.clip(free // 2 // max(1, per_network), 1, 512))
