@@ -15,6 +15,7 @@ output cannot reach the cell output are left out (:func:`live_ops`): they change
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -276,3 +277,23 @@ def unfuse(fused: FusedNetwork, k: int, net: Network) -> Network:
 
 def _cells_per_stage(net: Network) -> int:
     return sum(isinstance(layer, Cell) for layer in net.cells) // 3
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` in which every BatchNorm that directly follows a conv (in
+    one ``nn.Sequential``) is folded into that conv: weight * gamma / sqrt(var + eps) and bias
+    beta - mean * gamma / sqrt(var + eps). The same function as the model in eval mode (BN on
+    its running statistics), up to float rounding, without the BN passes."""
+    folded = copy.deepcopy(model).eval()
+    for seq in folded.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and conv.bias is None:
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                conv.weight.mul_(scale.view(-1, 1, 1, 1))
+                conv.bias = nn.Parameter(bn.bias - bn.running_mean * scale)
+                seq[i + 1] = nn.Identity()
+    return folded
