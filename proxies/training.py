@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from benchmark.datasets import dataset_spec
 from benchmark.registry import REGISTRY, Outcome, Proxy
 from benchmark.training import engine
 from benchmark.training.recipe import NB201, Recipe, matches, parse
@@ -31,8 +32,7 @@ def recipe_for(name: str) -> tuple[Recipe, int]:
 
 def default_fuse(ctx, recipe: Recipe) -> int:
     """K, the networks trained at once, when ``--fuse`` is not given."""
-    return engine.auto_fuse(torch.device(ctx.device), recipe, ctx.images.resolution,
-                            ctx.images.num_classes)
+    return engine.auto_fuse(torch.device(ctx.device), recipe, dataset_spec(ctx.dataset).resolution)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from benchmark.errors import UserError
 from benchmark.network import Network
 from benchmark.space import OPS, Arch
 from benchmark.training import augment, engine
-from benchmark.training.fused import FusedNetwork, fuse, live_ops, unfuse
+from benchmark.training.fused import FusedNetwork, fold_batchnorm, fuse, live_ops, unfuse
 from benchmark.training.recipe import NB201, Recipe, matches, parse
 
 THREE = [Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"),
@@ -251,7 +251,7 @@ def test_train_returns_a_curve_per_network_and_is_seeded():
 def test_an_arch_trains_the_same_alone_or_fused():
     recipe = dataclasses.replace(SMALL, epochs=2, batch_size=16)
     split = _split()
-    together = engine.train(THREE, [5, 6, 7], split, recipe, seed=3)
+    together = engine.train(THREE, [5, 6, 7], split, recipe, seed=3, group_size=3)
     alone = engine.train(THREE[1:2], [6], split, recipe, seed=3)
     for x, y in zip(together.losses[1], alone.losses[0]):
         assert math.isclose(x, y, rel_tol=1e-4)
@@ -263,6 +263,30 @@ def test_epoch_batches_cover_the_data_and_drop_singletons():
     assert [len(b[0]) for b in batches] == [16, 16]      # the last batch of one image is dropped
     batches = engine.epoch_batches(34, 16, 1, g)
     assert sorted(torch.cat([b[0] for b in batches]).tolist()) == list(range(34))
+
+
+def test_folded_batchnorm_is_the_eval_mode_network():
+    fused = fuse(_nets(THREE + [DISCONNECTED]))
+    optimizer = engine.make_optimizer(fused, SMALL)
+    for x, y in _batches(3):
+        engine.train_step(fused, optimizer, x, y)       # BN statistics and affine away from init
+    folded = fold_batchnorm(fused)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.stem)
+    assert fused.training                                 # the original is left as it was
+    x = torch.randn(8, 3, 8, 8)
+    with torch.no_grad():
+        _close(folded(x), fused.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+def test_channels_last_gives_the_same_training():
+    batches = _batches(2)
+    a = fuse(_nets(THREE))
+    b = fuse(_nets(THREE)).to(memory_format=torch.channels_last)
+    oa, ob = engine.make_optimizer(a, SMALL), engine.make_optimizer(b, SMALL)
+    for x, y in batches:
+        la = engine.train_step(a, oa, x, y)
+        lb = engine.train_step(b, ob, x.contiguous(memory_format=torch.channels_last), y)
+        _close(la, lb)
 
 
 def test_evaluate_is_accuracy_in_percent():
@@ -292,3 +316,20 @@ def test_activation_estimate_grows_with_width_and_resolution():
     big = engine.activation_bytes(parse("c0r0s0e1")[0], 32)
     assert big == small * 4 * 16
     assert isinstance(FusedNetwork, type) and isinstance(Recipe(), Recipe)
+
+
+def test_bf16_autocast_path_runs():
+    recipe = dataclasses.replace(SMALL, epochs=1, batch_size=16)
+    result = engine.train(THREE[:2], [1, 2], _split(), recipe, seed=0, amp="bf16")
+    assert all(math.isfinite(l) for c in result.losses for l in c) and len(result.curves) == 2
+
+
+def test_auto_fuse_on_cpu_is_four_archs_per_thread():
+    assert engine.auto_fuse(torch.device("cpu"), SMALL, 32) == 4 * torch.get_num_threads()
+
+
+def test_cpu_threads_do_not_change_the_result():
+    recipe = dataclasses.replace(SMALL, epochs=1, batch_size=16)
+    one = engine.train(THREE, [5, 6, 7], _split(), recipe, seed=2, workers=1)
+    two = engine.train(THREE, [5, 6, 7], _split(), recipe, seed=2, workers=2)
+    assert one.curves == two.curves and one.losses == two.losses

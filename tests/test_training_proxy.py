@@ -57,10 +57,10 @@ def test_family_resolves_names_and_shares_a_store_name():
         REGISTRY.get("c4r4s0e10@11")
 
 
-def test_chunk_size_is_fuse_or_one_network_per_thread():
+def test_chunk_size_is_fuse_or_four_archs_per_thread():
     proxy = REGISTRY.get("c4r4s0e1")
     assert proxy.chunk_size(Context("cifar10", fuse=5)) == 5
-    assert proxy.chunk_size(Context("cifar10")) == torch.get_num_threads()
+    assert proxy.chunk_size(Context("cifar10")) == 4 * torch.get_num_threads()
 
 
 def test_score_stores_curves_and_is_reproducible(folder, tmp_path):

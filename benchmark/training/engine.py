@@ -3,8 +3,11 @@ network's validation accuracy after every epoch.
 
 Everything random is a function of the seed (batches, crops, flips, the training subset, the
 validation subset) or of (seed, arch index) (the initial weights), never of K or of which archs
-share a batch: an arch gets the same curve whether it is trained alone or with others (up to float
-rounding of the grouped kernels).
+share a batch. Which archs share a fused group changes only float rounding (grouped kernels of
+other sizes); near chance level, where many predictions are almost ties, that can move an accuracy
+by a point or so. On a CPU the default is one network per group (see :func:`train`), so there a
+score does not depend on the other archs of its batch at all, and a resumed run gives the same
+scores as an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -174,31 +177,32 @@ def epoch_batches(n: int, batch_size: int, padding: int, generator: torch.Genera
 
 def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, seed: int,
           device: torch.device | str = "cpu", amp: str | None = None,
-          workers: int | None = None) -> Result:
-    """Train ``archs`` (NB201 indices ``indices``, which seed their initial weights) together
-    under ``recipe`` on ``split``; return each one's validation curve.
+          workers: int | None = None, group_size: int | None = None) -> Result:
+    """Train ``archs`` (NB201 indices ``indices``, which seed their initial weights) under
+    ``recipe`` on ``split``; return each one's validation curve.
 
-    On a CPU the archs are split into ``workers`` fused groups (default: ``torch.get_num_threads()``)
-    trained in parallel threads with one intra-op thread each: small networks use a core far
-    better that way than with several intra-op threads per op (which, on a busy machine, spin
-    against each other: measured 5-10x slower). The groups see the same batches. On CUDA all
-    archs form one fused group."""
+    The archs are trained in fused groups of ``group_size`` networks (default: all of them on
+    CUDA; :data:`CPU_NETWORKS_PER_GROUP` on a CPU). On a CPU the groups are spread over
+    ``workers`` threads (default: ``torch.get_num_threads()``), each with one intra-op thread and
+    taking the next group when it is done: small networks use a core far better that way than
+    with several intra-op threads per op (which, on a busy machine, spin against each other:
+    measured 5-10x slower). Every group sees the same batches."""
     started = time.perf_counter()
     device = torch.device(device)
+    if group_size is None:
+        group_size = len(archs) if device.type == "cuda" else CPU_NETWORKS_PER_GROUP
     if workers is None:
         workers = 1 if device.type == "cuda" else torch.get_num_threads()
-    n = max(1, min(workers, len(archs)))
-    bounds = [len(archs) * g // n for g in range(n + 1)]
     # networks are built here, in one thread: their initialisation draws from torch's global RNG
     nets = [init_network(a, recipe, split.num_classes, seed, i) for a, i in zip(archs, indices)]
-    groups = [nets[a:b] for a, b in zip(bounds, bounds[1:])]
+    groups = [nets[g:g + max(1, group_size)] for g in range(0, len(nets), max(1, group_size))]
     if device.type == "cuda":
         parts = [_train_group(g, split, recipe, seed, device, amp) for g in groups]
     else:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(n) as pool:
+            with ThreadPoolExecutor(max(1, min(workers, len(groups)))) as pool:
                 parts = list(pool.map(lambda g: _train_group(g, split, recipe, seed, device, amp),
                                       groups))
         finally:
@@ -233,20 +237,23 @@ def _train_group(nets: list[Network], split: Split, recipe: Recipe, seed: int, d
 
 #: Validation images scored after every epoch (a fixed seeded subset of the validation split).
 DEFAULT_VALID_IMAGES: int | None = None
-#: Networks stacked per CPU thread. Measured on a 2-core CPU at C=4, 8x8 (docs/BENCHMARKS.md):
-#: stacking more does not make the arithmetic cheaper per network there (PyTorch's CPU kernels
-#: are compute-bound on these shapes, and larger stacked maps fall out of the caches).
-CPU_NETWORKS_PER_THREAD = 1
+#: Networks stacked in one fused group on a CPU. Measured on a 2-core CPU at C=4, 8x8
+#: (docs/BENCHMARKS.md): stacking does not make the arithmetic cheaper per network there
+#: (PyTorch's CPU kernels are compute-bound on these shapes, the channel permutations cost extra
+#: and larger stacked maps fall out of the caches), so each network is its own group.
+CPU_NETWORKS_PER_GROUP = 1
+#: Archs per batch (commit) on a CPU, per thread: enough groups to keep every thread busy.
+CPU_ARCHS_PER_THREAD = 4
 
 
-def auto_fuse(device: torch.device, recipe: Recipe, resolution: int, num_classes: int) -> int:
-    """How many networks to train at once. CPU: one per torch thread (trained in parallel
-    threads, see :func:`train`). CUDA: as many as half the free memory holds (estimated
-    activation memory per network), at most 512."""
+def auto_fuse(device: torch.device, recipe: Recipe, native_resolution: int) -> int:
+    """How many archs to train at once (one batch, committed together). CPU: 4 per torch thread
+    (their groups are shared out over the threads, see :func:`train`). CUDA: as many as half the
+    free memory holds (estimated activation memory per network), at most 512."""
     if device.type != "cuda":
-        return CPU_NETWORKS_PER_THREAD * torch.get_num_threads()
+        return CPU_ARCHS_PER_THREAD * torch.get_num_threads()
     free, _ = torch.cuda.mem_get_info(device)
-    per_network = activation_bytes(recipe, resolution) * recipe.batch_size
+    per_network = activation_bytes(recipe, native_resolution) * recipe.batch_size
     return int(np.clip(free // 2 // max(1, per_network), 1, 512))
 
 

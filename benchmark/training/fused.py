@@ -2,12 +2,14 @@
 
 Network k owns channels ``k*C .. (k+1)*C - 1`` of every feature map (C its width at that stage).
 Layers every network has (stem, reduction blocks, head) are grouped convolutions with ``groups=K``
-and BatchNorms over the stacked channels (BN is per channel, so per network). A cell edge runs,
-for each op, one grouped op over the subset of networks that chose it: their channels are
-gathered with ``index_select`` and the result added back with ``index_add`` (no masking, so a
-diverging network cannot touch another one's channels). The head is K linear layers in one
-einsum. Every step of the forward pass is the one :class:`benchmark.network.Network` does, so
-with the same weights the outputs, gradients and (elementwise) SGD updates are the same.
+and BatchNorms over the stacked channels (BN is per channel, so per network). A cell edge
+permutes its source node so that the networks sharing an op on that edge hold one contiguous
+block of channels, runs one grouped op per block (``none`` blocks give zeros) and permutes the
+result back (:class:`FusedEdge`); no masks multiply one network's values into another's, so a
+diverging network cannot touch the others. The head is K linear layers in one einsum. Every step
+of the forward pass is the one :class:`benchmark.network.Network` does (avg-pool as a ones
+depthwise conv, :class:`BoxPool`), so with the same weights the outputs, gradients and
+(elementwise) SGD updates are the same up to float rounding.
 
 NB201 semantics are kept: every non-none edge runs even when its source node is zero (its
 ReLU-Conv-BN then outputs the BN bias), and a node without non-none inputs is zero. Edges whose
