@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import gc
 import random
+import resource
 import statistics
 import sys
 import time
@@ -142,37 +144,44 @@ def main(argv: list[str] | None = None) -> dict:
            "train_images": len(split.train_y), "valid_images": len(split.valid_y)}
     # chunk by chunk, fused then naive on the same archs, so both see the same machine load
     fused_s, naive_s = prepare_s, 0.0
+    fused_cpu = naive_cpu = 0.0
     fused_curves, naive_curves, chunk_ratios = [], [], []
     for start in range(0, len(archs), k):
         chunk, chunk_idx = archs[start:start + k], indices[start:start + k]
         torch.set_num_threads(threads)
         _sync(device)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_seconds()
         fused_curves += engine.train(chunk, chunk_idx, split, recipe, args.seed, device, ctx.amp,
                                      group_size=args.group_size).curves
         _sync(device)
         fused_chunk = time.perf_counter() - began
         fused_s += fused_chunk
+        fused_cpu += _cpu_seconds() - cpu
         if args.skip_naive:
             continue
         torch.set_num_threads(args.naive_threads)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), _cpu_seconds()
         naive_curves += [naive_train(a, i, data, recipe, images.num_classes, args.seed, device,
                                      args.naive_workers) for a, i in zip(chunk, chunk_idx)]
         _sync(device)
+        gc.collect()                                  # DataLoader workers exit and are reaped
         naive_chunk = time.perf_counter() - began
         naive_s += naive_chunk
+        naive_cpu += _cpu_seconds() - cpu
         chunk_ratios.append(naive_chunk / fused_chunk)
         print(f"{start + len(chunk)}/{len(archs)} archs: fused {fused_s:.1f} s, naive {naive_s:.1f} s",
               file=sys.stderr)
     torch.set_num_threads(threads)
     out["fused_seconds"] = fused_s
     out["fused_archs_per_hour"] = 3600 * len(archs) / fused_s
+    out["fused_cpu_seconds"] = fused_cpu
     print(f"fused (K={k}): {len(archs)} archs in {fused_s:.1f} s = "
           f"{out['fused_archs_per_hour']:.0f} archs/hour", file=sys.stderr)
     if not args.skip_naive:
         out["naive_seconds"] = naive_s
         out["naive_archs_per_hour"] = 3600 * len(archs) / naive_s
+        out["naive_cpu_seconds"] = naive_cpu
+        out["cpu_ratio"] = naive_cpu / fused_cpu
         out["ratio"] = naive_s / fused_s
         # on a shared machine one chunk can catch a burst of load: the median is robust to that
         out["chunk_ratios"] = [round(r, 2) for r in chunk_ratios]
@@ -184,6 +193,12 @@ def main(argv: list[str] | None = None) -> dict:
               f"{out['median_chunk_ratio']:.2f}x)", file=sys.stderr)
     print(json.dumps(out))
     return out
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the naive DataLoader workers)."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def _sync(device: torch.device) -> None:
