@@ -235,7 +235,10 @@ def _train_group(nets: list[Network], split: Split, recipe: Recipe, seed: int, d
         curves.append(evaluate(model, split.valid_x, split.valid_y, recipe, amp))
     return [list(c) for c in zip(*curves)], [list(c) for c in zip(*losses)]
 
-#: Validation images scored after every epoch (a fixed seeded subset of the validation split).
+#: Validation images scored after every epoch: None = the whole validation split; a number = a
+#: fixed seeded subset of it. All 25,000 at C=4, 8x8 cost about as much as 2-3 training epochs
+#: of 1/10 of the data on a CPU; kept whole, since the subset would add sampling noise to every
+#: score.
 DEFAULT_VALID_IMAGES: int | None = None
 #: Networks stacked in one fused group on a CPU. Measured on a 2-core CPU at C=4, 8x8
 #: (docs/BENCHMARKS.md): stacking does not make the arithmetic cheaper per network there
