@@ -4,6 +4,9 @@ for all 15,625 NB201 archs.
 Each proxy scores the same archs (``--archs`` of ``benchmark.groundtruth.sample(n, seed=1)``)
 exactly as the runner would (full NB201 network C=16, N=5, a CIFAR-10 minibatch of
 ``--zc-batch`` images, per-arch seeds), after one untimed warm-up arch. Nothing is stored.
+The machine's 1-minute load average is printed before and after the run (other work on the
+machine slows a CPU measurement). ``vote`` computes its three components itself, so the
+"all" row counts synflow, jacov and snip twice, as scoring every proxy from scratch does.
 
     python benchmarks/zero_cost_throughput.py [--archs 8] [--device cpu|cuda] [--threads 1] [--json]
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -65,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     ctx = Context("cifar10", seed=0, device=device, zc_batch=args.zc_batch)
     indices = gt.sample(args.archs, seed=1)
+    load_before = os.getloadavg()[0]
     rows = []
     for name in names:
         rows.append(measure(REGISTRY.get(name), indices, ctx))
@@ -74,14 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r["seconds_per_arch"] for r in rows)
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda" else
                f"{cpu_name()}, {torch.get_num_threads()} torch threads")
+    load = (load_before, os.getloadavg()[0])
     result = {"device": machine, "torch": torch.__version__, "zc_batch": args.zc_batch,
-              "archs": args.archs, "rows": rows, "all_proxies_seconds_per_arch": total,
+              "archs": args.archs, "load_average_1min": load, "rows": rows,
+              "all_proxies_seconds_per_arch": total,
               "all_proxies_hours_for_15625": total * gt.NUM_ARCHS / 3600}
     if args.json:
         print(json.dumps(result))
     else:
         print(f"device: {machine}; torch {torch.__version__}; batch {args.zc_batch}; "
-              f"{args.archs} archs per proxy")
+              f"{args.archs} archs per proxy; "
+              f"load average (1 min) {load[0]:.2f} before, {load[1]:.2f} after "
+              f"on {os.cpu_count()} CPUs")
         print("| proxy | archs/s | s/arch | projected for 15,625 archs |")
         print("|---|---|---|---|")
         for r in rows:
