@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from benchmark import datasets as D
+from benchmark import formats
 from benchmark.datasets import ImageData, load_dataset, proxy_split
 from benchmark.errors import UserError
 
@@ -181,7 +182,7 @@ def test_image_folder_tarball_is_cached_until_it_changes(tmp_path, monkeypatch):
 
     def no_decode(*_):
         raise AssertionError("decoded again instead of reading the cache")
-    monkeypatch.setattr(D, "_decode_images", no_decode)
+    monkeypatch.setattr(formats, "_decode_images", no_decode)
     second = load_dataset("imagenet16-120", archive)
     assert torch.equal(first.x_train, second.x_train) and torch.equal(first.y_test, second.y_test)
     os.utime(archive, ns=(time.time_ns(), time.time_ns() + 10**9))
@@ -192,8 +193,8 @@ def test_image_folder_tarball_is_cached_until_it_changes(tmp_path, monkeypatch):
 def test_parallel_decode_equals_serial(tmp_path, monkeypatch):
     write_folder(tmp_path / "f", np.random.default_rng(7), CIFAR10_CLASSES, per_class=(3, 1))
     serial = load_dataset("cifar10", tmp_path / "f")
-    monkeypatch.setattr(D, "_PARALLEL_MIN_IMAGES", 1)
-    monkeypatch.setattr(D, "_CHUNK", 7)
+    monkeypatch.setattr(formats, "_PARALLEL_MIN_IMAGES", 1)
+    monkeypatch.setattr(formats, "_CHUNK", 7)
     monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "other-cache"))
     parallel = load_dataset("cifar10", tmp_path / "f")
     assert torch.equal(serial.x_train, parallel.x_train) and torch.equal(serial.x_test, parallel.x_test)
