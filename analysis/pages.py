@@ -1,0 +1,138 @@
+"""The report's two pages, rendered from what ``analysis.report.write_report`` collected: one
+self-contained HTML page (figures inlined as PNG) and a Markdown page linking the figure files.
+
+Both take the same parts: the :class:`~analysis.report.ReportSpec`, provenance rows (key, value),
+data sources, tables (stem, caption, DataFrame or None when skipped), figures
+(:class:`~analysis.report.FigureSpec`, [(dataset, {"png": path, "pdf": path})]), notes and the
+per-row commands (a DataFrame: dataset, proxy, command).
+"""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from . import tables
+
+#: columns of ``ReportSpec.design``
+DESIGN_COLUMNS = ("group", "datasets", "archs", "seeds", "proxies", "description")
+
+SOURCE_NOTES = {
+    "cifar10-jpeg75": "the JPEG (quality 75) copy of CIFAR-10 shipped in data/: lossy, and not in the "
+                      "official order, so NB201's train/valid split cannot be applied (training "
+                      "proxies use a seeded stratified half/half split of the training set)",
+    "nb201-table": "values read from the NAS-Bench-201 table shipped in data/",
+    "network": "computed from the NB201 network itself (no images)",
+    "none": "no data (seeded random scores)",
+}
+
+
+def source_note(source: str) -> str:
+    if source in SOURCE_NOTES:
+        return SOURCE_NOTES[source]
+    if source.endswith("-official"):
+        return "the official dataset files (NB201's splits applied)"
+    if source.startswith("imagefolder:"):
+        return "an image folder or archive given with --data-dir"
+    return "no images read: the proxy's own inputs, as its source name says"
+
+
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
+background:#fafafa}main{max-width:1200px;margin:0 auto;padding:1.5em 2em;background:#fff}
+h1{font-size:1.7em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px solid #ddd;
+padding:.25em .55em;text-align:left;vertical-align:top}th{background:#f0f3f7}
+tr:nth-child(even) td{background:#fbfbfb}figure{margin:1em 0}img{max-width:100%;height:auto;
+border:1px solid #eee}figcaption,.caption{font-size:.9em;color:#555}.skipped{color:#a05a00}
+#table-main td,#table-cost td,#table-factors td{white-space:nowrap}
+pre{background:#f5f5f5;padding:.7em;overflow-x:auto}.scroll{overflow-x:auto}code{font-size:.9em}"""
+
+
+def _html_table(table: pd.DataFrame, table_id: str) -> str:
+    return ('<div class="scroll">' + tables.display(table).to_html(
+        index=False, border=0, table_id=table_id, na_rep="–", escape=True) + "</div>")
+
+
+def _png(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(spec, prov, sources, table_parts, figure_parts, notes, commands) -> str:
+    e = html.escape
+    out = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+           f"<title>{e(spec.title)}</title><style>{CSS}</style></head><body><main>",
+           f"<h1>{e(spec.title)}</h1>"]
+    if spec.description:
+        out.append(f"<p>{e(spec.description)}</p>")
+    out.append('<section id="provenance"><h2>Provenance</h2><table id="table-provenance">'
+               + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in prov)
+               + "</table></section>")
+    if spec.design:
+        out.append('<section id="design"><h2>Experiment design</h2>' + pd.DataFrame(
+            spec.design, columns=DESIGN_COLUMNS).to_html(index=False, border=0, table_id="table-design")
+            + "</section>")
+    out.append('<section id="sources"><h2>Data sources</h2><ul>'
+               + "".join(f"<li><code>{e(s)}</code>: {e(source_note(s))}</li>" for s in sources)
+               + "</ul></section>")
+    out.append('<section id="tables"><h2>Tables</h2>')
+    for stem, caption, table in table_parts:
+        out.append(f'<h3 id="h-{stem}">Table: {e(stem)}</h3><p class="caption">{e(caption)}</p>')
+        out.append(_html_table(table, f"table-{stem}") if table is not None else
+                   f'<p class="skipped" id="table-{stem}-skipped">Skipped: no data for this table.</p>')
+        if table is not None:
+            out.append(f'<p class="caption">Files: <code>tables/{stem}.csv</code>, '
+                       f'<code>tables/{stem}.md</code>, <code>tables/{stem}.tex</code></p>')
+    out.append('</section><section id="figures"><h2>Figures</h2>')
+    for fig, images in figure_parts:
+        out.append(f'<figure id="figure-{fig.key}" data-figure="{fig.key}">'
+                   f"<h3>({fig.key}) {e(fig.title)}</h3>")
+        for ds, paths in images:
+            out.append(f'<img id="figure-{fig.key}-{e(ds)}" alt="figure ({fig.key}) on {e(ds)}" '
+                       f'src="data:image/png;base64,{_png(paths["png"])}">'
+                       f'<p class="caption">{e(ds)}: <code>figures/{e(paths["png"].name)}</code>, '
+                       f'<code>figures/{e(paths["pdf"].name)}</code></p>')
+        if not images:
+            out.append(f'<p class="skipped" id="figure-{fig.key}-skipped">Skipped: the results hold '
+                       f"no {e(fig.needs)}.</p>")
+        out.append(f"<figcaption>{e(fig.caption)}</figcaption></figure>")
+    out.append('</section><section id="notes"><h2>Skipped and missing</h2>')
+    out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>" if notes
+               else "<p>Nothing was skipped.</p>")
+    out.append('</section><section id="commands"><h2>Commands</h2>')
+    out.append("<pre>" + e("\n".join(spec.commands) or "python -m benchmark report") + "</pre>")
+    if not commands.empty:
+        out.append("<p>Each row alone (same archs, seeds and stored results):</p>"
+                   + commands.to_html(index=False, border=0, table_id="table-commands", escape=True))
+    out.append("</section></main></body></html>\n")
+    return "\n".join(out)
+
+
+def render_markdown(spec, prov, sources, table_parts, figure_parts, notes, commands) -> str:
+    out = [f"# {spec.title}", ""]
+    if spec.description:
+        out += [spec.description, ""]
+    out += ["## Provenance", "", *(f"- **{k}**: {v}" for k, v in prov), ""]
+    if spec.design:
+        out += ["## Experiment design", "",
+                tables.to_markdown(pd.DataFrame(spec.design, columns=DESIGN_COLUMNS))]
+    out += ["## Data sources", ""]
+    out += [f"- `{s}`: {source_note(s)}" for s in sources] + ["", "## Tables", ""]
+    for stem, caption, table in table_parts:
+        out += [f"### Table: {stem}", "", caption, ""]
+        out += [tables.to_markdown(tables.display(table)) if table is not None else
+                "Skipped: no data for this table.", ""]
+    out += ["## Figures", ""]
+    for fig, images in figure_parts:
+        out += [f"### ({fig.key}) {fig.title}", "", fig.caption, ""]
+        out += [f"![({fig.key}) {ds}](figures/{paths['png'].name})" for ds, paths in images]
+        if not images:
+            out.append(f"Skipped: the results hold no {fig.needs}.")
+        out.append("")
+    out += ["## Skipped and missing", "", *(f"- {n}" for n in notes or ["Nothing was skipped."]), ""]
+    out += ["## Commands", "", "```", "\n".join(spec.commands) or "python -m benchmark report", "```", ""]
+    if not commands.empty:
+        out += [tables.to_markdown(commands.assign(command=[f"`{c}`" for c in commands["command"]]))]
+    return "\n".join(out)
