@@ -264,7 +264,7 @@ def _load_folder(tree: _Tree, root: str, spec: DatasetSpec) -> Arrays:
 @dataclass(frozen=True)
 class Format:
     key: str
-    official: bool                                           # official order; else image folder
+    official: bool                                          # official order; else image folder
     matches: Callable[[_Tree, str], bool]
     mismatch: Callable[[_Tree, str, DatasetSpec], str]      # "" when it holds the dataset
     load: Callable[[_Tree, str, DatasetSpec], Arrays]
@@ -286,13 +286,13 @@ def _folder_mismatch(tree: _Tree, root: str, spec: DatasetSpec) -> str:
 
 _FORMATS = (
     Format("cifar10-batches", True, _has_files("data_batch_1", "test_batch"),
-            _holds_only("cifar10", "CIFAR-10 batches (10 classes)"), _load_cifar10),
+           _holds_only("cifar10", "CIFAR-10 batches (10 classes)"), _load_cifar10),
     Format("cifar100-python", True, _has_files("train", "test"),
-            _holds_only("cifar100", "CIFAR-100 (100 classes)"), _load_cifar100),
+           _holds_only("cifar100", "CIFAR-100 (100 classes)"), _load_cifar100),
     Format("imagenet16", True, _has_files("train_data_batch_1", "val_data"),
-            _holds_only("imagenet16-120", "ImageNet16 batches"), _load_imagenet16),
+           _holds_only("imagenet16-120", "ImageNet16 batches"), _load_imagenet16),
     Format("imagefolder", False, lambda tree, root: {"train", "test"} <= set(tree.dirs(root)),
-            _folder_mismatch, _load_folder),
+           _folder_mismatch, _load_folder),
 )
 FORMAT_BY_KEY = {f.key: f for f in _FORMATS}
 
