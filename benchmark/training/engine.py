@@ -269,10 +269,17 @@ def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
 
 
 def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000) -> float:
-    """Rough seconds per arch on a 2-core CPU (for estimates printed before a run): proportional
-    to the images seen and to the network's size (C=4, 8x8 measured)."""
+    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run.
+
+    Fitted on the quick experiment's runs of a fresh clone (16 archs each; ``./run_all.sh``):
+    1.2 s fixed, then per epoch 1.3e-4 s per training image and 2.7e-5 s per validation image at
+    C=4, 8x8 (c4r4s8e5 6.6 s measured, 6.6 s here; c4r4s8e10 12.0 / 12.0; c4r4s4e5 8.6 / 8.6;
+    c4r4s16e10 9.4 / 10.0). Larger networks scale with their FLOPs; smaller ones are
+    overhead-bound and save less (c8r4s8e5 6.0 s measured: x0.88; c4r8s8e5 3.5 s: x0.42).
+    """
     res = recipe.resolution(native_resolution)
-    scale = (recipe.width / 4) ** 2 * (res / 8) ** 2
-    train = recipe.epochs * recipe.train_size(25000) * 2.5e-4
-    valid = recipe.epochs * (recipe.valid_images or valid_images) * 6e-5
-    return float((train + valid) * max(scale, 0.05))
+    width, pixels = recipe.width / 4, (res / 8) ** 2
+    scale = max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
+    train = recipe.train_size(25000) * 1.3e-4
+    valid = (recipe.valid_images or valid_images) * 2.7e-5
+    return float(1.2 + recipe.epochs * (train + valid) * scale)

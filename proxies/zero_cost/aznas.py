@@ -108,7 +108,7 @@ class AZNAS(RankedProxy):
 
 
 REGISTRY.register(AZNAS(
-    "az-nas", "zero-cost", cost_s=3.0, needs_images=False, source="gaussian-input",
+    "az-nas", "zero-cost", cost_s=0.95, needs_images=False, source="gaussian-input",
     description="AZ-NAS: sum of log rank/n of expressivity, progressivity, trainability and "
                 "FLOPs within the scored set (Lee and Ham 2024)",
     fn=az_components, bn="train", grad=True, inputs="gaussian", init=kaiming_fan_in_init))

@@ -45,7 +45,7 @@ def _corrcoef(rows: np.ndarray) -> np.ndarray:
         return np.corrcoef(rows)
 
 
-@zero_cost("jacov", grad=True, cost_s=2.0,
+@zero_cost("jacov", grad=True, cost_s=0.5,
            description="Jacobian covariance score of Mellor et al. 2021 (v1), as in NASLib")
 def jacov(net: nn.Module, batch: Batch) -> float:
     """-sum(log(lambda + k) + 1/(lambda + k)) over the eigenvalues of corr(J)."""
@@ -76,7 +76,7 @@ def epe_score(jacobian: np.ndarray, labels: np.ndarray, num_classes: int) -> flo
     return float(np.abs(values[:, None] - values[None, :]).sum() / len(values))
 
 
-@zero_cost("epe_nas", grad=True, cost_s=2.0,
+@zero_cost("epe_nas", grad=True, cost_s=0.5,
            description="EPE-NAS per-class Jacobian correlation score (Lopes et al. 2021)")
 def epe_nas(net: nn.Module, batch: Batch) -> float:
     """sum over classes of |sum log(|corr(J_c)| + k)| (see the module docstring).

@@ -29,7 +29,7 @@ def _min_eigenvalue(feature: torch.Tensor) -> float:
     return float(torch.linalg.eigvalsh(corr)[0])
 
 
-@zero_cost("meco", n_inputs=1, cost_s=0.3,
+@zero_cost("meco", n_inputs=1, cost_s=0.1,
            description="MeCo: sum of minimum eigenvalues of channel correlations (Jiang et al. 2023)")
 def meco(net: nn.Module, batch: Batch) -> float:
     """sum over module outputs of lambda_min(corr of the first image's channels)."""

@@ -15,7 +15,7 @@ from torch import nn
 from .harness import Batch, zero_cost
 
 
-@zero_cost("nwot", cost_s=0.8,
+@zero_cost("nwot", cost_s=0.45,
            description="NASWOT log|det K| of ReLU activation codes (Mellor et al. 2021)")
 def nwot(net: nn.Module, batch: Batch) -> float:
     """log |det K|, K = sum over ReLUs of the Hamming-agreement kernel of the binary codes."""

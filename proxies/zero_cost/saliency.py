@@ -33,7 +33,7 @@ def _loss_gradients(net: nn.Module, batch: Batch) -> list[nn.Module]:
     return weighted_layers(net)
 
 
-@zero_cost("grad_norm", grad=True, cost_s=2.0,
+@zero_cost("grad_norm", grad=True, cost_s=0.5,
            description="sum over conv/linear layers of the L2 norm of the loss gradient")
 def grad_norm(net: nn.Module, batch: Batch) -> float:
     """sum_l ||dL/dW_l||_2 over conv and linear layers."""
@@ -42,7 +42,7 @@ def grad_norm(net: nn.Module, batch: Batch) -> float:
         return float(sum(weight_grad(m).norm() for m in layers))
 
 
-@zero_cost("snip", grad=True, cost_s=2.0,
+@zero_cost("snip", grad=True, cost_s=0.5,
            description="SNIP connection sensitivity sum |W * dL/dW| (Lee et al. 2019)")
 def snip(net: nn.Module, batch: Batch) -> float:
     """sum |W * dL/dW| over conv and linear weights (the gradient of a multiplicative mask at 1)."""
@@ -51,7 +51,7 @@ def snip(net: nn.Module, batch: Batch) -> float:
         return float(sum((m.weight * weight_grad(m)).abs().sum() for m in layers))
 
 
-@zero_cost("plain", grad=True, cost_s=2.0,
+@zero_cost("plain", grad=True, cost_s=0.45,
            description="sum W * dL/dW over conv and linear weights (signed; Abdelfattah et al.)")
 def plain(net: nn.Module, batch: Batch) -> float:
     """sum W * dL/dW over conv and linear weights, signed.
@@ -69,7 +69,7 @@ def plain(net: nn.Module, batch: Batch) -> float:
         return float(sum((m.weight * weight_grad(m)).sum() for m in layers))
 
 
-@zero_cost("grasp", grad=True, cost_s=6.0,
+@zero_cost("grasp", grad=True, cost_s=2.1,
            description="GraSP: sum -W * (H g) over conv/linear weights (Wang et al. 2020)")
 def grasp(net: nn.Module, batch: Batch) -> float:
     """sum -W * (H g): g the loss gradient, H the Hessian, both of the mean cross-entropy.
@@ -98,7 +98,7 @@ def grasp(net: nn.Module, batch: Batch) -> float:
     return float(sum((-m.weight.detach() * weight_grad(m)).sum() for m in layers))
 
 
-@zero_cost("fisher", grad=True, cost_s=2.5,
+@zero_cost("fisher", grad=True, cost_s=0.65,
            description="Fisher channel saliency summed over conv/linear layers (Theis et al. 2018)")
 def fisher(net: nn.Module, batch: Batch) -> float:
     """sum over layers l and output channels k of fan_in(l) * 0.5 * mean_n (sum_hw a * dL/da)^2,

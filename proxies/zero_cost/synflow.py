@@ -22,7 +22,7 @@ from torch import nn
 from .harness import Batch, weight_grad, weighted_layers, zero_cost
 
 
-@zero_cost("synflow", grad=True, bn="off", inputs="none", double=True, cost_s=0.3,
+@zero_cost("synflow", grad=True, bn="off", inputs="none", double=True, cost_s=0.05,
            description="log of SynFlow sum |theta * dR/dtheta|, |theta|, no BN, all-ones input, "
                        "float64 (Tanaka et al. 2020)")
 def synflow(net: nn.Module, batch: Batch) -> float:

@@ -51,6 +51,6 @@ class Vote(RankedProxy):
 
 
 REGISTRY.register(Vote(
-    "vote", "zero-cost", cost_s=4.5, needs_images=True, source="images-input",
+    "vote", "zero-cost", cost_s=1.15, needs_images=True, source="images-input",
     description="majority vote of synflow, jacov and snip (Abdelfattah et al. 2021) as a "
                 "Copeland score within the scored set"))

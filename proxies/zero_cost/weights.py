@@ -13,7 +13,7 @@ from torch import nn
 from .harness import Batch, weighted_layers, zero_cost
 
 
-@zero_cost("l2_norm", inputs="none", bn="eval", cost_s=0.05,
+@zero_cost("l2_norm", inputs="none", bn="eval", cost_s=0.02,
            description="sum of the L2 norms of the initial conv/linear weights (NAS-Bench-Suite-Zero)")
 def l2_norm(net: nn.Module, batch: Batch) -> float:
     """sum_l ||W_l||_2 over conv and linear layers, at initialisation."""

@@ -38,7 +38,7 @@ def pre_pool_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return net.head[:2](net.cells(net.stem(x)))
 
 
-@zero_cost("zen", inputs="gaussian", init=gaussian_init, cost_s=1.2,
+@zero_cost("zen", inputs="gaussian", init=gaussian_init, cost_s=0.4,
            description="Zen-score: log feature sensitivity to input noise + BN scaling (Lin et al. 2021)")
 def zen(net: nn.Module, batch: Batch) -> float:
     """log mean_n sum |f(x) - f(x + 0.01 eps)| + sum_BN log sqrt(mean running_var)."""

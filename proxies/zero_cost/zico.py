@@ -23,7 +23,7 @@ from torch import nn
 from .harness import Batch, weight_grad, weighted_layers, zero_cost
 
 
-@zero_cost("zico", grad=True, cost_s=2.0,
+@zero_cost("zico", grad=True, cost_s=0.65,
            description="ZiCo: sum over layers of log sum mean|g|/std(g) across batches (Li et al. 2023)")
 def zico(net: nn.Module, batch: Batch) -> float:
     """sum_l log sum_w mean_b|g_bw| / std_b(g_bw) over two halves of the minibatch."""
