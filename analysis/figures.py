@@ -86,9 +86,13 @@ def factor_sweeps(frame: pd.DataFrame) -> Figure | None:
     if not panels:
         return None
     _style()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False,
+    cols = min(3, len(panels))
+    rows_n = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.8 * rows_n), squeeze=False,
                              sharey=True)
-    for ax, (factor, title, lines) in zip(axes[0], panels):
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (factor, title, lines) in zip(axes.flat, panels):
         for label, rows in lines:
             _errorbar(ax, rows[factor].to_numpy(float), rows, label=label)
         ax.set_xscale("log", base=2)
@@ -96,8 +100,9 @@ def factor_sweeps(frame: pd.DataFrame) -> Figure | None:
         ax.set_xticks(values, [str(v) for v in values])
         ax.minorticks_off()
         ax.set_xlabel(title)
-        ax.legend(fontsize=7, title="fixed", title_fontsize=7)
-    axes[0][0].set_ylabel("Kendall tau vs truth (95% CI)")
+        ax.legend(fontsize=8, title="fixed", title_fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("Kendall tau vs truth (95% CI)")
     fig.tight_layout()
     return fig
 
