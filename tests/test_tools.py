@@ -1,0 +1,74 @@
+"""The analysis tools behind docs/RESULTS.md: JPEG re-encoding and PSNR, cell properties."""
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+import jpeg_sensitivity  # noqa: E402
+import proxy_anatomy  # noqa: E402
+from benchmark import groundtruth as gt  # noqa: E402
+from benchmark.datasets import load_dataset  # noqa: E402
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    monkeypatch.delenv("NB201_DATA_DIR", raising=False)
+    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def test_psnr_of_known_errors():
+    a = np.zeros((2, 3, 4, 4), dtype=np.uint8)
+    assert jpeg_sensitivity.psnr(a, a + 1) == pytest.approx(10 * np.log10(255.0 ** 2))   # MSE 1
+    b = a.copy()
+    b[1] = 16                                                       # image 0 exact, image 1 MSE 256
+    expected = (10 * np.log10(255.0 ** 2 / 1e-12) + 10 * np.log10(255.0 ** 2 / 256)) / 2
+    assert jpeg_sensitivity.psnr(a, b) == pytest.approx(expected)
+
+
+def _jpeg_archive(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32]
+    for split, n in (("train", 2), ("test", 1)):
+        for c, cls in enumerate(CLASSES):
+            folder = tmp_path / "src" / split / cls
+            folder.mkdir(parents=True)
+            for j in range(n):
+                phase = rng.uniform(0, 6.28, 3)
+                img = np.stack([128 + 100 * np.sin(xx / (3 + c) + yy / 5 + p) for p in phase], -1)
+                Image.fromarray(img.astype(np.uint8)).save(folder / f"{j:04d}.jpg", quality=95)
+    out = tmp_path / "cifar10-small.tar.gz"
+    with tarfile.open(out, "w:gz") as tf:
+        tf.add(tmp_path / "src", arcname="cifar10")
+    return out
+
+
+def test_reencode_keeps_layout_and_order_and_degrades_pixels(tmp_path):
+    src = _jpeg_archive(tmp_path)
+    copy = jpeg_sensitivity.reencode(src, tmp_path / "out" / "cifar10-jpeg30.tar.gz", quality=30)
+    base, worse = load_dataset("cifar10", str(src)), load_dataset("cifar10", str(copy))
+    assert worse.source == "imagefolder:cifar10-jpeg30.tar.gz"
+    assert np.array_equal(base.y_train.numpy(), worse.y_train.numpy())
+    assert np.array_equal(base.y_test.numpy(), worse.y_test.numpy())
+    db = jpeg_sensitivity.psnr(base.x_train.numpy(), worse.x_train.numpy())
+    assert 20 < db < 60                                   # changed, but the same pictures
+    stamp = copy.stat().st_mtime_ns
+    assert jpeg_sensitivity.reencode(src, copy, quality=30) == copy and copy.stat().st_mtime_ns == stamp
+    assert not list(copy.parent.glob("*.part"))
+
+
+def test_cell_properties_count_every_edge():
+    indices = gt.sample(50, 3)
+    props = proxy_anatomy.properties("cifar10", indices)
+    counts = sum(props[f"#{op}"] for op in ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                                            "avg_pool_3x3"))
+    assert np.all(counts == 6)
+    first = str(gt.arch_of(indices[0]))
+    assert props["#nor_conv_3x3"][0] == first.count("nor_conv_3x3")
+    assert np.array_equal(props["params"], gt.vector("cifar10", "params")[indices])
