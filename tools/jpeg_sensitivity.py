@@ -7,9 +7,12 @@ quality (default 50; same layout, same order), scores the same archs with the sa
 copies, and prints, per proxy, the Spearman correlation between the two score vectors, the
 Kendall tau of each against the truth, and the mean PSNR of the re-encoded training images
 against the embedded ones (the size of the perturbation). A proxy whose ranking barely moves under
-a second compression is unlikely to be moved much by the first.
+a second compression is unlikely to be moved much by the first. ``--other-seed K`` adds the
+Spearman between seed ``--seed`` and seed K on the embedded copy: how much a seed change alone
+moves the ranking, the yardstick for the copies' Spearman.
 
-    python tools/jpeg_sensitivity.py [--quality 50] [--sample 40] [--proxies grad_norm,nwot] [--json]
+    python tools/jpeg_sensitivity.py [--quality 50] [--sample 40] [--proxies grad_norm,nwot]
+                                     [--other-seed 1] [--json]
 
 Scores go through ``benchmark.runner.score`` and the results store, under the data source
 ``imagefolder:cifar10-jpeg{Q}.tar.gz`` for the copy, so a rerun recomputes nothing. The copy is
@@ -72,16 +75,22 @@ def _scores(out: dict, higher_is_better: bool) -> np.ndarray:
     return orient(np.array(raw, dtype=float), higher_is_better)[0]
 
 
-def _compare(proxy, indices: list[int], seed: int, device, copy: str, store: Store) -> dict:
-    """One proxy on the same archs and seed, on the embedded copy and on the re-encoded one."""
-    base, worse = (score(Request(proxy, "cifar10", indices, (seed,)),
-                         Context("cifar10", seed, device, data_dir), store)
-                   for data_dir in (None, copy))
-    return {"proxy": proxy.name, "n": len(indices),
-            "spearman_between": float(spearman(_scores(base, proxy.higher_is_better),
-                                               _scores(worse, proxy.higher_is_better))),
-            "tau_q75": base["kendall_tau"], "tau_q75_ci": base["ci"]["kendall_tau"],
-            "tau_copy": worse["kendall_tau"], "tau_copy_ci": worse["ci"]["kendall_tau"]}
+def _compare(proxy, indices: list[int], seed: int, device, copy: str, store: Store,
+             other_seed: int | None) -> dict:
+    """One proxy on the same archs and seed, on the embedded copy and on the re-encoded one; with
+    `other_seed`, also on the embedded copy with that seed (the noise a seed change brings)."""
+    runs = [(seed, None), (seed, copy)] + ([(other_seed, None)] if other_seed is not None else [])
+    results = [score(Request(proxy, "cifar10", indices, (s,)), Context("cifar10", s, device, data_dir),
+                     store) for s, data_dir in runs]
+    vectors = [_scores(r, proxy.higher_is_better) for r in results]
+    base, worse = results[:2]
+    row = {"proxy": proxy.name, "n": len(indices),
+           "spearman_between": float(spearman(vectors[0], vectors[1])),
+           "tau_q75": base["kendall_tau"], "tau_q75_ci": base["ci"]["kendall_tau"],
+           "tau_copy": worse["kendall_tau"], "tau_copy_ci": worse["ci"]["kendall_tau"]}
+    if other_seed is not None:
+        row["spearman_seeds"] = float(spearman(vectors[0], vectors[2]))
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--proxies", default=",".join(IMAGE_PROXIES))
+    p.add_argument("--other-seed", type=int, default=None,
+                   help="also score the embedded copy with this seed: the Spearman between the "
+                        "two seeds is the noise floor to compare the copies' Spearman with")
     p.add_argument("--device", default="auto")
     p.add_argument("--store", default=str(DEFAULT_PATH))
     p.add_argument("--json", action="store_true")
@@ -108,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     store = Store(args.store)
     try:
         for name in args.proxies.split(","):
-            rows.append(_compare(REGISTRY.get(name), indices, args.seed, device, str(copy), store))
+            rows.append(_compare(REGISTRY.get(name), indices, args.seed, device, str(copy), store,
+                                 args.other_seed))
     finally:
         store.close()
     if args.json:
@@ -117,12 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     q = args.quality
     print(f"re-encoded at quality {q}: mean PSNR {db:.1f} dB against the embedded copy "
           f"(training images); {args.sample} archs, seed {args.seed}, truth CIFAR-10 test_200\n")
-    print(f"| proxy | Spearman q75 vs q{q} scores | Kendall tau q75 [95% CI] | Kendall tau q{q} [95% CI] |")
-    print("|---|---|---|---|")
+    seeds = args.other_seed is not None
+    extra = f" Spearman seed {args.seed} vs {args.other_seed} (q75) |" if seeds else ""
+    print(f"| proxy | Spearman q75 vs q{q} scores |{extra} Kendall tau q75 [95% CI] "
+          f"| Kendall tau q{q} [95% CI] |")
+    print("|---|---|" + ("---|" if seeds else "") + "---|---|")
     for r in rows:
         lo, hi = r["tau_q75_ci"]
         lo2, hi2 = r["tau_copy_ci"]
-        print(f"| {r['proxy']} | {r['spearman_between']:.3f} | {r['tau_q75']:.3f} [{lo:.3f}, {hi:.3f}] "
+        cell = f" {r['spearman_seeds']:.3f} |" if seeds else ""
+        print(f"| {r['proxy']} | {r['spearman_between']:.3f} |{cell} {r['tau_q75']:.3f} [{lo:.3f}, {hi:.3f}] "
               f"| {r['tau_copy']:.3f} [{lo2:.3f}, {hi2:.3f}] |")
     return 0
 
