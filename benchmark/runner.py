@@ -74,16 +74,25 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     return done
 
 
+def mean_scores(request: Request, ctx: Context, store: Store, progress: bool = True
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per arch of ``request.indices``: the proxy's score (combined over the scored set, mean over
+    ``request.seeds``; NaN and inf as computed) and its compute seconds (summed over seeds)."""
+    proxy, indices = request.proxy, request.indices
+    per_seed = [compute(proxy, indices, ctx.with_seed(s), store, progress) for s in request.seeds]
+    scores = np.mean([np.asarray(proxy.combine([o[i] for i in indices]), dtype=float)
+                      for o in per_seed], axis=0)
+    seconds = np.array([sum(o[i].seconds for o in per_seed) for i in indices])
+    return scores, seconds
+
+
 def score(request: Request, ctx: Context, store: Store, progress: bool = True) -> dict:
     """Score ``request.proxy`` on ``request.indices`` (mean over seeds) and compare with the truth.
 
     Returns the ``score`` JSON object of the CLI contract."""
     started = time.perf_counter()
     proxy, indices = request.proxy, request.indices
-    per_seed = [compute(proxy, indices, ctx.with_seed(s), store, progress) for s in request.seeds]
-    scores = np.mean([np.asarray(proxy.combine([o[i] for i in indices]), dtype=float)
-                      for o in per_seed], axis=0)
-    seconds = np.array([sum(o[i].seconds for o in per_seed) for i in indices])
+    scores, seconds = mean_scores(request, ctx, store, progress)
     truth = request.truth_values()
     summary = summarize(scores, truth, higher_is_better=proxy.higher_is_better)
     return {

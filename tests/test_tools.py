@@ -13,6 +13,7 @@ import jpeg_sensitivity  # noqa: E402
 import proxy_anatomy  # noqa: E402
 from benchmark import groundtruth as gt  # noqa: E402
 from benchmark.datasets import load_dataset  # noqa: E402
+from benchmark.space import OPS  # noqa: E402
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -66,8 +67,7 @@ def test_reencode_keeps_layout_and_order_and_degrades_pixels(tmp_path):
 def test_cell_properties_count_every_edge():
     indices = gt.sample(50, 3)
     props = proxy_anatomy.properties("cifar10", indices)
-    counts = sum(props[f"#{op}"] for op in ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
-                                            "avg_pool_3x3"))
+    counts = sum(props[f"#{op}"] for op in OPS)
     assert np.all(counts == 6)
     first = str(gt.arch_of(indices[0]))
     assert props["#nor_conv_3x3"][0] == first.count("nor_conv_3x3")

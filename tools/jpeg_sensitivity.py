@@ -14,9 +14,9 @@ moves the ranking, the yardstick for the copies' Spearman.
     python tools/jpeg_sensitivity.py [--quality 50] [--sample 40] [--proxies grad_norm,nwot]
                                      [--other-seed 1] [--json]
 
-Scores go through ``benchmark.runner.score`` and the results store, under the data source
-``imagefolder:cifar10-jpeg{Q}.tar.gz`` for the copy, so a rerun recomputes nothing. The copy is
-written once to ``results/jpeg/`` (git-ignored).
+Scores go through ``benchmark.runner.mean_scores`` (what ``score`` computes) and the results
+store, under the data source ``imagefolder:cifar10-jpeg{Q}.tar.gz`` for the copy, so a rerun
+recomputes nothing. The copy is written once to ``results/jpeg/`` (git-ignored).
 """
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.metrics import orient, spearman  # noqa: E402
+from analysis.metrics import orient, spearman, summarize  # noqa: E402
 from benchmark import groundtruth as gt  # noqa: E402
 from benchmark.context import Context, resolve_device  # noqa: E402
 from benchmark.datasets import EMBEDDED_CIFAR10, load_dataset  # noqa: E402
-from benchmark.runner import Request, score  # noqa: E402
+from benchmark.runner import Request, mean_scores  # noqa: E402
 from benchmark.store import DEFAULT_PATH, Store  # noqa: E402
 from proxies import REGISTRY  # noqa: E402
 
@@ -70,20 +70,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
 
 
-def _scores(out: dict, higher_is_better: bool) -> np.ndarray:
-    raw = [np.nan if s["score"] is None else float(s["score"]) for s in out["scores"]]
-    return orient(np.array(raw, dtype=float), higher_is_better)[0]
-
-
 def _compare(proxy, indices: list[int], seed: int, device, copy: str, store: Store,
              other_seed: int | None) -> dict:
     """One proxy on the same archs and seed, on the embedded copy and on the re-encoded one; with
     `other_seed`, also on the embedded copy with that seed (the noise a seed change brings)."""
     runs = [(seed, None), (seed, copy)] + ([(other_seed, None)] if other_seed is not None else [])
-    results = [score(Request(proxy, "cifar10", indices, (s,)), Context("cifar10", s, device, data_dir),
-                     store) for s, data_dir in runs]
-    vectors = [_scores(r, proxy.higher_is_better) for r in results]
-    base, worse = results[:2]
+    requests = [Request(proxy, "cifar10", indices, (s,)) for s, _ in runs]
+    scores = [mean_scores(r, Context("cifar10", s, device, data_dir), store)[0]
+              for r, (s, data_dir) in zip(requests, runs)]
+    truth = requests[0].truth_values()
+    base, worse = (summarize(x, truth, higher_is_better=proxy.higher_is_better) for x in scores[:2])
+    vectors = [orient(x, proxy.higher_is_better)[0] for x in scores]
     row = {"proxy": proxy.name, "n": len(indices),
            "spearman_between": float(spearman(vectors[0], vectors[1])),
            "tau_q75": base["kendall_tau"], "tau_q75_ci": base["ci"]["kendall_tau"],

@@ -1,7 +1,7 @@
 """What does a proxy reward? Kendall tau of its scores, and of the truth, with each cell property.
 
 For each proxy, on ``--sample N --seed S`` of a dataset (scores read from the results store, or
-computed through ``benchmark.runner.score`` when missing), prints the Kendall tau of the score and
+computed through ``benchmark.runner.mean_scores`` when missing), prints the Kendall tau of the score and
 of the truth with the number of edges of each op, the parameter count and NB201's 12-epoch
 accuracy; then the Kendall tau between every pair of the given proxies.
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from analysis.metrics import kendall_tau, orient  # noqa: E402
 from benchmark import groundtruth as gt  # noqa: E402
 from benchmark.context import Context, resolve_device  # noqa: E402
-from benchmark.runner import Request, score  # noqa: E402
+from benchmark.runner import Request, mean_scores  # noqa: E402
 from benchmark.space import OPS  # noqa: E402
 from benchmark.store import DEFAULT_PATH, Store  # noqa: E402
 from proxies import REGISTRY  # noqa: E402
@@ -52,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = {}
         for name in args.proxies.split(","):
             proxy = REGISTRY.get(name)
-            out = score(Request(proxy, args.dataset, indices, (args.seed,)), ctx, store)
-            raw = np.array([np.nan if s["score"] is None else float(s["score"]) for s in out["scores"]])
+            raw, _ = mean_scores(Request(proxy, args.dataset, indices, (args.seed,)), ctx, store)
             scores[name] = orient(raw, proxy.higher_is_better)[0]
     finally:
         store.close()
