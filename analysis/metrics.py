@@ -3,9 +3,9 @@
 Pure functions over two 1-D score vectors of equal length. Everywhere in this module
 "higher is better": call `orient` first for proxies where lower is better.
 
-NaN/inf policy (the only one in the suite): `orient` replaces every non-finite score
-(NaN, +inf, -inf) by one finite value below every finite score, so these archs rank
-last and tie among themselves; `summarize` reports how many there were as "nan_scores".
+NaN/inf policy (the only one in the suite, `benchmark.ranking.orient`): every non-finite
+score (NaN, +inf, -inf) becomes one finite value below every finite score, so these archs
+rank last and tie among themselves; `summarize` reports how many there were as "nan_scores".
 The correlation functions below expect finite inputs (run `orient` first).
 
 Tie rule for the top-k sets (`retrieval`, `precision_at_k`): archs are ordered by
@@ -21,15 +21,9 @@ import numpy as np
 from scipy import stats
 
 from benchmark.errors import UserError
+from benchmark.ranking import orient, vector as _vector
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
-
-
-def _vector(x, name: str = "scores") -> np.ndarray:
-    v = np.asarray(x, dtype=np.float64)
-    if v.ndim != 1:
-        raise UserError(f"{name} must be a 1-D vector, got shape {v.shape}")
-    return v
 
 
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -53,26 +47,6 @@ def _rank(v: np.ndarray) -> np.ndarray:
 def _degenerate(a: np.ndarray, b: np.ndarray) -> bool:
     """True where a correlation is undefined: fewer than 2 values or a constant vector."""
     return a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0
-
-
-def orient(scores, higher_is_better: bool) -> tuple[np.ndarray, int]:
-    """Return (scores oriented so that higher is better, count of non-finite scores).
-
-    Lower-is-better scores are negated. Every non-finite value (NaN, +inf, -inf) is then
-    replaced by `min - max(max - min, 1)` of the finite oriented scores (0.0 if none is
-    finite): it ranks last, below every finite score, and all such values tie. The
-    replacement is finite so that Pearson stays defined; it does move Pearson, which is
-    why the count is reported next to the metrics.
-    """
-    v = _vector(scores)
-    v = v.copy() if higher_is_better else -v
-    bad = ~np.isfinite(v)
-    n_bad = int(bad.sum())
-    if n_bad:
-        good = v[~bad]
-        fill = 0.0 if good.size == 0 else good.min() - max(np.ptp(good), 1.0)
-        v[bad] = fill
-    return v, n_bad
 
 
 def kendall_tau(x, y) -> float:

@@ -2,14 +2,15 @@
 figures (PNG, PDF) and one self-contained HTML page plus a Markdown page (rendered by
 ``analysis.pages``).
 
-What is reported is a list of :class:`Selection` (proxy name as the registry knows it, dataset,
-optionally the data source, arch indices and seeds). An experiment passes its own list (see
-``benchmark.experiments``); without one, every proxy whose stored rows the registry can resolve
-(its store name and current version) is reported on every arch and seed stored. Rows are read
-through the proxy (``Proxy.combine``, which defaults to ``Proxy.read`` per arch), so
-``c4r4s0e40@20`` reads epoch 20 of the stored ``c4r4s0e40`` curve and set-level proxies (vote,
-AZ-NAS) rank within the reported archs, as ``benchmark.runner.score`` does. Scores are averaged over seeds per arch; metrics come from
-``analysis.metrics.summarize`` against ``benchmark.groundtruth.vector(dataset, truth)``.
+What is reported is a list of :class:`benchmark.store.Selection` (proxy name as the registry
+knows it, dataset, optionally the data source, arch indices and seeds). An experiment passes its
+own list (the CLI builds the :class:`ReportSpec`); without one, every proxy whose stored rows the
+registry can resolve (its store name and current version) is reported on every arch and seed
+stored. Stored outcomes become scores through :func:`benchmark.store.read_scores`, as for the
+``score`` command: ``c4r4s0e40@20`` reads epoch 20 of the stored ``c4r4s0e40`` curve and set-level
+proxies (vote, AZ-NAS) rank within the reported archs. Metrics come from
+``analysis.metrics.summarize`` against ``benchmark.groundtruth.vector(dataset, truth)``. This
+module reads the store and the proxy interface only: no training, proxies or orchestration code.
 """
 from __future__ import annotations
 
@@ -24,28 +25,19 @@ import numpy as np
 import pandas as pd
 
 from benchmark import groundtruth as gt
+from benchmark.api import Proxy, Registry
+from benchmark.catalog import dataset_rank
 from benchmark.errors import UserError
 from benchmark.provenance import SUITE_VERSION, git_hash
-from benchmark.registry import Outcome, Proxy
+from benchmark.ranking import orient
+from benchmark.store import Selection, read_scores
 
 from . import figures, pages, tables
-from .metrics import orient, summarize
+from .metrics import summarize
 
 TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
               "valid_200": "NAS-Bench-201 200-epoch validation accuracy, mean over seeds"}
 MAX_MAIN = 6
-
-
-@dataclass(frozen=True)
-class Selection:
-    """One proxy on one dataset. None means "whatever is stored" (every source, arch or seed)."""
-
-    proxy: str
-    dataset: str
-    source: str | None = None
-    indices: tuple[int, ...] | None = None
-    seeds: tuple[int, ...] | None = None
-    command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +82,8 @@ class ProxyResult:
 
     def row(self) -> dict:
         s = self.summary
-        f = tables.factors(self.proxy.name) if self.proxy.kind == "training" else None
-        share = 1.0 if f is None else f.train_fraction
+        f = self.proxy.describe().get("factors")
+        share = 1.0 if f is None else f["m"] / f["e"]
         row = {"proxy": self.proxy.name, "label": self.label, "kind": self.proxy.kind,
                "dataset": self.dataset, "source": self.source, "n": s["n"],
                "seeds": ",".join(map(str, self.seeds)), "higher_is_better": self.proxy.higher_is_better,
@@ -104,7 +96,7 @@ class ProxyResult:
             row[m] = _nan(s[m])
             row[f"{m}_lo"], row[f"{m}_hi"] = (_nan(v) for v in s["ci"][m])
         for k in ("c", "r", "s", "e", "b", "m"):
-            row[k] = np.nan if f is None else getattr(f, k)
+            row[k] = np.nan if f is None else f[k]
         return row
 
 
@@ -112,17 +104,13 @@ def _nan(x) -> float:
     return np.nan if x is None else float(x)
 
 
-def _registry():
-    from proxies import REGISTRY
-    return REGISTRY
-
-
 # ------------------------------------------------------------------ reading the store
 
-def _stored_selections(frame: pd.DataFrame) -> tuple[list[Selection], list[str]]:
+def _stored_selections(registry: Registry, frame: pd.DataFrame
+                       ) -> tuple[list[Selection], list[str]]:
     """Every (store name, dataset) whose name resolves to a proxy with that store name and whose
     rows have the proxy's current version; notes for the rest."""
-    registry, out, notes = _registry(), [], []
+    out, notes = [], []
     for (name, dataset), rows in frame.groupby(["proxy", "dataset"], sort=True):
         try:
             proxy = registry.get(name)
@@ -137,28 +125,6 @@ def _stored_selections(frame: pd.DataFrame) -> tuple[list[Selection], list[str]]
         if proxy.store_name == name and stale < len(rows):
             out.append(Selection(proxy.name, dataset))
     return out, notes
-
-
-def _curve(text) -> list[float] | None:
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return None
-    return [np.nan if c is None else c for c in json.loads(text)]
-
-
-def _outcomes(rows: pd.DataFrame) -> list[Outcome]:
-    return [Outcome(score=np.nan if pd.isna(s) else float(s), seconds=t, curve=_curve(c))
-            for s, t, c in zip(rows["score"], rows["seconds"], rows["curve"])]
-
-
-def _values(proxy: Proxy, rows: pd.DataFrame) -> pd.DataFrame:
-    """Long format (arch_index, seed, value): each seed's archs read together through
-    ``Proxy.combine`` (set-level proxies such as vote rank within the reported set)."""
-    parts = []
-    for seed, sub in rows.groupby("seed", sort=True):
-        values = np.asarray(proxy.combine(_outcomes(sub)), dtype=float)
-        parts.append(pd.DataFrame({"arch_index": sub["arch_index"].to_numpy(), "seed": seed,
-                                   "value": values}))
-    return pd.concat(parts, ignore_index=True)
 
 
 def _result(proxy: Proxy, sel: Selection, source: str, rows: pd.DataFrame, truth: str,
@@ -179,25 +145,22 @@ def _result(proxy: Proxy, sel: Selection, source: str, rows: pd.DataFrame, truth
         return None
     indices = per_arch.index.to_numpy(dtype=np.int64)
     kept = rows[rows["arch_index"].isin(indices)]
-    values = _values(proxy, kept).assign(bad=lambda d: d["value"].isna())
-    mean = values.groupby("arch_index").agg(value=("value", "mean"), bad=("bad", "any"))
-    mean.loc[mean["bad"], "value"] = np.nan  # one non-finite seed makes the mean non-finite
-    scores = mean["value"].reindex(indices).to_numpy(float)
+    per_seed = [dict(zip(sub["arch_index"], sub["outcome"])) for _, sub in kept.groupby("seed")]
+    scores, seconds = read_scores(proxy, per_seed, indices.tolist())
     true = gt.vector(sel.dataset, truth)[indices]
     return ProxyResult(proxy, proxy.name, sel.dataset, source, indices, scores, true,
-                       tuple(sorted(int(s) for s in kept["seed"].unique())),
-                       per_arch["seconds"].to_numpy(float),
+                       tuple(sorted(int(s) for s in kept["seed"].unique())), seconds,
                        tuple(sorted(kept["device"].unique())), tuple(sorted(kept["git"].unique())),
                        summarize(scores, true, higher_is_better=proxy.higher_is_better,
                                  n_boot=n_boot),
                        sel.command)
 
 
-def collect(frame: pd.DataFrame, selections, truth: str = "test_200", n_boot: int = 1000
-            ) -> tuple[list[ProxyResult], list[str]]:
+def collect(registry: Registry, frame: pd.DataFrame, selections, truth: str = "test_200",
+            n_boot: int = 1000) -> tuple[list[ProxyResult], list[str]]:
     """One :class:`ProxyResult` per selection and data source found in ``frame`` (``Store.frame()``),
-    and notes on what is missing."""
-    registry, results, notes = _registry(), [], []
+    and notes on what is missing; proxy names resolve through ``registry``."""
+    results, notes = [], []
     for sel in selections:
         try:
             proxy = registry.get(sel.proxy)
@@ -312,7 +275,7 @@ FIGURES = (
 
 def _figures(results, frame, spec, out: Path, files: dict) -> list[dict]:
     """Every figure for every dataset with its data; an entry per figure (no images: skipped)."""
-    datasets = sorted({r.dataset for r in results}, key=tables.dataset_rank)
+    datasets = sorted({r.dataset for r in results}, key=dataset_rank)
     made = []
     for fig_spec in FIGURES:
         images = []
@@ -353,7 +316,7 @@ def _provenance(results: list[ProxyResult], spec: ReportSpec, store_path: Path) 
         ("results store", str(store_path)),
         ("truth", f"{spec.truth}: {TRUTH_NOTE.get(spec.truth, spec.truth)} "
                   "(data/nb201_groundtruth.csv.gz)"),
-        ("datasets", ", ".join(sorted({r.dataset for r in results}, key=tables.dataset_rank)) or "–"),
+        ("datasets", ", ".join(sorted({r.dataset for r in results}, key=dataset_rank)) or "–"),
         ("sample sizes (archs)", ", ".join(map(str, ns)) or "–"),
         ("seeds", ", ".join(sorted({",".join(map(str, r.seeds)) for r in results})) or "–"),
         ("devices", ", ".join(sorted({d for r in results for d in r.devices})) or "–"),
@@ -367,17 +330,13 @@ def _commands(results: list[ProxyResult]) -> pd.DataFrame:
 
 
 
-def write_report(store, out_dir, experiment=None, *, spec: ReportSpec | None = None,
+def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = None,
                  n_boot: int = 1000) -> dict[str, Path]:
     """Write the report of ``store`` (a ``benchmark.store.Store``) under ``out_dir``.
 
-    What is reported: ``spec`` if given; else the experiment (a name, a TOML path or a
-    ``benchmark.experiments.Experiment``) on every data source stored; else every proxy in the
-    store. Returns the written files by name: "html", "md", "json", "table_<stem>_<fmt>",
+    What is reported: ``spec`` if given, else every proxy in the store that ``registry`` resolves.
+    Returns the written files by name: "html", "md", "json", "table_<stem>_<fmt>",
     "figure_<key>_<dataset>_<fmt>"."""
-    if spec is None and experiment is not None:
-        from benchmark.experiments import load_experiment
-        spec = load_experiment(experiment).report_spec()
     spec = spec or ReportSpec(commands=(f"python -m benchmark report --results {store.path} "
                                         f"--out {out_dir}",))
     out = Path(out_dir)
@@ -386,9 +345,9 @@ def write_report(store, out_dir, experiment=None, *, spec: ReportSpec | None = N
     notes = _skip_notes(spec.skipped)
     selections = spec.selections
     if selections is None:
-        selections, stored_notes = _stored_selections(frame)
+        selections, stored_notes = _stored_selections(registry, frame)
         notes += stored_notes
-    results, collect_notes = collect(frame, selections, spec.truth, n_boot)
+    results, collect_notes = collect(registry, frame, selections, spec.truth, n_boot)
     notes += collect_notes
     if not results:
         notes.append(f"the store {store.path} holds no results to report")

@@ -4,19 +4,17 @@ The *metrics frame* has one row per reported (proxy, dataset, data source) and t
 by ``analysis.report``: proxy, label, kind, dataset, source, n, seeds, kendall_tau (+ ``_lo``,
 ``_hi`` for the 95% bootstrap CI), spearman (+ CI), pearson, retrieval_top10 (+ CI), nan_scores,
 seconds_per_arch, total_seconds, cost_s, device, and for training proxies the EcoNAS factors
-c, r, s, e, b, m (:func:`factors`). Tables keep numbers numeric for CSV; :func:`display` turns
+c, r, s, e, b, m (from the proxy's ``describe()``). Tables keep numbers numeric for CSV; :func:`display` turns
 ``x``, ``x_lo``, ``x_hi`` into ``"x [lo, hi]"`` strings for Markdown, LaTeX and HTML.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-DATASET_ORDER = ("cifar10", "cifar100", "imagenet16-120")
-NATIVE_RESOLUTION = {"cifar10": 32, "cifar100": 32, "imagenet16-120": 16}
+from benchmark.catalog import SPECS, dataset_rank
 WITH_CI = ("kendall_tau", "spearman", "retrieval_top10")
 HEADERS = {
     "dataset": "dataset", "proxy": "proxy", "label": "proxy", "kind": "kind", "n": "n",
@@ -27,37 +25,6 @@ HEADERS = {
     "channels": "channels", "resolution": "resolution", "samples": "train samples",
     "e": "epochs", "m": "read at epoch", "b": "batch",
 }
-
-
-@dataclass(frozen=True)
-class Factors:
-    """The EcoNAS reduction factors of a training proxy, as factors >= 1 (0 in a name means 1)."""
-
-    c: int
-    r: int
-    s: int
-    e: int
-    b: int
-    m: int
-
-    @property
-    def train_fraction(self) -> float:
-        """Share of the schedule's epochs that the score needs (``@m`` of ``e``)."""
-        return self.m / self.e
-
-
-def factors(name: str) -> Factors | None:
-    """The factors of a training-proxy name ``c{k}r{k}s{k}e{n}[b{B}][@m]``; None for other names."""
-    from benchmark.training.recipe import matches, parse
-    if not matches(name):
-        return None
-    recipe, epoch = parse(name)
-    return Factors(max(1, recipe.channel_factor), max(1, recipe.resolution_factor),
-                   max(1, recipe.sample_factor), recipe.epochs, recipe.batch_size, epoch)
-
-
-def dataset_rank(dataset: str) -> int:
-    return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER)
 
 
 def _sorted(frame: pd.DataFrame, by: list[str], ascending: list[bool]) -> pd.DataFrame:
@@ -83,7 +50,7 @@ def factor_table(frame: pd.DataFrame) -> pd.DataFrame:
     train = frame[frame["kind"] == "training"].dropna(subset=["c"])
     if train.empty:
         return pd.DataFrame()
-    native = train["dataset"].map(NATIVE_RESOLUTION).fillna(32)
+    native = train["dataset"].map({d: s.resolution for d, s in SPECS.items()}).fillna(32)
     train = train.assign(channels=(16 // train["c"]).astype(int),
                          resolution=(native // train["r"]).astype(int),
                          samples=[f"1/{int(s)}" if s > 1 else "all" for s in train["s"]],

@@ -1,21 +1,34 @@
 """The command line: ``python -m benchmark {proxies,info,score,report,run}``.
 
-A thin layer over the library. With ``--json`` a command prints exactly one JSON object on
-stdout; progress and logs go to stderr. Bad input exits with status 2 and a one-line message.
+A thin layer over the library, and the one module that wires its layers together: the proxies
+(plugins) into the registry, the runner and experiments (orchestration) to the store, and the
+results to ``analysis``. With ``--json`` a command prints exactly one JSON object on stdout;
+progress and logs go to stderr. Bad input exits with status 2 and a one-line message.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
+
+from analysis.report import ReportSpec, write_report
+from analysis.scorecard import scorecard
+from proxies import REGISTRY
 
 from . import groundtruth as gt
-from .complexity import CLASSES, RESOLUTION, flops_m, params_m
-from .context import Context, resolve_device
+from .api import Context, resolve_device
+from .catalog import check_dataset, dataset_spec
+from .complexity import flops_m, params_m
 from .errors import UserError
+from .experiments.run import run_experiment
+from .experiments.spec import Experiment, load_experiment
+from .runner import Request, mean_scores
 from .store import DEFAULT_PATH, Store
 
 
+#: the fields of ``proxies --json`` (the CLI contract)
+PROXY_FIELDS = ("name", "kind", "higher_is_better", "version")
 NB201_FILE_HELP = ("take the truth from an official NAS-Bench-201 .pth or NATS-Bench tss file "
                    "(needs the nas-bench-201 or nats_bench package)")
 
@@ -25,18 +38,13 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def _registry():
-    from proxies import REGISTRY
-    return REGISTRY
-
-
 def _emit(obj: dict, as_json: bool, text: str) -> None:
     print(json.dumps(obj, allow_nan=False) if as_json else text)
 
 
 def cmd_proxies(args) -> None:
-    registry = _registry()
-    rows = [p.describe() for p in registry]
+    registry = REGISTRY
+    rows = [{k: p.describe()[k] for k in PROXY_FIELDS} for p in registry]
     lines = [f"{r['name']:<14} {r['kind']:<10} {'higher' if r['higher_is_better'] else 'lower':<7}"
              f" v{r['version']}" for r in rows]
     lines += [f"(family) {p}" for p in registry.patterns()]
@@ -53,9 +61,10 @@ def cmd_info(args) -> None:
     else:
         truth = {m: _num(gt.vector(args.dataset, m)[index])
                  for m in ("test_200", "valid_200", "test_12")}
+    spec = dataset_spec(args.dataset)
     out = {"index": index, "arch": str(arch), "unique": arch.canonical(),
-           "params_m": round(params_m(arch, CLASSES[args.dataset]), 6),
-           "flops_m": round(flops_m(arch, CLASSES[args.dataset], RESOLUTION[args.dataset]), 6),
+           "params_m": round(params_m(arch, spec.num_classes), 6),
+           "flops_m": round(flops_m(arch, spec.num_classes, spec.resolution), 6),
            "truth": truth}
     text = "\n".join(f"{k:<9} {v}" for k, v in out.items())
     _emit(out, args.json, text)
@@ -72,9 +81,18 @@ def _ints(text: str, what: str) -> list[int]:
         raise UserError(f"{what} must be comma-separated integers, got {text!r}") from None
 
 
+def score(request: Request, ctx: Context, store: Store, progress: bool = True,
+          executor=None) -> dict:
+    """Score ``request.proxy`` on ``request.indices`` (mean over seeds), computing what the store
+    lacks, and compare with the truth: the ``score`` command's JSON object."""
+    started = time.perf_counter()
+    scores, seconds = mean_scores(request, ctx, store, progress, executor)
+    return scorecard(request.proxy, request.dataset, request.truth, request.indices, scores,
+                     request.truth_values(), seconds, request.seeds, time.perf_counter() - started)
+
+
 def cmd_score(args) -> None:
-    from .runner import Request, score
-    proxy = _registry().get(args.proxy)
+    proxy = REGISTRY.get(args.proxy)
     if args.all:
         indices = list(range(gt.NUM_ARCHS))
     elif args.archs:
@@ -105,17 +123,35 @@ def _ci(result: dict, key: str) -> str:
     return "" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
 
 
+def experiment_report(exp: Experiment, sources: dict | None = None, skipped=(),
+                      command: str | None = None) -> ReportSpec:
+    """What the report of an experiment shows: its selections, on the data sources it ran on
+    (``sources``, else every stored one), with what was skipped and the command that ran it."""
+    return ReportSpec(title=exp.title or f"Experiment {exp.name}",
+                      selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}),
+                      truth=exp.truth, main=exp.main, description=exp.description,
+                      commands=(command or f"python -m benchmark run {exp.name}",),
+                      skipped=tuple(skipped), design=exp.design())
+
+
 def cmd_report(args) -> None:
-    from analysis.report import write_report
-    paths = write_report(Store(args.results), args.out, args.experiment)
+    store = Store(args.results)
+    spec = experiment_report(load_experiment(args.experiment, REGISTRY)) if args.experiment else None
+    paths = write_report(REGISTRY, store, args.out, spec)
     _emit({"report": {k: str(v) for k, v in paths.items()}}, args.json,
           f"report written to {paths['html']}")
 
 
 def cmd_run(args) -> None:
-    from .experiments import run_experiment
-    summary = run_experiment(args.experiment, results=args.results, out=args.out,
-                             device=args.device, data_dir=args.data_dir, dry_run=args.dry_run)
+    store = Store(args.results)
+    run = run_experiment(args.experiment, REGISTRY, store, out=args.out, device=args.device,
+                         data_dir=args.data_dir, dry_run=args.dry_run)
+    summary = run.summary
+    if not args.dry_run:
+        spec = experiment_report(run.experiment, run.plan.sources, run.plan.skipped, run.command)
+        files = write_report(REGISTRY, store, args.out, spec)
+        summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
+        summary["message"] += f"; report: {files['html']}"
     _emit(summary, args.json, summary.get("message", json.dumps(summary)))
 
 
@@ -134,13 +170,13 @@ def build_parser() -> Parser:
 
     p = add("info", cmd_info, "one arch: index, string, unique form, params, FLOPs, truth")
     p.add_argument("arch", help="an NB201 index or arch string")
-    p.add_argument("--dataset", default="cifar10", type=gt.check_dataset)
+    p.add_argument("--dataset", default="cifar10", type=check_dataset)
     p.add_argument("--nb201-file", help=NB201_FILE_HELP)
 
     p = add("score", cmd_score, "score a proxy on NB201 archs and compare with the truth")
     p.add_argument("--proxy", required=True,
                    help="a registered name, or a training spec like c4r4s0e40@20")
-    p.add_argument("--dataset", default="cifar10", type=gt.check_dataset)
+    p.add_argument("--dataset", default="cifar10", type=check_dataset)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--sample", type=int, help="N archs drawn with --seed")
     which.add_argument("--archs", help="comma-separated NB201 indices or arch strings")

@@ -15,8 +15,6 @@ import torch
 from .network import Network, count_flops, count_params
 from .space import EDGES, OPS, Arch
 
-CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120}
-RESOLUTION = {"cifar10": 32, "cifar100": 32, "imagenet16-120": 16}
 
 
 def _counts(arch: Arch, channels: int, cells: int, num_classes: int, resolution: int):

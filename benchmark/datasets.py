@@ -14,7 +14,6 @@ under $NB201_CACHE_DIR (default `<repo>/.cache`), keyed by path, size and mtime.
 """
 from __future__ import annotations
 
-import difflib
 import gzip
 import hashlib
 import json
@@ -30,31 +29,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmark.errors import UserError
-from benchmark.formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, read_tar
+from .catalog import DatasetSpec, dataset_spec
+from .errors import UserError
+from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, read_tar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_CIFAR10 = REPO_ROOT / "data" / "cifar10-jpeg.tar.gz"
 EMBEDDED_SOURCE = "cifar10-jpeg75"
 SPLITS_DIR = REPO_ROOT / "data" / "splits"
 CACHE_FORMAT_VERSION = 1  # bump when decoding (benchmark.formats) changes: old cache files are then ignored
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    num_classes: int
-    resolution: int
-    split_file: str         # NB201 split file under data/splits
-    valid_from_test: bool   # NB201 validates on the `xvalid` half of the test set
-    embedded: bool          # a copy ships in data/
-
-
-DATASETS = {s.name: s for s in (
-    DatasetSpec("cifar10", 10, 32, "cifar-split.txt.gz", False, True),
-    DatasetSpec("cifar100", 100, 32, "cifar100-test-split.txt.gz", True, False),
-    DatasetSpec("imagenet16-120", 120, 16, "imagenet-16-120-test-split.txt.gz", True, False),
-)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,14 +51,6 @@ class ImageData:
     num_classes: int
     resolution: int
     official_order: bool      # images in the official order: NB201's index-based splits apply
-
-
-def dataset_spec(name: str) -> DatasetSpec:
-    if name in DATASETS:
-        return DATASETS[name]
-    close = difflib.get_close_matches(name, DATASETS, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise UserError(f"unknown dataset {name!r}{hint}; choose from {', '.join(DATASETS)}")
 
 
 def cache_dir() -> Path:

@@ -17,16 +17,14 @@ import tarfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from benchmark.errors import UserError
-
-if TYPE_CHECKING:
-    from benchmark.datasets import DatasetSpec
+from .catalog import DatasetSpec
+from .errors import UserError
 
 _PARALLEL_MIN_IMAGES = 4096
 _CHUNK = 1000

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .catalog import check_dataset
 from .errors import UserError
 from .space import Arch
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "nb201_groundtruth.csv.gz"
 NUM_ARCHS = 15625
-DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 #: test_200: 200-epoch test accuracy, mean over seeds (CIFAR-10: trained on train+valid);
 #: valid_200 (+ _s0.._s2 per seed, _nseeds): 200-epoch validation accuracy (CIFAR-10: cifar10-valid);
 #: test_12 / valid_12: NB201's 12-epoch schedule; params: millions (C=16, N=5);
@@ -32,12 +32,6 @@ TRUTHS = ("test_200", "valid_200")
 def table() -> pd.DataFrame:
     """The whole ground-truth table as a DataFrame indexed by NB201 index."""
     return pd.read_csv(TABLE)
-
-
-def check_dataset(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    return dataset
 
 
 def vector(dataset: str, metric: str) -> np.ndarray:

@@ -1,23 +1,21 @@
 """The harness: score a proxy on a set of archs, computing only what the store lacks.
 
-Library first: the CLI, run_all.sh and the experiment runner all call :func:`score`.
+Library first: the CLI, run_all.sh, experiments and searches all call :func:`compute` and
+:func:`mean_scores`; metrics against the truth are the analysis layer's.
 """
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
-from analysis.metrics import summarize
-
 from . import groundtruth as gt
-from .context import Context
+from .api import Context, Outcome, Proxy
+from .executors import Executor, LocalExecutor
 from .provenance import SUITE_VERSION, git_hash
-from .registry import Outcome, Proxy
-from .store import Key, Store
+from .store import Key, Store, read_scores
 
 
 @dataclass(frozen=True)
@@ -47,10 +45,11 @@ def device_name(ctx: Context) -> str:
     return "cpu"
 
 
-def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progress: bool = True
-            ) -> dict[int, Outcome]:
-    """Outcomes of one proxy for one seed: stored ones are read, missing ones computed in chunks of
-    ``proxy.chunk_size(ctx)`` and committed chunk by chunk."""
+def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progress: bool = True,
+            executor: Executor | None = None) -> dict[int, Outcome]:
+    """Outcomes of one proxy for one seed: stored ones are read, missing ones computed by the
+    executor (default: in this process) in chunks of ``proxy.chunk_size(ctx)``, each committed as
+    it finishes."""
     key = Key(proxy.store_name, proxy.version, ctx.dataset, data_source(proxy, ctx), ctx.seed)
     done = store.get(key, indices)
     missing = [i for i in dict.fromkeys(indices) if i not in done]
@@ -60,12 +59,11 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
               "fuse": ctx.fuse, "amp": ctx.amp, "zc_batch": ctx.zc_batch,
               "data_dir": ctx.data_dir}
     step = max(1, proxy.chunk_size(ctx))
+    chunks = [missing[start:start + step] for start in range(0, len(missing), step)]
     bar = tqdm(total=len(missing), desc=f"{proxy.name} {ctx.dataset} seed {ctx.seed}",
                unit="arch", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     with bar:
-        for start in range(0, len(missing), step):
-            chunk = missing[start:start + step]
-            outcomes = proxy.score([gt.arch_of(i) for i in chunk], chunk, ctx)
+        for chunk, outcomes in (executor or LocalExecutor()).map(proxy, chunks, ctx):
             results = dict(zip(chunk, outcomes))
             store.put(key, results, device=device_name(ctx), git=git_hash(),
                       suite_version=SUITE_VERSION, config=config)
@@ -74,45 +72,11 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     return done
 
 
-def mean_scores(request: Request, ctx: Context, store: Store, progress: bool = True
-                ) -> tuple[np.ndarray, np.ndarray]:
+def mean_scores(request: Request, ctx: Context, store: Store, progress: bool = True,
+                executor: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per arch of ``request.indices``: the proxy's score (combined over the scored set, mean over
-    ``request.seeds``; NaN and inf as computed) and its compute seconds (summed over seeds)."""
-    proxy, indices = request.proxy, request.indices
-    per_seed = [compute(proxy, indices, ctx.with_seed(s), store, progress) for s in request.seeds]
-    scores = np.mean([np.asarray(proxy.combine([o[i] for i in indices]), dtype=float)
-                      for o in per_seed], axis=0)
-    seconds = np.array([sum(o[i].seconds for o in per_seed) for i in indices])
-    return scores, seconds
-
-
-def score(request: Request, ctx: Context, store: Store, progress: bool = True) -> dict:
-    """Score ``request.proxy`` on ``request.indices`` (mean over seeds) and compare with the truth.
-
-    Returns the ``score`` JSON object of the CLI contract."""
-    started = time.perf_counter()
-    proxy, indices = request.proxy, request.indices
-    scores, seconds = mean_scores(request, ctx, store, progress)
-    truth = request.truth_values()
-    summary = summarize(scores, truth, higher_is_better=proxy.higher_is_better)
-    return {
-        "proxy": proxy.name, "dataset": request.dataset, "truth": request.truth,
-        **summary,
-        "seeds": list(request.seeds),
-        "seconds": float(seconds.sum()),
-        "wall_seconds": time.perf_counter() - started,
-        "scores": [{"index": i, "arch": str(gt.arch_of(i)), "score": _json_float(s),
-                    "truth": _json_float(t), "seconds": float(c)}
-                   for i, s, t, c in zip(indices, scores, truth, seconds)],
-    }
-
-
-def _json_float(x: float) -> float | None | str:
-    """JSON has no NaN or inf: NaN becomes null, inf the strings "inf" / "-inf"."""
-    if np.isnan(x):
-        return None
-    if np.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return float(x)
-
-
+    ``request.seeds``; see :func:`benchmark.store.read_scores`) and its compute seconds (summed
+    over seeds), computing what the store lacks."""
+    per_seed = [compute(request.proxy, request.indices, ctx.with_seed(s), store, progress, executor)
+                for s in request.seeds]
+    return read_scores(request.proxy, per_seed, request.indices)

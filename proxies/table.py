@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark import groundtruth as gt
-from benchmark.complexity import CLASSES, RESOLUTION, flops_m, params_m
-from benchmark.registry import REGISTRY, Outcome, Proxy
+from benchmark.catalog import dataset_spec
+from benchmark.complexity import flops_m, params_m
+from benchmark.api import REGISTRY, Outcome, Proxy
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,14 @@ class TableProxy(Proxy):
 @dataclass(frozen=True)
 class Params(TableProxy):
     def value(self, arch, index, ctx):
-        return params_m(arch, CLASSES[ctx.dataset])
+        return params_m(arch, dataset_spec(ctx.dataset).num_classes)
 
 
 @dataclass(frozen=True)
 class Flops(TableProxy):
     def value(self, arch, index, ctx):
-        return flops_m(arch, CLASSES[ctx.dataset], RESOLUTION[ctx.dataset])
+        spec = dataset_spec(ctx.dataset)
+        return flops_m(arch, spec.num_classes, spec.resolution)
 
 
 @dataclass(frozen=True)

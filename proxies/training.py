@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from benchmark.datasets import dataset_spec
-from benchmark.registry import REGISTRY, Outcome, Proxy
+from benchmark.catalog import dataset_spec
+from benchmark.api import REGISTRY, Outcome, Proxy
 from benchmark.training import engine
 from benchmark.training.recipe import NB201, Recipe, matches, parse
 
@@ -56,6 +56,13 @@ class TrainingProxy(Proxy):
 
     def read(self, outcome: Outcome) -> float:
         return outcome.curve[self.at - 1] if outcome.curve else outcome.score
+
+    def describe(self) -> dict:
+        r = self.recipe
+        return {**super().describe(), "family": PATTERN,
+                "factors": {"c": max(1, r.channel_factor), "r": max(1, r.resolution_factor),
+                            "s": max(1, r.sample_factor), "e": r.epochs, "b": r.batch_size,
+                            "m": self.at}}
 
 
 def training_proxy(name: str) -> TrainingProxy | None:

@@ -11,16 +11,14 @@ from PIL import Image
 
 from benchmark import datasets as D
 from benchmark import formats
+from benchmark.catalog import SPECS
 from benchmark.datasets import ImageData, load_dataset, proxy_split
 from benchmark.errors import UserError
 
 _USER_CACHE_DIR = os.environ.get("NB201_CACHE_DIR")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    monkeypatch.delenv("NB201_DATA_DIR", raising=False)
-    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def _dump(path, obj):
@@ -141,7 +139,7 @@ def test_nb201_data_root_with_all_three_picks_each(tmp_path, monkeypatch):
     write_cifar100(tmp_path, rng)
     write_imagenet16(tmp_path, rng)
     monkeypatch.setenv("NB201_DATA_DIR", str(tmp_path))
-    assert [load_dataset(n).source for n in D.DATASETS] == \
+    assert [load_dataset(n).source for n in SPECS] == \
         ["cifar10-official", "cifar100-official", "imagenet16-120-official"]
 
 
@@ -243,7 +241,7 @@ def test_bad_files_are_user_errors(tmp_path):
 # ---------------------------------------------------------------- splits
 
 def _fake(name, y_train, y_test, official):
-    spec = D.DATASETS[name]
+    spec = SPECS[name]
     return ImageData(name, "test", torch.zeros(len(y_train), 1, 1, 1, dtype=torch.uint8), y_train,
                      torch.zeros(len(y_test), 1, 1, 1, dtype=torch.uint8), y_test,
                      spec.num_classes, spec.resolution, official)
@@ -269,7 +267,7 @@ def test_proxy_split_cifar10_official_uses_nb201_indices():
 
 @pytest.mark.parametrize("name", ["cifar100", "imagenet16-120"])
 def test_proxy_split_test_set_datasets_validate_on_xvalid(name):
-    spec = D.DATASETS[name]
+    spec = SPECS[name]
     n_test = 1 + int(torch.cat(list(D.nb201_split(spec.split_file).values())).max())
     data = _fake(name, torch.arange(30) % spec.num_classes, torch.arange(n_test), official=True)
     train_x, train_y, valid_x, valid_y = proxy_split(data)

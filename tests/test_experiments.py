@@ -10,15 +10,17 @@ import pytest
 from PIL import Image
 
 from benchmark import groundtruth as gt
-from benchmark.context import Context
+from benchmark.api import Context, Outcome
+from benchmark.catalog import DATASETS
+from benchmark.cli import main
 from benchmark.errors import UserError
-from benchmark.experiments import (EXPERIMENTS_DIR, duration, format_plan, load_experiment,
-                                   make_plan, parse_data_dir, parse_experiment, run_experiment)
-from benchmark.registry import Outcome
+from benchmark.experiments.plan import duration, format_plan, make_plan
+from benchmark.experiments.run import run_experiment
+from benchmark.experiments.spec import (EXPERIMENTS_DIR, load_experiment, parse_data_dir,
+                                        parse_experiment)
 from benchmark.runner import compute
 from benchmark.store import Key, Store
 from proxies import REGISTRY
-from test_report import training_family  # noqa: F401  (fixture: the training family or a stand-in)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = """
@@ -39,10 +41,7 @@ datasets = ["cifar10"]
 """
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    monkeypatch.delenv("NB201_DATA_DIR", raising=False)
-    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def write(tmp_path, text, name="exp.toml") -> Path:
@@ -86,27 +85,27 @@ def tiny_folder(root: Path) -> Path:
 ])
 def test_validation_errors_are_one_line(text, message):
     with pytest.raises(UserError) as err:
-        parse_experiment(text, Path("bad.toml"))
+        parse_experiment(text, Path("bad.toml"), REGISTRY)
     assert message in str(err.value)
     assert str(err.value).startswith("bad.toml") and "\n" not in str(err.value)
 
 
 def test_parse_defaults_and_overrides(tmp_path):
-    exp = load_experiment(write(tmp_path, TINY))
+    exp = load_experiment(write(tmp_path, TINY), REGISTRY)
     assert exp.name == "exp" and exp.seed == 3 and exp.truth == "test_200" and exp.device == "auto"
     table, more = exp.groups
     assert table.datasets == ("cifar10", "cifar100") and more.datasets == ("cifar10",)
     assert table.seeds == (0,) and table.sample == 30
     assert exp.indices(table) == gt.sample(30, 3)
-    all_archs = parse_experiment('[[group]]\nname="a"\nproxies=["params"]\nsample="all"', Path("a.toml"))
+    all_archs = parse_experiment('[[group]]\nname="a"\nproxies=["params"]\nsample="all"', Path("a.toml"), REGISTRY)
     assert all_archs.groups[0].sample == gt.NUM_ARCHS
 
 
 def test_unknown_experiment_name_lists_the_known_ones():
     with pytest.raises(UserError, match="known: .*quick"):
-        load_experiment("quik")
+        load_experiment("quik", REGISTRY)
     with pytest.raises(UserError, match="does not exist"):
-        load_experiment("nowhere/x.toml")
+        load_experiment("nowhere/x.toml", REGISTRY)
 
 
 def test_parse_data_dir():
@@ -117,7 +116,7 @@ def test_parse_data_dir():
 
 
 def test_selections_merge_groups(tmp_path):
-    exp = load_experiment(write(tmp_path, TINY))
+    exp = load_experiment(write(tmp_path, TINY), REGISTRY)
     sel = {(s.proxy, s.dataset): s for s in exp.selections()}
     assert len(sel) == 6
     assert sel[("params", "cifar10")].indices == tuple(gt.sample(40, 3))  # union of 30 and 40
@@ -127,14 +126,14 @@ def test_selections_merge_groups(tmp_path):
 
 
 def contexts(data_dir=None):
-    return {d: Context(d, 0, data_dir=data_dir if d == "cifar10" else None) for d in gt.DATASETS}
+    return {d: Context(d, 0, data_dir=data_dir if d == "cifar10" else None) for d in DATASETS}
 
 
 def test_plan_skips_what_is_stored(tmp_path):
-    exp = load_experiment(write(tmp_path, TINY))
+    exp = load_experiment(write(tmp_path, TINY), REGISTRY)
     store = Store(tmp_path / "r.sqlite")
     compute(REGISTRY.get("params"), gt.sample(25, 3), Context("cifar10"), store, progress=False)
-    plan = make_plan(exp, store, contexts(), "cpu")
+    plan = make_plan(exp, REGISTRY, store, contexts(), "cpu")
     units = {(u.proxy.name, u.dataset): u for u in plan.units}
     assert len(units) == 6 and not plan.skipped
     assert len(units[("params", "cifar10")].indices) == 40
@@ -146,10 +145,10 @@ def test_plan_skips_what_is_stored(tmp_path):
     assert "estimated time" in text and "params" in text
 
 
-def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path, training_family):
+def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
     text = ('datasets = ["cifar10", "cifar100"]\n[[group]]\nname="t"\n'
             'proxies=["c4r4s0e4@2", "c4r4s0e4", "params"]\nsample=5\nseeds=[0, 1]')
-    exp = load_experiment(write(tmp_path, text))
+    exp = load_experiment(write(tmp_path, text), REGISTRY)
     store = Store(tmp_path / "r.sqlite")
     proxy = REGISTRY.get("c4r4s0e4")
     folder = tiny_folder(tmp_path / "images")
@@ -157,14 +156,14 @@ def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path, training_fa
     store.put(Key(proxy.store_name, proxy.version, "cifar10", source, 1),
               {i: Outcome(50.0, 3.0, [40.0, 50.0, 50.0, 50.0]) for i in gt.sample(5, 0)[:2]},
               device="cpu", git="g", suite_version="t", config={})
-    plan = make_plan(exp, store, contexts(str(folder)), "cpu")
+    plan = make_plan(exp, REGISTRY, store, contexts(str(folder)), "cpu")
     train = [u for u in plan.units if u.proxy.kind == "training"]
     assert sorted(u.seed for u in train) == [0, 1]  # one run per seed serves both names
     assert all(set(u.serves) == {"c4r4s0e4@2", "c4r4s0e4"} for u in train)
     by_seed = {u.seed: u for u in train}
     assert len(by_seed[1].missing) == 3 and len(by_seed[0].missing) == 5
     assert all(u.seconds_per_arch == 3.0 and u.basis.startswith("measured") for u in train)
-    elsewhere = make_plan(exp, store, contexts(str(folder)), "NVIDIA H100")  # nothing measured there
+    elsewhere = make_plan(exp, REGISTRY, store, contexts(str(folder)), "NVIDIA H100")  # nothing measured there
     assert all(u.basis.startswith("cost_s") and u.seconds_per_arch == u.proxy.cost_s
                for u in elsewhere.units if u.proxy.kind == "training")
     skipped = {(p, d) for p, d, _ in plan.skipped}
@@ -173,23 +172,23 @@ def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path, training_fa
     assert ("params", "cifar100") in {(u.proxy.name, u.dataset) for u in plan.units}
 
 
-def test_tiny_experiment_end_to_end(tmp_path):
+def test_tiny_experiment_end_to_end(tmp_path, capsys):
     path = write(tmp_path, TINY)
     results, out = tmp_path / "r.sqlite", tmp_path / "out"
-    dry = run_experiment(path, results=results, out=out, dry_run=True, progress=False, n_boot=20)
+    dry = run_experiment(path, REGISTRY, Store(results), out=out, dry_run=True, progress=False).summary
     assert dry["dry_run"] and dry["missing"] == 40 + 30 * 5 and "dry run" in dry["message"]
     assert Store(results).frame().empty and not out.exists()
-    summary = run_experiment(path, results=results, out=out, progress=False, n_boot=20)
-    json.dumps(summary, allow_nan=False)
+    assert main(["run", str(path), "--results", str(results), "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
     assert summary["computed"] == 190 and Path(summary["report"]["html"]).is_file()
     assert len(Store(results).frame()) == 190
-    main = pd.read_csv(out / "tables" / "main.csv")
-    assert sorted(zip(main["dataset"], main["label"], main["n"])) == sorted(
+    table = pd.read_csv(out / "tables" / "main.csv")
+    assert sorted(zip(table["dataset"], table["label"], table["n"])) == sorted(
         [("cifar10", "params", 40), ("cifar10", "nb201-12ep", 30), ("cifar10", "random", 30),
          ("cifar100", "params", 30), ("cifar100", "nb201-12ep", 30), ("cifar100", "random", 30)])
     html = (out / "report.html").read_text()
     assert f"python -m benchmark run {path}" in html and 'id="table-design"' in html
-    again = run_experiment(path, results=results, out=out, progress=False, n_boot=20)
+    again = run_experiment(path, REGISTRY, Store(results), out=out, progress=False).summary
     assert again["missing"] == 0 and len(Store(results).frame()) == 190
 
 
@@ -211,12 +210,9 @@ def test_duration():
 
 
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS_DIR.glob("*.toml")), ids=lambda p: p.stem)
-def test_shipped_experiments_are_valid(path, training_family):
-    """Every shipped file loads (training names are checked by the stand-in family while the real
-    one is not registered)."""
-    if not {"synflow", "vote", "az-nas"} <= set(REGISTRY.names()):
-        pytest.skip("the zero-cost proxies are not registered yet")
-    exp = load_experiment(path.stem)
+def test_shipped_experiments_are_valid(path):
+    """Every shipped file loads: its proxy names resolve, its values are valid."""
+    exp = load_experiment(path.stem, REGISTRY)
     assert exp.groups and all(g.sample >= 1 for g in exp.groups)
     if path.stem == "paper":
         assert all(g.sample >= 1000 for g in exp.groups)
@@ -227,17 +223,17 @@ def test_shipped_experiment_names():
         p.stem for p in EXPERIMENTS_DIR.glob("*.toml")}
 
 
-def test_estimates_of_unmeasured_proxies_are_calibrated_on_measured_ones(tmp_path, monkeypatch):
-    from benchmark.registry import Proxy
+def test_estimates_of_unmeasured_proxies_are_calibrated_on_measured_ones(tmp_path, registry):
+    from benchmark.api import Proxy
     for name in ("cal-a", "cal-b"):
-        monkeypatch.setitem(REGISTRY._proxies, name, Proxy(name, "zero-cost", cost_s=2.0, source="none"))
+        registry.register(Proxy(name, "zero-cost", cost_s=2.0, source="none"))
     text = '[[group]]\nname="z"\nproxies=["cal-a", "cal-b"]\nsample=10'
-    exp = parse_experiment(text, tmp_path / "cal.toml")
+    exp = parse_experiment(text, tmp_path / "cal.toml", registry)
     store = Store(tmp_path / "r.sqlite")
     store.put(Key("cal-a", 1, "cifar10", "none", 0), {i: Outcome(1.0, 6.0) for i in gt.sample(4, 0)},
               device="cpu", git="g", suite_version="t", config={})
-    units = {u.proxy.name: u for u in make_plan(exp, store, contexts(), "cpu").units}
+    units = {u.proxy.name: u for u in make_plan(exp, registry, store, contexts(), "cpu").units}
     assert units["cal-a"].seconds_per_arch == 6.0 and len(units["cal-a"].missing) == 6
     assert units["cal-b"].seconds_per_arch == pytest.approx(6.0) and "calibrated" in units["cal-b"].basis
-    other = {u.proxy.name: u for u in make_plan(exp, store, contexts(), "NVIDIA H100").units}
+    other = {u.proxy.name: u for u in make_plan(exp, registry, store, contexts(), "NVIDIA H100").units}
     assert other["cal-b"].seconds_per_arch == 2.0 and other["cal-b"].basis.startswith("cost_s")

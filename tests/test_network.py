@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from benchmark import groundtruth as gt
-from benchmark.complexity import CLASSES, flops_m, params_m
+from benchmark.catalog import SPECS
+from benchmark.complexity import flops_m, params_m
 from benchmark.network import Network, count_flops, count_params
 from benchmark.space import Arch
 
@@ -19,7 +20,7 @@ def _check_params(indices):
     """Build each arch's network once and swap in each dataset's classifier."""
     for i in indices:
         net = Network(gt.arch_of(int(i)))
-        for dataset, classes in CLASSES.items():
+        for dataset, classes in ((d, s.num_classes) for d, s in SPECS.items()):
             net.classifier = torch.nn.Linear(net.classifier.in_features, classes)
             assert six_digits(count_params(net)) == gt.vector(dataset, "params")[i], (i, dataset)
 

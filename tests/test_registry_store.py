@@ -4,8 +4,8 @@ import sqlite3
 import pytest
 
 from benchmark.errors import UserError
-from benchmark.registry import Outcome, Proxy, Registry
-from benchmark.store import Key, Store
+from benchmark.api import Outcome, Proxy, Registry
+from benchmark.store import Key, Store, read_scores
 
 
 def test_registry_refuses_duplicates_and_suggests_on_typos():
@@ -37,7 +37,7 @@ def test_every_registered_proxy_has_metadata():
     assert {"params", "flops", "nb201-12ep", "random"} <= set(names)
     for proxy in REGISTRY:
         d = proxy.describe()
-        assert set(d) == {"name", "kind", "higher_is_better", "version"}
+        assert set(d) >= {"name", "kind", "higher_is_better", "version", "cost"}
         assert d["kind"] in ("table", "zero-cost", "training") and isinstance(d["version"], int)
 
 
@@ -81,3 +81,28 @@ def test_unwritable_store_is_a_user_error(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError):
         Store(tmp_path / "file" / "r.sqlite")
+
+
+def test_store_round_trips_component_parts(tmp_path):
+    store = Store(tmp_path / "r.sqlite")
+    store.put(KEY, {1: Outcome(float("nan"), 1.0, parts=[1.0, float("nan"), -float("inf")])}, **META)
+    got = store.get(KEY, [1])[1]
+    assert got.curve is None and got.parts[0] == 1.0 and math.isnan(got.parts[1])
+    assert store.frame()["outcome"][0].parts[0] == 1.0
+
+
+def test_read_scores_means_over_the_seeds_that_hold_an_arch():
+    proxy = Proxy("p", "table")
+    seed0 = {1: Outcome(1.0, 2.0), 2: Outcome(float("nan"), 1.0), 3: Outcome(float("inf"), 1.0)}
+    seed1 = {1: Outcome(3.0, 2.0), 2: Outcome(5.0, 1.0)}
+    scores, seconds = read_scores(proxy, [seed0, seed1], [1, 2, 3])
+    assert scores[0] == 2.0 and math.isnan(scores[1]) and scores[2] == float("inf")
+    assert seconds.tolist() == [4.0, 2.0, 1.0]
+
+
+def test_registry_copy_is_independent():
+    reg = Registry()
+    reg.register(Proxy("a", "table"))
+    own = reg.copy()
+    own.register(Proxy("b", "table"))
+    assert "b" in own and "a" in own and "b" not in reg

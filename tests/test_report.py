@@ -10,13 +10,11 @@ import pandas as pd
 import pytest
 
 from analysis import figures, tables
-from analysis.report import ReportSpec, Selection, collect, write_report
+from analysis.report import ReportSpec, collect, write_report
 from benchmark import groundtruth as gt
-from benchmark.context import Context
-from benchmark.errors import UserError
-from benchmark.registry import Outcome, Proxy
+from benchmark.api import Context, Outcome, Proxy
 from benchmark.runner import compute
-from benchmark.store import Key, Store
+from benchmark.store import Key, Selection, Store
 from proxies import REGISTRY
 
 N = 60
@@ -30,43 +28,6 @@ TRAINING = {
     "c4r4s0e2": (6.0, 1.0), "c4r4s2e8": (5.0, 2.0), "c4r4s4e16": (6.0, 4.0),
 }
 SOURCE = "cifar10-jpeg75"
-
-
-@dataclass(frozen=True)
-class StubTraining(Proxy):
-    """Stands in for the training family while it is not registered: reads curve[m-1]."""
-
-    epoch: int = 0
-
-    @property
-    def store_name(self) -> str:
-        return self.name.split("@")[0]
-
-    def read(self, outcome: Outcome) -> float:
-        return outcome.curve[self.epoch - 1]
-
-
-def _stub_family(name: str):
-    from benchmark.training.recipe import matches, parse
-    if not matches(name):
-        return None
-    recipe, epoch = parse(name)
-    return StubTraining(name, "training", needs_images=True, epoch=epoch)
-
-
-@pytest.fixture(scope="module")
-def training_family():
-    """The real training family when registered, else a stand-in for the duration of the module."""
-    try:
-        REGISTRY.get("c4r4s0e4@2")
-        yield
-        return
-    except UserError:
-        pass
-    saved = list(REGISTRY._families)
-    REGISTRY._families.append(("c{k}r{k}s{k}e{n}[@m] (test stand-in)", _stub_family))
-    yield
-    REGISTRY._families[:] = saved
 
 
 def _curves(noise: float, epochs: int, rng) -> dict[int, list[float]]:
@@ -86,7 +47,7 @@ def fill_store(store: Store, seeds=(0,)) -> None:
     rng = np.random.default_rng(0)
     for name, (noise, seconds) in TRAINING.items():
         proxy = REGISTRY.get(name)
-        epochs = tables.factors(name).e
+        epochs = proxy.describe()["factors"]["e"]
         for seed in seeds:
             outcomes = {i: Outcome(c[-1], seconds, c) for i, c in _curves(noise, epochs, rng).items()}
             store.put(Key(proxy.store_name, proxy.version, "cifar10", SOURCE, seed), outcomes,
@@ -94,7 +55,7 @@ def fill_store(store: Store, seeds=(0,)) -> None:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, training_family):
+def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     store = Store(root / "results.sqlite")
     fill_store(store)
@@ -106,7 +67,7 @@ def report(tmp_path_factory, training_family):
                       main=("c4r4s0e4@2", "params", "nb201-12ep"),
                       commands=("python -m benchmark run test",),
                       skipped=(("synflow", "cifar100", "cifar100 is not shipped"),))
-    files = write_report(store, root / "out", spec=spec, n_boot=100)
+    files = write_report(REGISTRY, store, root / "out", spec=spec, n_boot=100)
     return store, files
 
 
@@ -176,12 +137,12 @@ def test_main_table_numbers_match_metrics(report):
     assert main["kendall_tau"].is_monotonic_decreasing
 
 
-def test_at_m_reads_the_curve_and_is_charged_m_over_e(report, training_family):
+def test_at_m_reads_the_curve_and_is_charged_m_over_e(report):
     store, files = report
     main = pd.read_csv(files["table_main_csv"]).set_index("label")
     full, half = main.loc["c4r4s0e4"], main.loc["c4r4s0e4@2"]
     assert half["seconds_per_arch"] == pytest.approx(full["seconds_per_arch"] / 2)
-    results, _ = collect(store.frame(), [Selection("c4r4s0e4@2", "cifar10")])
+    results, _ = collect(REGISTRY, store.frame(), [Selection("c4r4s0e4@2", "cifar10")])
     stored = store.get(Key("c4r4s0e4", REGISTRY.get("c4r4s0e4").version, "cifar10", SOURCE, 0), INDICES)
     expected = {i: stored[i].curve[1] for i in INDICES}
     got = dict(zip(results[0].indices.tolist(), results[0].scores.tolist()))
@@ -197,14 +158,14 @@ def test_factor_table_in_plain_units(report):
     assert "params" not in factors.index
 
 
-def test_report_without_spec_reports_everything_resolvable(tmp_path, training_family):
+def test_report_without_spec_reports_everything_resolvable(tmp_path):
     store = Store(tmp_path / "r.sqlite")
     fill_store(store, seeds=(0, 1))
     store.put(Key("no-such-proxy", 1, "cifar10", "x", 0), {0: Outcome(1.0)}, device="cpu", git="g",
               suite_version="t", config={})
     store.put(Key("params", 99, "cifar10", "network", 0), {0: Outcome(1.0)}, device="cpu", git="g",
               suite_version="t", config={})
-    files = write_report(store, tmp_path / "out", n_boot=50)
+    files = write_report(REGISTRY, store, tmp_path / "out", n_boot=50)
     main = pd.read_csv(files["table_main_csv"])
     assert set(main["label"]) == {*TABLE_PROXIES, *TRAINING}
     assert (main["seeds"] == "0,1").all() and (main["n"] == N).all()
@@ -214,14 +175,14 @@ def test_report_without_spec_reports_everything_resolvable(tmp_path, training_fa
 
 def test_empty_store_and_missing_figures_do_not_crash(tmp_path):
     store = Store(tmp_path / "empty.sqlite")
-    files = write_report(store, tmp_path / "out", n_boot=10)
+    files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
     page = parse(files["html"])
     assert {f"figure-{k}-skipped" for k in "abcdef"} <= set(page.skipped)
     assert "holds no results" in files["html"].read_text()
     # table proxies only: the factor figures (a, b) and table are skipped with a note, the rest drawn
     compute(REGISTRY.get("params"), INDICES, Context("cifar10"), store, progress=False)
     compute(REGISTRY.get("random"), INDICES, Context("cifar10"), store, progress=False)
-    files = write_report(store, tmp_path / "out2", n_boot=10)
+    files = write_report(REGISTRY, store, tmp_path / "out2", n_boot=10)
     page = parse(files["html"])
     assert set(page.skipped) == {"figure-a-skipped", "figure-b-skipped", "table-factors-skipped"}
     assert "figure-c-cifar10" in page.ids and "figure-f-cifar10" in page.ids
@@ -234,7 +195,7 @@ def test_nan_scores_rank_last_and_are_counted(tmp_path):
     outcomes = {i: Outcome(math.nan if k < 5 else float(truth[i]), 0.01) for k, i in enumerate(INDICES)}
     store.put(Key("params", proxy.version, "cifar10", "network", 0), outcomes, device="cpu", git="g",
               suite_version="t", config={})
-    files = write_report(store, tmp_path / "out", n_boot=10)
+    files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
     row = pd.read_csv(files["table_main_csv"]).iloc[0]
     assert row["nan_scores"] == 5 and 0.5 < row["kendall_tau"] < 1
 
@@ -255,10 +216,13 @@ def test_display_and_latex_escaping():
     assert r"a\_b\&c" in tex and r"cap\_1" in tex
 
 
-def test_factors_parse():
-    assert tables.factors("c4r4s0e40b2048@20") == tables.Factors(4, 4, 1, 40, 2048, 20)
-    assert tables.factors("c0r0s0e12") == tables.Factors(1, 1, 1, 12, 256, 12)
-    assert tables.factors("synflow") is None
+def test_training_proxies_describe_their_factors():
+    """The report learns the reduction factors from the proxy, not from parsing its name."""
+    factors = REGISTRY.get("c4r4s0e40b2048@20").describe()["factors"]
+    assert factors == {"c": 4, "r": 4, "s": 1, "e": 40, "b": 2048, "m": 20}
+    assert REGISTRY.get("c0r0s0e12").describe()["factors"] == {"c": 1, "r": 1, "s": 1, "e": 12,
+                                                               "b": 256, "m": 12}
+    assert "factors" not in REGISTRY.get("synflow").describe()
 
 
 def test_renders_in_headless_chromium(report, tmp_path):
@@ -285,7 +249,7 @@ def test_two_sources_of_one_proxy_get_distinct_labels(tmp_path):
         store.put(Key("random", proxy.version, "cifar10", source, 0),
                   {i: Outcome(float(k)) for k, i in enumerate(INDICES)}, device="cpu", git="g",
                   suite_version="t", config={})
-    results, notes = collect(store.frame(), [Selection("random", "cifar10")], n_boot=10)
+    results, notes = collect(REGISTRY, store.frame(), [Selection("random", "cifar10")], n_boot=10)
     assert sorted(r.label for r in results) == ["random (a, seeds 0)", "random (b, seeds 0)"]
     assert all(r.summary["n"] == N for r in results) and not notes
 
@@ -298,14 +262,14 @@ class RankWithinSet(Proxy):
         return list(np.argsort(np.argsort([o.score for o in outcomes])).astype(float))
 
 
-def test_set_level_proxies_combine_within_the_reported_set(tmp_path, monkeypatch):
-    proxy = RankWithinSet("test-rank", "zero-cost", source="none")
-    monkeypatch.setitem(REGISTRY._proxies, proxy.name, proxy)
+def test_set_level_proxies_combine_within_the_reported_set(tmp_path, registry):
+    proxy = registry.register(RankWithinSet("test-rank", "zero-cost", source="none"))
     store = Store(tmp_path / "rank.sqlite")
     stored = {i: Outcome(float(k) ** 3, 0.1) for k, i in enumerate(INDICES)}
     store.put(Key(proxy.name, 1, "cifar10", "none", 0), stored, device="cpu", git="g",
               suite_version="t", config={})
     subset = tuple(INDICES[10:20])
-    results, _ = collect(store.frame(), [Selection(proxy.name, "cifar10", indices=subset)], n_boot=10)
+    results, _ = collect(registry, store.frame(), [Selection(proxy.name, "cifar10", indices=subset)],
+                         n_boot=10)
     assert results[0].indices.tolist() == list(subset)
     assert results[0].scores.tolist() == [float(k) for k in range(10)]  # ranks within the 10 reported

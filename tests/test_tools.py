@@ -1,5 +1,4 @@
 """The analysis tools behind docs/RESULTS.md: JPEG re-encoding and PSNR, cell properties."""
-import sys
 import tarfile
 from pathlib import Path
 
@@ -7,21 +6,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-
-import jpeg_sensitivity  # noqa: E402
-import proxy_anatomy  # noqa: E402
-from benchmark import groundtruth as gt  # noqa: E402
-from benchmark.datasets import load_dataset  # noqa: E402
-from benchmark.space import OPS  # noqa: E402
+from tools import jpeg_sensitivity
+from tools import proxy_anatomy
+from benchmark import groundtruth as gt
+from benchmark.datasets import load_dataset
+from benchmark.space import OPS
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    monkeypatch.delenv("NB201_DATA_DIR", raising=False)
-    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def test_psnr_of_known_errors():

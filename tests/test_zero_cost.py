@@ -15,10 +15,11 @@ from torch import nn
 import proxies  # noqa: F401  registers every proxy
 from analysis.metrics import orient, spearman
 from benchmark import groundtruth as gt
-from benchmark.context import Context
+from benchmark.api import Context
 from benchmark.datasets import ImageData
-from benchmark.registry import REGISTRY, Outcome
-from benchmark.runner import Request, score
+from benchmark.api import REGISTRY, Outcome
+from benchmark.cli import score
+from benchmark.runner import Request
 from benchmark.store import Store
 from proxies.zero_cost import harness
 from proxies.zero_cost.aznas import AZNAS
@@ -95,7 +96,7 @@ def test_zero_cost_scores_depend_on_the_seed(name):
 
     def raw(seed):   # the stored values: scores, or the components of ranked proxies
         outs = proxy.score(archs, list(ARCHS), FakeContext("cifar10", seed=seed, zc_batch=16))
-        return [v for o in outs for v in (o.curve or [o.score])]
+        return [v for o in outs for v in (o.parts or [o.score])]
     assert not same(raw(0), raw(1))
 
 
@@ -106,7 +107,7 @@ def test_registered_zero_cost_names():
     for name in names:
         proxy = REGISTRY.get(name)
         if isinstance(proxy, ZeroCostProxy):
-            assert proxy.kind == "zero-cost" and proxy.higher_is_better
+            assert proxy.kind == "zero-cost" and isinstance(proxy.higher_is_better, bool)
 
 
 # ---------------------------------------------------------------- harness
@@ -203,8 +204,8 @@ def test_copeland_counts_majority_wins():
 def test_az_nas_aggregates_log_ranks():
     proxy = REGISTRY.get("az-nas")
     assert isinstance(proxy, AZNAS) and isinstance(proxy, RankedProxy)
-    outcomes = [Outcome(float("nan"), curve=[1, 1, 1, 10]), Outcome(float("nan"), curve=[2, 2, 2, 20]),
-                Outcome(float("nan"), curve=[3, float("-inf"), 3, 30])]
+    outcomes = [Outcome(float("nan"), parts=[1, 1, 1, 10]), Outcome(float("nan"), parts=[2, 2, 2, 20]),
+                Outcome(float("nan"), parts=[3, float("-inf"), 3, 30])]
     got = proxy.combine(outcomes)
     # -inf progressivity ranks last: progressivity ranks are 2, 3, 1
     expected = [3 * np.log(1 / 3) + np.log(2 / 3), 3 * np.log(2 / 3), np.log(1 / 3)]
@@ -219,7 +220,7 @@ def test_runner_combines_ranked_proxies_within_the_scored_set(tmp_path):
     got = [s["score"] for s in out["scores"]]
     assert sorted(got) == [0.0, 0.5, 1.0] or len(set(got)) < 3
     stored = store.get(_key(vote, ctx), list(ARCHS))
-    assert all(len(o.curve) == 3 and math.isnan(o.score) for o in stored.values())
+    assert all(len(o.parts) == 3 and math.isnan(o.score) for o in stored.values())
     again = score(Request(vote, "cifar10", list(ARCHS)), ctx, store, progress=False)
     assert [s["score"] for s in again["scores"]] == got
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmark.complexity import CLASSES, params_m  # noqa: E402
-from benchmark.space import Arch  # noqa: E402
+from benchmark.catalog import dataset_spec
+from benchmark.complexity import params_m
+from benchmark.space import Arch
 
 DATASETS = {"cifar10": ("cifar10", "cifar10valid"), "cifar100": ("cifar100", "cifar100"),
             "imagenet16-120": ("imagenet16", "imagenet16")}
@@ -39,7 +39,7 @@ def build(src: str, dst: str) -> None:
     errata = []
     archs = [Arch.parse(a) for a in raw["arch_str"]]
     for name in DATASETS:
-        exact = [float(f"{params_m(a, CLASSES[name]):.6g}") for a in archs]
+        exact = [float(f"{params_m(a, dataset_spec(name).num_classes):.6g}") for a in archs]
         for index, (given, ours) in enumerate(zip(out[f"{name}_params"], exact)):
             if abs(given - ours) > 1e-9:
                 errata.append({"index": index, "dataset": name, "source_params": given,

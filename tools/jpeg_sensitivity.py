@@ -31,15 +31,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.metrics import orient, spearman, summarize  # noqa: E402
-from benchmark import groundtruth as gt  # noqa: E402
-from benchmark.context import Context, resolve_device  # noqa: E402
-from benchmark.datasets import EMBEDDED_CIFAR10, load_dataset  # noqa: E402
-from benchmark.runner import Request, mean_scores  # noqa: E402
-from benchmark.store import DEFAULT_PATH, Store  # noqa: E402
-from proxies import REGISTRY  # noqa: E402
+from analysis.metrics import orient, spearman, summarize
+from benchmark import groundtruth as gt
+from benchmark.api import Context, resolve_device
+from benchmark.datasets import EMBEDDED_CIFAR10, load_dataset
+from benchmark.runner import Request, mean_scores
+from benchmark.store import DEFAULT_PATH, Store
+from proxies import REGISTRY
 
 IMAGE_PROXIES = ("grad_norm", "snip", "fisher", "jacov", "epe_nas", "nwot", "zico", "meco")
 

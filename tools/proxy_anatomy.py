@@ -12,19 +12,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.metrics import kendall_tau, orient  # noqa: E402
-from benchmark import groundtruth as gt  # noqa: E402
-from benchmark.context import Context, resolve_device  # noqa: E402
-from benchmark.runner import Request, mean_scores  # noqa: E402
-from benchmark.space import OPS  # noqa: E402
-from benchmark.store import DEFAULT_PATH, Store  # noqa: E402
-from proxies import REGISTRY  # noqa: E402
+from analysis.metrics import kendall_tau, orient
+from benchmark import groundtruth as gt
+from benchmark.api import Context, resolve_device
+from benchmark.runner import Request, mean_scores
+from benchmark.space import OPS
+from benchmark.store import DEFAULT_PATH, Store
+from proxies import REGISTRY
 
 
 def properties(dataset: str, indices: list[int]) -> dict[str, np.ndarray]:

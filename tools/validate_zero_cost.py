@@ -31,13 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.metrics import orient, spearman  # noqa: E402
-from benchmark import groundtruth as gt  # noqa: E402
-from benchmark.context import Context, resolve_device  # noqa: E402
-from benchmark.runner import compute  # noqa: E402
-from benchmark.store import DEFAULT_PATH, Store  # noqa: E402
+from analysis.metrics import orient, spearman
+from benchmark import groundtruth as gt
+from benchmark.api import Context, resolve_device
+from benchmark.runner import compute
+from benchmark.store import DEFAULT_PATH, Store
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "zc_reference.csv"
 PROXIES = ("params", "flops", "synflow", "grad_norm", "snip", "grasp", "fisher", "plain",
@@ -110,7 +109,8 @@ def per_arch_seeds(proxy, indices: list[int], ours: np.ndarray, theirs: np.ndarr
 
 
 def sample_table(registry, args) -> int:
-    from benchmark.runner import Request, score
+    from benchmark.cli import score
+    from benchmark.runner import Request
     from proxies.zero_cost.harness import ZeroCostProxy
 
     names = ["params", "flops", *(p.name for p in registry if isinstance(p, ZeroCostProxy))]

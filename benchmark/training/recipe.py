@@ -1,6 +1,6 @@
 """NAS-Bench-201's training recipe as a frozen config, and EcoNAS-notation diffs of it.
 
-A training proxy is ``c{k}r{k}s{k}e{n}[b{B}][@m]`` (DESIGN §3): channels 16/k, resolution
+A training proxy is ``c{k}r{k}s{k}e{n}[b{B}][@m]`` (EcoNAS notation): channels 16/k, resolution
 (native)/k, 1/k of the training split, n epochs of cosine schedule, batch B; ``@m`` reads the
 validation accuracy after epoch m. k = 0 or 1 means no reduction. :func:`parse` turns such a name
 into a :class:`Recipe` (a ``dataclasses.replace`` of :data:`NB201`) and the epoch to read.
@@ -12,11 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from benchmark.catalog import MEAN, STD
 from benchmark.errors import UserError
-
-#: NB201's normalisation (CIFAR mean/std in [0, 1] units, as in its reference code).
-MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
-STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ conv/linear weights, BN weight 1 and bias 0, BN in train mode:
 
 The AZ-NAS score of an arch is defined within the scored set: sum over the four components of
 log(rank / n), ranks ascending (average ranks for ties) among the n archs scored together. Each
-arch's stored row holds its four components (``Outcome.curve``); the runner combines them.
+arch's stored row holds its four components (``Outcome.parts``); the runner combines them.
 Non-finite components rank last (the suite's NaN/inf policy; the reference maps NaN to -inf).
 Higher is better. Data: Gaussian noise of the zero-cost batch size (the reference feeds random
 inputs to AZ-NAS). Eigenvalues are computed in float64 (the reference: float32). Not in NASLib's
@@ -33,7 +33,7 @@ from scipy import stats
 from torch import nn
 
 from benchmark.network import count_flops
-from benchmark.registry import REGISTRY
+from benchmark.api import REGISTRY
 
 from .harness import Batch, RankedProxy
 
@@ -108,7 +108,7 @@ class AZNAS(RankedProxy):
 
 
 REGISTRY.register(AZNAS(
-    "az-nas", "zero-cost", cost_s=0.95, needs_images=False, source="gaussian-input",
+    "az-nas", "zero-cost", version=2, cost_s=0.95,
     description="AZ-NAS: sum of log rank/n of expressivity, progressivity, trainability and "
                 "FLOPs within the scored set (Lee and Ham 2024)",
     fn=az_components, bn="train", grad=True, inputs="gaussian", init=kaiming_fan_in_init))

@@ -20,7 +20,7 @@ the :func:`zero_cost` decorator. The harness, not the function, decides
   the full-batch mean loss), the others see the whole batch and fail again at the last split.
 
 Scores are returned as computed; NaN and +-inf are stored as they are and ranked last by the
-suite's one NaN/inf policy (``analysis.metrics.orient``).
+suite's one NaN/inf policy (``benchmark.ranking.orient``).
 """
 from __future__ import annotations
 
@@ -35,15 +35,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis.metrics import orient
-from benchmark.datasets import dataset_spec
+from benchmark.ranking import orient
+from benchmark.catalog import MEAN, STD, dataset_spec
 from benchmark.network import Network
-from benchmark.registry import REGISTRY, Outcome, Proxy
+from benchmark.api import REGISTRY, Outcome, Proxy
 from benchmark.space import Arch
-
-#: NB201's normalisation (DESIGN section 3), on [0, 1] images.
-MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
-STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 
 BN_MODES = ("train", "eval", "off")
 INPUTS = ("images", "gaussian", "none")
@@ -93,6 +89,9 @@ class ZeroCostProxy(Proxy):
 
     def __post_init__(self):
         super().__post_init__()
+        # what the proxy reads follows from its inputs: images (of the dataset) or none
+        object.__setattr__(self, "needs_images", self.inputs == "images")
+        object.__setattr__(self, "source", f"{self.inputs}-input")
         if self.bn not in BN_MODES:
             raise ValueError(f"proxy {self.name}: bn must be one of {BN_MODES}, got {self.bn!r}")
         if self.inputs not in INPUTS:
@@ -119,16 +118,16 @@ class ZeroCostProxy(Proxy):
 @dataclass(frozen=True)
 class RankedProxy(ZeroCostProxy):
     """A proxy defined by ranks within the scored set (AZ-NAS, vote). Each arch's row stores its
-    component scores in ``Outcome.curve`` and NaN as its score; :meth:`combine` turns the
+    component scores in ``Outcome.parts`` and NaN as its score; :meth:`combine` turns the
     components of a whole set of archs into one score per arch. The runner calls ``combine``."""
 
     def outcome(self, value, seconds: float) -> Outcome:
-        return Outcome(score=float("nan"), seconds=seconds, curve=[float(v) for v in value])
+        return Outcome(score=float("nan"), seconds=seconds, parts=[float(v) for v in value])
 
     def combine(self, outcomes: list[Outcome]) -> np.ndarray:
         if not outcomes:
             return np.zeros(0)
-        components = np.array([o.curve for o in outcomes], dtype=float).T
+        components = np.array([o.parts for o in outcomes], dtype=float).T
         oriented = np.stack([orient(c, True)[0] for c in components])
         return self.aggregate(oriented)
 
@@ -145,7 +144,6 @@ def zero_cost(name: str, *, higher_is_better: bool = True, version: int = 1, cos
     def register(fn: ScoreFn) -> ScoreFn:
         REGISTRY.register(ZeroCostProxy(
             name, "zero-cost", higher_is_better=higher_is_better, version=version, cost_s=cost_s,
-            needs_images=inputs == "images", source=f"{inputs}-input",
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             fn=fn, bn=bn, grad=grad, inputs=inputs, n_inputs=n_inputs, double=double, init=init))
         return fn

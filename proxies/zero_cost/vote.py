@@ -9,7 +9,7 @@ a set of archs, each arch's vote score here is its Copeland score in that tourna
 number of other archs of the scored set it beats by majority, divided by n - 1. Ranking by it
 orders every pair the majority orders when the majority relation has no cycles.
 
-Each arch's stored row holds its three component scores (``Outcome.curve``: synflow, jacov, snip,
+Each arch's stored row holds its three component scores (``Outcome.parts``: synflow, jacov, snip,
 each computed exactly as that proxy, in its own BN mode and inputs); the runner combines them.
 Non-finite component scores rank last (the suite's NaN/inf policy). Higher is better.
 """
@@ -19,9 +19,9 @@ import dataclasses
 
 import numpy as np
 
-from benchmark.registry import REGISTRY
+from benchmark.api import REGISTRY
 
-from .harness import RankedProxy
+from .harness import RankedProxy, ZeroCostProxy
 
 COMPONENTS = ("synflow", "jacov", "snip")
 
@@ -39,11 +39,11 @@ def copeland(components: np.ndarray, block: int = 512) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Vote(RankedProxy):
-    components: tuple[str, ...] = COMPONENTS
+    components: tuple[ZeroCostProxy, ...] = ()
 
     def value(self, arch, index, ctx):
-        parts = [dataclasses.replace(REGISTRY.get(name), channels=self.channels, cells=self.cells)
-                 for name in self.components]
+        parts = [dataclasses.replace(p, channels=self.channels, cells=self.cells)
+                 for p in self.components]
         return tuple(p.value(arch, index, ctx) for p in parts)
 
     def aggregate(self, components: np.ndarray) -> np.ndarray:
@@ -51,6 +51,7 @@ class Vote(RankedProxy):
 
 
 REGISTRY.register(Vote(
-    "vote", "zero-cost", cost_s=1.15, needs_images=True, source="images-input",
+    "vote", "zero-cost", version=2, cost_s=1.15, inputs="images",
+    components=tuple(REGISTRY.get(name) for name in COMPONENTS),
     description="majority vote of synflow, jacov and snip (Abdelfattah et al. 2021) as a "
                 "Copeland score within the scored set"))

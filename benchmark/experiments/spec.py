@@ -1,8 +1,7 @@
 """Experiments as data: TOML files under ``data/experiments/`` that name proxies, datasets, sample
-sizes and seeds. :func:`run_experiment` plans what the results store lacks (``benchmark.plan``),
-prints the plan and a time estimate to stderr, computes the missing results through
-:func:`benchmark.runner.compute` (cheapest first, committed chunk by chunk, so a killed run
-resumes) and writes the report.
+sizes and seeds; this module reads and validates them (every mistake is a one-line UserError).
+``benchmark.experiments.plan`` plans what the store lacks and ``benchmark.experiments.run``
+computes it; the CLI then writes the report.
 
 File format (every key but ``group`` is optional)::
 
@@ -36,29 +35,22 @@ from __future__ import annotations
 import difflib
 import os
 import shlex
-import sys
-import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import groundtruth as gt
-from .context import Context, resolve_device
-from .errors import UserError
-from .plan import duration, format_plan, make_plan
-from .provenance import ROOT
-from .store import DEFAULT_PATH, Store
+from benchmark import groundtruth as gt
+from benchmark.api import Registry
+from benchmark.catalog import DATASETS
+from benchmark.errors import UserError
+from benchmark.provenance import ROOT
+from benchmark.store import Selection
 
 EXPERIMENTS_DIR = ROOT / "data" / "experiments"
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "device", "fuse", "amp",
             "zc_batch", "data_dirs", "report", "group")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
-
-
-def _registry():
-    from proxies import REGISTRY
-    return REGISTRY
 
 
 @dataclass(frozen=True)
@@ -102,10 +94,9 @@ class Experiment:
                 + (f" --data-dir {shlex.quote(data)}" if data else "") + " --json")
 
     def selections(self, sources: dict[tuple[str, str], str] | None = None,
-                   skipped: set[tuple[str, str]] = frozenset()):
+                   skipped: set[tuple[str, str]] = frozenset()) -> tuple[Selection, ...]:
         """What the report shows: each (proxy, dataset, seeds) once, on the union of its groups'
         archs; ``sources`` pins the data source per (proxy, dataset) (else every stored source)."""
-        from analysis.report import Selection
         merged: dict[tuple, tuple[dict, Group]] = {}
         for group in self.groups:
             for dataset in group.datasets:
@@ -121,16 +112,10 @@ class Experiment:
                                seeds, self.score_command(proxy, dataset, largest))
                      for (proxy, dataset, seeds), (indices, largest) in merged.items())
 
-    def report_spec(self, sources=None, skipped=(), commands=()):
-        from analysis.report import ReportSpec
-        return ReportSpec(title=self.title or f"Experiment {self.name}",
-                          selections=self.selections(sources, {(p, d) for p, d, _ in skipped}),
-                          truth=self.truth, main=self.main, description=self.description,
-                          commands=tuple(commands) or (f"python -m benchmark run {self.name}",),
-                          skipped=tuple(skipped),
-                          design=tuple((g.name, ", ".join(g.datasets), str(g.sample),
-                                        ",".join(map(str, g.seeds)), ", ".join(g.proxies),
-                                        g.description) for g in self.groups))
+    def design(self) -> tuple[tuple[str, ...], ...]:
+        """The groups as (name, datasets, archs, seeds, proxies, description) strings."""
+        return tuple((g.name, ", ".join(g.datasets), str(g.sample), ",".join(map(str, g.seeds)),
+                      ", ".join(g.proxies), g.description) for g in self.groups)
 
 
 # ------------------------------------------------------------------ loading and validation
@@ -152,8 +137,9 @@ def experiment_path(name: str | os.PathLike) -> Path:
     return path
 
 
-def load_experiment(name) -> Experiment:
-    """Read and validate an experiment (a name, a path or an :class:`Experiment`)."""
+def load_experiment(name, registry: Registry) -> Experiment:
+    """Read and validate an experiment (a name, a path or an :class:`Experiment`); proxy names are
+    checked against ``registry``."""
     if isinstance(name, Experiment):
         return name
     path = experiment_path(name)
@@ -161,7 +147,7 @@ def load_experiment(name) -> Experiment:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"cannot read experiment file {path}: {err}") from None
-    return parse_experiment(text, path)
+    return parse_experiment(text, path, registry)
 
 
 class _Checker:
@@ -208,8 +194,8 @@ class _Checker:
 def _datasets(c: _Checker, key: str, default) -> tuple[str, ...]:
     datasets = c.strings(key, default)
     for d in datasets:
-        if d not in gt.DATASETS:
-            raise UserError(f"{c.where}: unknown dataset {d!r}; choose from {', '.join(gt.DATASETS)}")
+        if d not in DATASETS:
+            raise UserError(f"{c.where}: unknown dataset {d!r}; choose from {', '.join(DATASETS)}")
     return datasets
 
 
@@ -224,7 +210,7 @@ def _sample(c: _Checker) -> int:
     return value
 
 
-def parse_experiment(text: str, path: Path) -> Experiment:
+def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     """Validate the TOML text of an experiment; every mistake is a one-line UserError."""
     try:
         raw = tomllib.loads(text)
@@ -248,10 +234,9 @@ def parse_experiment(text: str, path: Path) -> Experiment:
     zc_batch = top.get("zc_batch", int, 64, "a positive integer")
     if zc_batch < 1:
         top.fail("zc_batch", "a positive integer")
-    dirs = _Checker(f"{path.name}: [data_dirs]", top.get("data_dirs", dict, {}, "a table"), gt.DATASETS)
+    dirs = _Checker(f"{path.name}: [data_dirs]", top.get("data_dirs", dict, {}, "a table"), DATASETS)
     data_dirs = tuple((d, os.path.expandvars(os.path.expanduser(dirs.get(d, str, "", "a path"))))
-                      for d in gt.DATASETS if d in dirs.table)
-    registry = _registry()
+                      for d in DATASETS if d in dirs.table)
     report = _Checker(f"{path.name}: [report]", top.get("report", dict, {}, "a table"), REPORT_KEYS)
     main = report.strings("main", (), allow_empty=True)
     groups, names = [], set()
@@ -287,8 +272,6 @@ def parse_experiment(text: str, path: Path) -> Experiment:
                       truth, device, fuse, amp, zc_batch, data_dirs, main)
 
 
-# ------------------------------------------------------------------ running
-
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:
     """``--data-dir``: one folder for every dataset, or ``dataset=DIR,dataset=DIR``."""
     if not text or "=" not in text:
@@ -296,63 +279,8 @@ def parse_data_dir(text: str | None) -> dict[str, str] | str | None:
     out = {}
     for part in text.split(","):
         dataset, sep, folder = part.partition("=")
-        if not sep or dataset.strip() not in gt.DATASETS:
+        if not sep or dataset.strip() not in DATASETS:
             raise UserError(f"--data-dir: expected DIR or dataset=DIR,... with datasets "
-                            f"{', '.join(gt.DATASETS)}, got {part!r}")
+                            f"{', '.join(DATASETS)}, got {part!r}")
         out[dataset.strip()] = folder.strip()
     return out
-
-
-def _command(exp, results, out, device, data_dir) -> str:
-    parts = ["python -m benchmark run", exp.name if exp.path.parent == EXPERIMENTS_DIR else str(exp.path)]
-    parts += [f"--results {shlex.quote(str(results))}", f"--out {shlex.quote(str(out))}"]
-    parts += [f"--device {device}"] if device else []
-    parts += [f"--data-dir {shlex.quote(data_dir)}"] if data_dir else []
-    return " ".join(parts)
-
-
-def run_experiment(name, results=DEFAULT_PATH, out="results", device: str | None = None,
-                   data_dir: str | None = None, dry_run: bool = False, progress: bool = True,
-                   n_boot: int = 1000) -> dict:
-    """Plan, print the plan and estimate (stderr), compute what is missing, write the report.
-
-    ``device`` overrides the experiment's; ``data_dir`` is one folder for every dataset or
-    ``dataset=DIR,...`` (overrides the file's ``[data_dirs]``). Returns a JSON-able summary with
-    a one-line "message"."""
-    started = time.perf_counter()
-    exp = load_experiment(name)
-    dirs = parse_data_dir(data_dir)
-    torch_device = resolve_device(device or exp.device)
-    contexts = {d: Context(d, 0, torch_device, dirs if isinstance(dirs, str) else
-                           (dirs or {}).get(d, exp.data_dir(d)), exp.fuse, exp.amp, exp.zc_batch)
-                for d in gt.DATASETS}
-    store = Store(results)
-    from .runner import compute, device_name
-    plan = make_plan(exp, store, contexts, device_name(contexts["cifar10"]))
-    print(format_plan(exp, plan), file=sys.stderr, flush=True)
-    summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
-               "dry_run": dry_run, "plan": [u.describe() for u in plan.units],
-               "skipped": [{"proxy": p, "dataset": d, "reason": r} for p, d, r in plan.skipped],
-               "missing": plan.missing, "estimate_s": plan.estimate_s}
-    if dry_run:
-        summary["message"] = (f"{exp.name}: {plan.missing:,} results to compute, estimated "
-                              f"{duration(plan.estimate_s)} on {plan.device} (dry run: nothing computed)")
-        return summary
-    todo = [u for u in plan.units if u.missing]
-    compute_started = time.perf_counter()
-    for n, unit in enumerate(todo, start=1):
-        print(f"[{n}/{len(todo)}] {unit.proxy.store_name} on {unit.dataset}, seed {unit.seed}: "
-              f"{len(unit.missing)} archs (estimate {duration(unit.estimate_s)})",
-              file=sys.stderr, flush=True)
-        compute(unit.proxy, list(unit.indices), contexts[unit.dataset].with_seed(unit.seed), store,
-                progress=progress)
-    computed_s = time.perf_counter() - compute_started
-    from analysis.report import write_report
-    spec = exp.report_spec(plan.sources, plan.skipped, [_command(exp, results, out, device, data_dir)])
-    files = write_report(store, out, spec=spec, n_boot=n_boot)
-    summary.update(computed=plan.missing, compute_seconds=computed_s,
-                   wall_seconds=time.perf_counter() - started,
-                   report={k: str(v) for k, v in files.items() if k in ("html", "md", "json")})
-    summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in {duration(computed_s)} "
-                          f"(estimated {duration(plan.estimate_s)}); report: {files['html']}")
-    return summary

@@ -12,7 +12,7 @@ same validation images; archs/hour = archs / wall time. The two alternate chunk 
 fused, then the same K naively), so that both meet the same machine load; the per-chunk ratios
 and their median are printed too. Usage:
 
-    python benchmarks/train_throughput.py --proxy c4r4s10e1 --archs 16 [--fuse K] [--device cpu]
+    python perf/train_throughput.py --proxy c4r4s10e1 --archs 16 [--fuse K] [--device cpu]
 """
 from __future__ import annotations
 
@@ -24,21 +24,18 @@ import resource
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmark import groundtruth as gt  # noqa: E402
-from benchmark.context import Context, resolve_device  # noqa: E402
-from benchmark.datasets import proxy_split  # noqa: E402
-from benchmark.network import Network  # noqa: E402
-from benchmark.training import engine  # noqa: E402
-from benchmark.training.recipe import Recipe, parse  # noqa: E402
-from proxies.training import default_fuse, recipe_for  # noqa: E402
+from benchmark import groundtruth as gt
+from benchmark.api import Context, resolve_device
+from benchmark.datasets import proxy_split
+from benchmark.training import engine
+from benchmark.training.recipe import Recipe
+from proxies.training import default_fuse, recipe_for
 
 
 class PerSampleImages(Dataset):

@@ -12,20 +12,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .context import Context
-from .errors import UserError
-from .registry import Proxy
-from .store import Key, Store
+from benchmark.api import Context, Proxy, Registry
+from benchmark.errors import UserError
+from benchmark.store import Key, Store
 
 if TYPE_CHECKING:
-    from .experiments import Experiment
+    from .spec import Experiment
 
 KIND_ORDER = {"table": 0, "zero-cost": 1, "training": 2}
-
-
-def _registry():
-    from proxies import REGISTRY
-    return REGISTRY
 
 
 @dataclass(frozen=True)
@@ -71,22 +65,12 @@ class Plan:
         return sum(u.estimate_s for u in self.units)
 
 
-def _measured(store: Store, proxy: Proxy, dataset: str, device: str) -> tuple[float, int]:
-    """Mean stored seconds per arch of this proxy's runs on this dataset and device."""
-    mean, count = store.db.execute(
-        "SELECT AVG(seconds), COUNT(*) FROM results WHERE proxy=? AND version=? AND dataset=? "
-        "AND device=?", (proxy.store_name, proxy.version, dataset, device)).fetchone()
-    return (mean or 0.0), count
-
-
-def _calibration(store: Store, device: str) -> dict[str, tuple[float, int]]:
+def _calibration(registry: Registry, store: Store, device: str) -> dict[str, tuple[float, int]]:
     """Per proxy kind, the median ratio of measured seconds per arch to ``cost_s`` over every
     proxy stored with its current version on this device: it corrects the estimates of the same
     kind's unmeasured runs (cost_s is a guess for an idle 2-core CPU)."""
-    registry, ratios = _registry(), {}
-    rows = store.db.execute("SELECT proxy, version, AVG(seconds) FROM results WHERE device=? "
-                            "GROUP BY proxy, version, dataset", (device,)).fetchall()
-    for name, version, mean in rows:
+    ratios = {}
+    for name, version, mean in store.mean_seconds(device):
         try:
             proxy = registry.get(name)
         except UserError:
@@ -95,9 +79,10 @@ def _calibration(store: Store, device: str) -> dict[str, tuple[float, int]]:
             ratios.setdefault(proxy.kind, []).append(mean / proxy.cost_s)
     return {kind: (float(np.median(r)), len(r)) for kind, r in ratios.items()}
 
-def make_plan(exp: Experiment, store: Store, contexts: dict[str, Context], device_name: str) -> Plan:
+
+def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[str, Context],
+              device_name: str) -> Plan:
     """What each (proxy, dataset, seed) still needs. ``contexts``: one Context per dataset."""
-    registry = _registry()
     sources: dict[tuple[str, str], str] = {}
     skipped: dict[tuple[str, str], str] = {}
     runs: dict[Key, tuple[Proxy, dict, dict]] = {}
@@ -126,9 +111,8 @@ def make_plan(exp: Experiment, store: Store, contexts: dict[str, Context], devic
                     _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
                     serves[name] = None
                     wanted.update(dict.fromkeys(indices))
-    measured = {key: _measured(store, proxy, key.dataset, device_name)
-                for key, (proxy, _, _) in runs.items()}
-    ratios = _calibration(store, device_name)
+    measured = {key: store.seconds_per_arch(key, device_name) for key in runs}
+    ratios = _calibration(registry, store, device_name)
     units = []
     for key, (proxy, serves, wanted) in runs.items():
         stored = store.get(key, list(wanted))

@@ -8,7 +8,7 @@ The machine's 1-minute load average is printed before and after the run (other w
 machine slows a CPU measurement). ``vote`` computes its three components itself, so the
 "all" row counts synflow, jacov and snip twice, as scoring every proxy from scratch does.
 
-    python benchmarks/zero_cost_throughput.py [--archs 8] [--device cpu|cuda] [--threads 1] [--json]
+    python perf/zero_cost_throughput.py [--archs 8] [--device cpu|cuda] [--threads 1] [--json]
 """
 from __future__ import annotations
 
@@ -20,12 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from benchmark import groundtruth as gt  # noqa: E402
-from benchmark.context import Context, resolve_device  # noqa: E402
+from benchmark import groundtruth as gt
+from benchmark.api import Context, resolve_device
 
 
 def cpu_name() -> str:

@@ -1,4 +1,5 @@
-"""The one registry of proxies, and the Proxy interface every proxy implements.
+"""The proxy interface: :class:`Proxy`, :class:`Outcome`, the one :class:`Registry` and the
+:class:`Context` the harness hands a proxy.
 
 A proxy scores a batch of archs and returns one :class:`Outcome` per arch. The harness (the
 runner) decides batching, caching and bookkeeping; proxies stay small and pure. Proxies are
@@ -7,23 +8,32 @@ registered by name at import time of their module (``proxies/__init__.py`` impor
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+import torch
+
+from .datasets import load_dataset
 from .errors import UserError
 
 KINDS = ("table", "zero-cost", "training")
+#: what a proxy's cost is, by kind
+COST_KIND = {"table": "lookup", "zero-cost": "forward/backward passes", "training": "training"}
 
 
 @dataclass
 class Outcome:
     """What a proxy returns for one arch. ``curve`` is a per-epoch score curve (training proxies);
-    ``seconds`` is the compute time attributed to this arch."""
+    ``parts`` are component scores that :meth:`Proxy.combine` turns into scores within a scored set
+    (AZ-NAS, vote); ``seconds`` is the compute time attributed to this arch."""
 
     score: float
     seconds: float = 0.0
     curve: list[float] | None = None
+    parts: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,11 @@ class Proxy:
         return [self.read(o) for o in outcomes]
 
     def describe(self) -> dict:
+        """What a proxy is, for listings and reports: name, kind, direction, version, cost kind
+        (what ``cost_s`` counts); families add their own keys (training: its EcoNAS ``factors``,
+        c, r, s, e, b, m, each >= 1)."""
         return {"name": self.name, "kind": self.kind, "higher_is_better": self.higher_is_better,
-                "version": self.version}
+                "version": self.version, "cost": COST_KIND[self.kind]}
 
 
 @dataclass
@@ -119,5 +132,52 @@ class Registry:
     def patterns(self) -> list[str]:
         return [p for p, _ in self._families]
 
+    def copy(self) -> Registry:
+        """A registry with the same proxies and families, to add to without touching this one."""
+        return Registry(dict(self._proxies), list(self._families))
+
 
 REGISTRY = Registry()
+
+
+# ---------------------------------------------------------------- what a proxy may read
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when it is available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but CUDA is not available here")
+    return torch.device(name)
+
+
+@lru_cache(maxsize=4)
+def _load(dataset: str, data_dir: str | None):
+    return load_dataset(dataset, data_dir)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a proxy may read besides the archs it scores.
+
+    ``fuse``: networks trained at once (None: chosen from device memory); ``amp``: None or
+    ``bf16``; ``zc_batch``: images in the zero-cost minibatch.
+    """
+
+    dataset: str
+    seed: int = 0
+    device: torch.device = torch.device("cpu")
+    data_dir: str | None = None
+    fuse: int | None = None
+    amp: str | None = None
+    zc_batch: int = 64
+
+    @property
+    def images(self):
+        """The dataset's images (:class:`benchmark.datasets.ImageData`), loaded once per process."""
+        return _load(self.dataset, self.data_dir)
+
+    def with_seed(self, seed: int) -> Context:
+        return dataclasses.replace(self, seed=seed)

@@ -1,0 +1,34 @@
+"""The ``score`` command's result: one proxy's scores on a set of archs against the truth
+(the CLI contract's JSON object)."""
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark import groundtruth as gt
+
+from .metrics import summarize
+
+
+def scorecard(proxy, dataset: str, truth_name: str, indices, scores: np.ndarray,
+              truth: np.ndarray, seconds: np.ndarray, seeds, wall_seconds: float) -> dict:
+    """Kendall tau, Spearman, Pearson and top-10% retrieval with CIs, and every arch's row."""
+    summary = summarize(scores, truth, higher_is_better=proxy.higher_is_better)
+    return {
+        "proxy": proxy.name, "dataset": dataset, "truth": truth_name,
+        **summary,
+        "seeds": list(seeds),
+        "seconds": float(np.sum(seconds)),
+        "wall_seconds": wall_seconds,
+        "scores": [{"index": i, "arch": str(gt.arch_of(i)), "score": json_float(s),
+                    "truth": json_float(t), "seconds": float(c)}
+                   for i, s, t, c in zip(indices, scores, truth, seconds)],
+    }
+
+
+def json_float(x: float) -> float | None | str:
+    """JSON has no NaN or inf: NaN becomes null, inf the strings "inf" / "-inf"."""
+    if np.isnan(x):
+        return None
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return float(x)

@@ -1,0 +1,80 @@
+"""Running an experiment: plan what the store lacks, print the plan and a time estimate to stderr,
+and compute the missing results through :func:`benchmark.runner.compute` (cheapest first,
+committed chunk by chunk, so a killed run resumes). Writing the report is the caller's (the CLI
+wires this module and ``analysis.report``)."""
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+
+from benchmark.api import Context, Registry, resolve_device
+from benchmark.catalog import DATASETS
+from benchmark.executors import Executor
+from benchmark.runner import compute, device_name
+from benchmark.store import Store
+
+from .plan import Plan, duration, format_plan, make_plan
+from .spec import EXPERIMENTS_DIR, Experiment, load_experiment, parse_data_dir
+
+
+@dataclass(frozen=True)
+class Run:
+    """What :func:`run_experiment` did: the experiment, its plan, and a JSON-able summary."""
+
+    experiment: Experiment
+    plan: Plan
+    summary: dict
+    command: str
+
+
+def command(exp: Experiment, results, out, device, data_dir) -> str:
+    """The ``run`` command line that reproduces this run."""
+    parts = ["python -m benchmark run", exp.name if exp.path.parent == EXPERIMENTS_DIR else str(exp.path)]
+    parts += [f"--results {shlex.quote(str(results))}", f"--out {shlex.quote(str(out))}"]
+    parts += [f"--device {device}"] if device else []
+    parts += [f"--data-dir {shlex.quote(data_dir)}"] if data_dir else []
+    return " ".join(parts)
+
+
+def run_experiment(name, registry: Registry, store: Store, out="results",
+                   device: str | None = None, data_dir: str | None = None, dry_run: bool = False,
+                   progress: bool = True, executor: Executor | None = None) -> Run:
+    """Plan, print the plan and estimate (stderr), compute what is missing.
+
+    ``device`` overrides the experiment's; ``data_dir`` is one folder for every dataset or
+    ``dataset=DIR,...`` (overrides the file's ``[data_dirs]``). The summary has a one-line
+    "message"."""
+    started = time.perf_counter()
+    exp = load_experiment(name, registry)
+    dirs = parse_data_dir(data_dir)
+    torch_device = resolve_device(device or exp.device)
+    contexts = {d: Context(d, 0, torch_device, dirs if isinstance(dirs, str) else
+                           (dirs or {}).get(d, exp.data_dir(d)), exp.fuse, exp.amp, exp.zc_batch)
+                for d in DATASETS}
+    plan = make_plan(exp, registry, store, contexts, device_name(contexts["cifar10"]))
+    print(format_plan(exp, plan), file=sys.stderr, flush=True)
+    summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
+               "dry_run": dry_run, "plan": [u.describe() for u in plan.units],
+               "skipped": [{"proxy": p, "dataset": d, "reason": r} for p, d, r in plan.skipped],
+               "missing": plan.missing, "estimate_s": plan.estimate_s}
+    line = command(exp, store.path, out, device, data_dir)
+    if dry_run:
+        summary["message"] = (f"{exp.name}: {plan.missing:,} results to compute, estimated "
+                              f"{duration(plan.estimate_s)} on {plan.device} (dry run: nothing computed)")
+        return Run(exp, plan, summary, line)
+    todo = [u for u in plan.units if u.missing]
+    compute_started = time.perf_counter()
+    for n, unit in enumerate(todo, start=1):
+        print(f"[{n}/{len(todo)}] {unit.proxy.store_name} on {unit.dataset}, seed {unit.seed}: "
+              f"{len(unit.missing)} archs (estimate {duration(unit.estimate_s)})",
+              file=sys.stderr, flush=True)
+        compute(unit.proxy, list(unit.indices), contexts[unit.dataset].with_seed(unit.seed), store,
+                progress=progress, executor=executor)
+    computed_s = time.perf_counter() - compute_started
+    summary.update(computed=plan.missing, compute_seconds=computed_s,
+                   wall_seconds=time.perf_counter() - started)
+    summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in {duration(computed_s)} "
+                          f"(estimated {duration(plan.estimate_s)})")
+    return Run(exp, plan, summary, line)

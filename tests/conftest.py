@@ -1,0 +1,23 @@
+"""Shared fixtures: a registry of the test's own, and isolation from the user's data settings."""
+import pytest
+
+import benchmark.cli
+import proxies
+from benchmark.api import Registry
+
+
+@pytest.fixture
+def registry(monkeypatch) -> Registry:
+    """A copy of the suite's registry (every proxy and family) that a test may register into;
+    the CLI uses it for the duration of the test, and the suite's own registry is untouched."""
+    own = proxies.REGISTRY.copy()
+    monkeypatch.setattr(proxies, "REGISTRY", own)
+    monkeypatch.setattr(benchmark.cli, "REGISTRY", own)
+    return own
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No $NB201_DATA_DIR, and a dataset cache of the test's own."""
+    monkeypatch.delenv("NB201_DATA_DIR", raising=False)
+    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
