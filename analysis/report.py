@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -70,6 +71,7 @@ class ProxyResult:
     label: str
     dataset: str
     source: str
+    setting: str            # the computation's digest without the seed (benchmark.store.Key)
     indices: np.ndarray
     scores: np.ndarray      # mean over seeds, raw (not oriented)
     truth: np.ndarray
@@ -127,7 +129,7 @@ def _stored_selections(registry: Registry, frame: pd.DataFrame
     return out, notes
 
 
-def _result(proxy: Proxy, sel: Selection, source: str, rows: pd.DataFrame, truth: str,
+def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.DataFrame, truth: str,
             n_boot: int, notes: list[str]) -> ProxyResult | None:
     per_arch = rows.groupby("arch_index").agg(seconds=("seconds", "sum"), seeds=("seed", "nunique"))
     if sel.seeds is not None:
@@ -148,7 +150,7 @@ def _result(proxy: Proxy, sel: Selection, source: str, rows: pd.DataFrame, truth
     per_seed = [dict(zip(sub["arch_index"], sub["outcome"])) for _, sub in kept.groupby("seed")]
     scores, seconds = read_scores(proxy, per_seed, indices.tolist())
     true = gt.vector(sel.dataset, truth)[indices]
-    return ProxyResult(proxy, proxy.name, sel.dataset, source, indices, scores, true,
+    return ProxyResult(proxy, proxy.name, sel.dataset, source, setting, indices, scores, true,
                        tuple(sorted(int(s) for s in kept["seed"].unique())), seconds,
                        tuple(sorted(kept["device"].unique())), tuple(sorted(kept["git"].unique())),
                        summarize(scores, true, higher_is_better=proxy.higher_is_better,
@@ -171,12 +173,15 @@ def collect(registry: Registry, frame: pd.DataFrame, selections, truth: str = "t
                      & (frame["dataset"] == sel.dataset)]
         if sel.source is not None:
             rows = rows[rows["source"] == sel.source]
+        if sel.setting is not None:
+            rows = rows[rows["setting"] == sel.setting]
         if sel.seeds is not None:
             rows = rows[rows["seed"].isin(sel.seeds)]
         if sel.indices is not None:
             rows = rows[rows["arch_index"].isin(sel.indices)]
-        found = [r for source, sub in rows.groupby("source", sort=True)
-                 if (r := _result(proxy, sel, source, sub, truth, n_boot, notes)) is not None]
+        found = [r for (source, setting), sub in rows.groupby(["source", "setting"], sort=True)
+                 if (r := _result(proxy, sel, source, setting, sub, truth, n_boot, notes))
+                 is not None]
         if not found:
             notes.append(f"{proxy.name} on {sel.dataset}: no stored results")
         results += found
@@ -184,13 +189,20 @@ def collect(registry: Registry, frame: pd.DataFrame, selections, truth: str = "t
 
 
 def _unique_labels(results: list[ProxyResult]) -> list[ProxyResult]:
-    """A proxy reported twice on one dataset (two data sources, or two seed sets) is labelled
-    with its source and seeds."""
-    count: dict[tuple[str, str], int] = {}
+    """A proxy reported twice on one dataset (two data sources, two seed sets, or two settings of
+    its options) is labelled with its source and seeds, and the setting's digest where those tie."""
+    def seeds(r):
+        return ",".join(map(str, r.seeds))
+    by_label = Counter((r.dataset, r.label) for r in results)
+    by_source = Counter((r.dataset, r.label, r.source, seeds(r)) for r in results)
+    out = []
     for r in results:
-        count[(r.dataset, r.label)] = count.get((r.dataset, r.label), 0) + 1
-    return [dataclasses.replace(r, label=f"{r.label} ({r.source}, seeds {','.join(map(str, r.seeds))})")
-            if count[(r.dataset, r.label)] > 1 else r for r in results]
+        if by_label[(r.dataset, r.label)] > 1:
+            extra = (f", setting {r.setting[:8]}"
+                     if by_source[(r.dataset, r.label, r.source, seeds(r))] > 1 else "")
+            r = dataclasses.replace(r, label=f"{r.label} ({r.source}, seeds {seeds(r)}{extra})")
+        out.append(r)
+    return out
 
 
 def metrics_frame(results: list[ProxyResult]) -> pd.DataFrame:

@@ -78,6 +78,22 @@ class Proxy:
         """This proxy's score from a stored outcome (default: the stored score)."""
         return outcome.score
 
+    def data_source(self, ctx) -> str:
+        """The readable name of what the scores are computed from: the dataset's images, or what
+        the proxy reads instead (``source``)."""
+        return ctx.images.source if self.needs_images else self.source
+
+    def fingerprint(self, ctx) -> dict:
+        """Everything that changes this proxy's scores on ``ctx`` besides the arch: the store keys
+        each row by its digest, so a stored score is served only for the exact computation that
+        made it. Families add their options (zero-cost: batch, network, harness and device class;
+        training: the whole recipe, engine version, amp, device class)."""
+        out = {"proxy": self.store_name, "version": self.version, "dataset": ctx.dataset,
+               "seed": ctx.seed, "source": self.data_source(ctx)}
+        if self.needs_images:
+            out["images"] = ctx.images.digest
+        return out
+
     def combine(self, outcomes: list[Outcome]) -> list[float]:
         """The scores of a set of archs scored together (default: each one's :meth:`read`).
         Proxies defined by ranks within the scored set (AZ-NAS, vote) override it."""

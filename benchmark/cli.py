@@ -123,12 +123,12 @@ def _ci(result: dict, key: str) -> str:
     return "" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
 
 
-def experiment_report(exp: Experiment, sources: dict | None = None, skipped=(),
-                      command: str | None = None) -> ReportSpec:
-    """What the report of an experiment shows: its selections, on the data sources it ran on
-    (``sources``, else every stored one), with what was skipped and the command that ran it."""
+def experiment_report(exp: Experiment, plan=None, command: str | None = None) -> ReportSpec:
+    """What the report of an experiment shows: its selections, on the data sources and settings
+    its ``plan`` ran (else every stored one), what was skipped, and the command that ran it."""
+    sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
-                      selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}),
+                      selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings),
                       truth=exp.truth, main=exp.main, description=exp.description,
                       commands=(command or f"python -m benchmark run {exp.name}",),
                       skipped=tuple(skipped), design=exp.design())
@@ -148,7 +148,7 @@ def cmd_run(args) -> None:
                          data_dir=args.data_dir, dry_run=args.dry_run)
     summary = run.summary
     if not args.dry_run:
-        spec = experiment_report(run.experiment, run.plan.sources, run.plan.skipped, run.command)
+        spec = experiment_report(run.experiment, run.plan, run.command)
         files = write_report(REGISTRY, store, args.out, spec)
         summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
         summary["message"] += f"; report: {files['html']}"

@@ -34,10 +34,6 @@ class Request:
         return gt.vector(self.dataset, self.truth)[self.indices]
 
 
-def data_source(proxy: Proxy, ctx: Context) -> str:
-    return ctx.images.source if proxy.needs_images else proxy.source
-
-
 def device_name(ctx: Context) -> str:
     import torch
     if ctx.device.type == "cuda":
@@ -50,14 +46,12 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     """Outcomes of one proxy for one seed: stored ones are read, missing ones computed by the
     executor (default: in this process) in chunks of ``proxy.chunk_size(ctx)``, each committed as
     it finishes."""
-    key = Key(proxy.store_name, proxy.version, ctx.dataset, data_source(proxy, ctx), ctx.seed)
+    key = Key.of(proxy, ctx)
     done = store.get(key, indices)
     missing = [i for i in dict.fromkeys(indices) if i not in done]
     if not missing:
         return done
-    config = {"proxy": proxy.name, "dataset": ctx.dataset, "seed": ctx.seed,
-              "fuse": ctx.fuse, "amp": ctx.amp, "zc_batch": ctx.zc_batch,
-              "data_dir": ctx.data_dir}
+    run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
     step = max(1, proxy.chunk_size(ctx))
     chunks = [missing[start:start + step] for start in range(0, len(missing), step)]
     bar = tqdm(total=len(missing), desc=f"{proxy.name} {ctx.dataset} seed {ctx.seed}",
@@ -66,7 +60,7 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
         for chunk, outcomes in (executor or LocalExecutor()).map(proxy, chunks, ctx):
             results = dict(zip(chunk, outcomes))
             store.put(key, results, device=device_name(ctx), git=git_hash(),
-                      suite_version=SUITE_VERSION, config=config)
+                      suite_version=SUITE_VERSION, run=run)
             done.update(results)
             bar.update(len(chunk))
     return done

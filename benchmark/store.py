@@ -1,16 +1,26 @@
-"""The results store: one SQLite file, one row per
-(proxy, proxy version, dataset, data source, arch index, seed). All of the suite's SQL is here.
+"""The results store: one SQLite file, one row per (computation, arch index). All of the suite's
+SQL is here.
 
-Rows are written in one transaction per finished arch or fused batch, so a killed run keeps
-what it finished and never leaves half a batch; ``ON CONFLICT DO NOTHING`` on the primary key
-means a rerun never duplicates a row. NaN scores are stored as NULL and read back as NaN.
-:func:`read_scores` is the one way stored outcomes become per-arch scores.
+A computation is identified by the digest of its fingerprint (:meth:`benchmark.api.Proxy.
+fingerprint`: proxy, version, dataset, seed, the data's content digest, and every option that
+changes the value), so a stored score is served only for the exact computation that made it.
+The readable fields (proxy, version, dataset, source, seed, the fingerprint itself as ``config``)
+are kept beside it, and ``setting`` (the digest without the seed) groups the seeds of one
+computation. Rows are written in one transaction per finished arch or fused batch, so a killed
+run keeps what it finished and never leaves half a batch; ``ON CONFLICT DO NOTHING`` on the
+primary key means a rerun never duplicates a row. NaN scores are stored as NULL and read back as
+NaN. :func:`read_scores` is the one way stored outcomes become per-arch scores.
+
+Stores written before rows had these keys (a ``results`` table) are left as they are and
+ignored, with a one-line notice: those rows do not record what made them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sqlite3
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,31 +34,55 @@ from .errors import UserError
 DEFAULT_PATH = Path("results") / "results.sqlite"
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
+CREATE TABLE IF NOT EXISTS scores (
+    setting TEXT NOT NULL, seed INTEGER NOT NULL, arch_index INTEGER NOT NULL,
     proxy TEXT NOT NULL, version INTEGER NOT NULL, dataset TEXT NOT NULL, source TEXT NOT NULL,
-    arch_index INTEGER NOT NULL, seed INTEGER NOT NULL,
-    score REAL, curve TEXT, seconds REAL NOT NULL, device TEXT NOT NULL,
+    score REAL, curve TEXT, parts TEXT, seconds REAL NOT NULL, device TEXT NOT NULL,
     git TEXT NOT NULL, suite_version TEXT NOT NULL, config TEXT NOT NULL, created TEXT NOT NULL,
-    parts TEXT,
-    PRIMARY KEY (proxy, version, dataset, source, arch_index, seed)
-)"""
+    PRIMARY KEY (setting, seed, arch_index)
+);
+CREATE INDEX IF NOT EXISTS scores_by_proxy ON scores (proxy, version, dataset)"""
+#: the table of stores written before rows were keyed by their fingerprint
+LEGACY_TABLE = "results"
 
 
 @dataclass(frozen=True)
 class Key:
-    """Everything that identifies a row except the arch index."""
+    """Everything that identifies a row except the arch index: the readable fields, and the
+    fingerprint (canonical JSON) whose digest without the seed is the row's ``setting``."""
 
     proxy: str
     version: int
     dataset: str
     source: str
     seed: int
+    fingerprint: str = ""
+
+    @classmethod
+    def of(cls, proxy: Proxy, ctx) -> Key:
+        """The key of ``proxy``'s rows on ``ctx`` (its dataset, seed, data and options)."""
+        return cls(proxy.store_name, proxy.version, ctx.dataset, proxy.data_source(ctx), ctx.seed,
+                   json.dumps(proxy.fingerprint(ctx), sort_keys=True))
+
+    @property
+    def config(self) -> dict:
+        if self.fingerprint:
+            return json.loads(self.fingerprint)
+        return {"proxy": self.proxy, "version": self.version, "dataset": self.dataset,
+                "source": self.source, "seed": self.seed}
+
+    @property
+    def setting(self) -> str:
+        """Digest of the fingerprint without the seed: the seeds of one computation share it."""
+        rest = {k: v for k, v in self.config.items() if k != "seed"}
+        return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
 class Selection:
     """Which stored results to read: one proxy (as the registry names it) on one dataset. None
-    means "whatever is stored" (every source, arch or seed); ``command`` scores the same alone."""
+    means "whatever is stored" (every source, setting, arch or seed); ``setting`` pins one
+    computation (:attr:`Key.setting`); ``command`` scores the same alone."""
 
     proxy: str
     dataset: str
@@ -56,6 +90,7 @@ class Selection:
     indices: tuple[int, ...] | None = None
     seeds: tuple[int, ...] | None = None
     command: str | None = None
+    setting: str | None = None
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -77,6 +112,9 @@ def _outcome(score, seconds, curve, parts) -> Outcome:
                    seconds=float(seconds), curve=_decode(curve), parts=_decode(parts))
 
 
+_NOTICED: set[Path] = set()
+
+
 class Store:
     def __init__(self, path: str | Path = DEFAULT_PATH):
         self.path = Path(path)
@@ -84,12 +122,20 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=60)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(SCHEMA)
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(results)")}
-            if "parts" not in columns:   # stores written before component scores had a column
-                self.db.execute("ALTER TABLE results ADD COLUMN parts TEXT")
+            self.db.executescript(SCHEMA)
+            legacy = self._legacy_rows()
         except (OSError, sqlite3.DatabaseError) as err:
             raise UserError(f"cannot open results store {self.path}: {err}") from None
+        if legacy and self.path.resolve() not in _NOTICED:
+            _NOTICED.add(self.path.resolve())
+            print(f"note: {self.path} holds {legacy:,} rows written before scores were keyed by "
+                  f"everything that made them (table {LEGACY_TABLE!r}); they are ignored and "
+                  "recomputed when asked for", file=sys.stderr)
+
+    def _legacy_rows(self) -> int:
+        found = self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?",
+                                (LEGACY_TABLE,)).fetchone()
+        return self.db.execute(f"SELECT COUNT(*) FROM {LEGACY_TABLE}").fetchone()[0] if found else 0
 
     def get(self, key: Key, indices: list[int]) -> dict[int, Outcome]:
         """Stored outcomes for those arch indices (missing ones are absent)."""
@@ -98,33 +144,34 @@ class Store:
         for start in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
             chunk = wanted[start:start + 900]
             rows = self.db.execute(
-                f"SELECT arch_index, score, seconds, curve, parts FROM results WHERE proxy=? "
-                f"AND version=? AND dataset=? AND source=? AND seed=? "
-                f"AND arch_index IN ({','.join('?' * len(chunk))})",
-                (key.proxy, key.version, key.dataset, key.source, key.seed, *chunk))
+                f"SELECT arch_index, score, seconds, curve, parts FROM scores WHERE setting=? "
+                f"AND seed=? AND arch_index IN ({','.join('?' * len(chunk))})",
+                (key.setting, key.seed, *chunk))
             for index, score, seconds, curve, parts in rows:
                 found[index] = _outcome(score, seconds, curve, parts)
         return found
 
     def put(self, key: Key, results: dict[int, Outcome], *, device: str, git: str,
-            suite_version: str, config: dict) -> None:
-        """Write one finished batch atomically; rows already present are kept as they are."""
+            suite_version: str, run: dict | None = None) -> None:
+        """Write one finished batch atomically; rows already present are kept as they are. A row's
+        ``config`` holds the key's fingerprint and ``run``: how it was run without changing the
+        value (chunking, data folder)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        config_json = json.dumps(config, sort_keys=True)
-        rows = [(key.proxy, key.version, key.dataset, key.source, index, key.seed,
-                 _finite_or_none(o.score), _encode(o.curve), o.seconds, device, git,
-                 suite_version, config_json, now, _encode(o.parts))
+        config_json = json.dumps({"fingerprint": key.config, "run": run or {}}, sort_keys=True)
+        rows = [(key.setting, key.seed, index, key.proxy, key.version, key.dataset, key.source,
+                 _finite_or_none(o.score), _encode(o.curve), _encode(o.parts), o.seconds, device,
+                 git, suite_version, config_json, now)
                 for index, o in results.items()]
         with self.db:
             self.db.executemany(
-                "INSERT INTO results (proxy, version, dataset, source, arch_index, seed, score, "
-                "curve, seconds, device, git, suite_version, config, created, parts) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
-                "(proxy, version, dataset, source, arch_index, seed) DO NOTHING", rows)
+                "INSERT INTO scores (setting, seed, arch_index, proxy, version, dataset, source, "
+                "score, curve, parts, seconds, device, git, suite_version, config, created) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
+                "(setting, seed, arch_index) DO NOTHING", rows)
 
     def frame(self) -> pd.DataFrame:
         """Every row as a DataFrame, with each row's decoded :class:`Outcome` in ``outcome``."""
-        frame = pd.read_sql_query("SELECT * FROM results", self.db)
+        frame = pd.read_sql_query("SELECT * FROM scores", self.db)
         frame["outcome"] = [_outcome(*row) for row in zip(
             frame["score"], frame["seconds"], frame["curve"], frame["parts"])]
         return frame
@@ -133,13 +180,13 @@ class Store:
         """Mean stored seconds per arch of this proxy version's rows on ``key.dataset`` and
         ``device`` (every source and seed), and how many rows that mean is over."""
         mean, count = self.db.execute(
-            "SELECT AVG(seconds), COUNT(*) FROM results WHERE proxy=? AND version=? AND dataset=? "
+            "SELECT AVG(seconds), COUNT(*) FROM scores WHERE proxy=? AND version=? AND dataset=? "
             "AND device=?", (key.proxy, key.version, key.dataset, device)).fetchone()
         return (mean or 0.0), count
 
     def mean_seconds(self, device: str) -> list[tuple[str, int, float]]:
         """(proxy, version, mean seconds per arch) of every (proxy, version, dataset) on ``device``."""
-        return self.db.execute("SELECT proxy, version, AVG(seconds) FROM results WHERE device=? "
+        return self.db.execute("SELECT proxy, version, AVG(seconds) FROM scores WHERE device=? "
                                "GROUP BY proxy, version, dataset", (device,)).fetchall()
 
     def close(self) -> None:

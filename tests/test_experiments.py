@@ -152,10 +152,9 @@ def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
     store = Store(tmp_path / "r.sqlite")
     proxy = REGISTRY.get("c4r4s0e4")
     folder = tiny_folder(tmp_path / "images")
-    source = Context("cifar10", data_dir=str(folder)).images.source
-    store.put(Key(proxy.store_name, proxy.version, "cifar10", source, 1),
+    store.put(Key.of(proxy, Context("cifar10", 1, data_dir=str(folder))),
               {i: Outcome(50.0, 3.0, [40.0, 50.0, 50.0, 50.0]) for i in gt.sample(5, 0)[:2]},
-              device="cpu", git="g", suite_version="t", config={})
+              device="cpu", git="g", suite_version="t", run={})
     plan = make_plan(exp, REGISTRY, store, contexts(str(folder)), "cpu")
     train = [u for u in plan.units if u.proxy.kind == "training"]
     assert sorted(u.seed for u in train) == [0, 1]  # one run per seed serves both names
@@ -230,8 +229,9 @@ def test_estimates_of_unmeasured_proxies_are_calibrated_on_measured_ones(tmp_pat
     text = '[[group]]\nname="z"\nproxies=["cal-a", "cal-b"]\nsample=10'
     exp = parse_experiment(text, tmp_path / "cal.toml", registry)
     store = Store(tmp_path / "r.sqlite")
-    store.put(Key("cal-a", 1, "cifar10", "none", 0), {i: Outcome(1.0, 6.0) for i in gt.sample(4, 0)},
-              device="cpu", git="g", suite_version="t", config={})
+    store.put(Key.of(registry.get("cal-a"), Context("cifar10")),
+              {i: Outcome(1.0, 6.0) for i in gt.sample(4, 0)},
+              device="cpu", git="g", suite_version="t", run={})
     units = {u.proxy.name: u for u in make_plan(exp, registry, store, contexts(), "cpu").units}
     assert units["cal-a"].seconds_per_arch == 6.0 and len(units["cal-a"].missing) == 6
     assert units["cal-b"].seconds_per_arch == pytest.approx(6.0) and "calibrated" in units["cal-b"].basis

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from benchmark import groundtruth as gt
+from benchmark.catalog import DATASETS
 from benchmark.errors import UserError
 
 
@@ -16,7 +17,7 @@ def test_table_order_and_published_bests():
 
 
 def test_vectors_have_every_arch_and_seed_counts_match():
-    for dataset in gt.DATASETS:
+    for dataset in DATASETS:
         for metric in ("test_200", "valid_200", "test_12", "valid_12", "params"):
             assert np.isfinite(gt.vector(dataset, metric)).all()
         n = gt.vector(dataset, "valid_200_nseeds")

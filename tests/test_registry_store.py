@@ -42,7 +42,7 @@ def test_every_registered_proxy_has_metadata():
 
 
 KEY = Key("p", 1, "cifar10", "src", 0)
-META = dict(device="cpu", git="abc", suite_version="0", config={"a": 1})
+META = dict(device="cpu", git="abc", suite_version="0", run={"a": 1})
 
 
 def test_store_round_trip_with_nan_inf_and_curves(tmp_path):

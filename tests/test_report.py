@@ -51,7 +51,7 @@ def fill_store(store: Store, seeds=(0,)) -> None:
         for seed in seeds:
             outcomes = {i: Outcome(c[-1], seconds, c) for i, c in _curves(noise, epochs, rng).items()}
             store.put(Key(proxy.store_name, proxy.version, "cifar10", SOURCE, seed), outcomes,
-                      device="cpu", git="synthetic", suite_version="test", config={})
+                      device="cpu", git="synthetic", suite_version="test", run={})
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +162,9 @@ def test_report_without_spec_reports_everything_resolvable(tmp_path):
     store = Store(tmp_path / "r.sqlite")
     fill_store(store, seeds=(0, 1))
     store.put(Key("no-such-proxy", 1, "cifar10", "x", 0), {0: Outcome(1.0)}, device="cpu", git="g",
-              suite_version="t", config={})
+              suite_version="t", run={})
     store.put(Key("params", 99, "cifar10", "network", 0), {0: Outcome(1.0)}, device="cpu", git="g",
-              suite_version="t", config={})
+              suite_version="t", run={})
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=50)
     main = pd.read_csv(files["table_main_csv"])
     assert set(main["label"]) == {*TABLE_PROXIES, *TRAINING}
@@ -194,7 +194,7 @@ def test_nan_scores_rank_last_and_are_counted(tmp_path):
     truth = gt.vector("cifar10", "test_200")
     outcomes = {i: Outcome(math.nan if k < 5 else float(truth[i]), 0.01) for k, i in enumerate(INDICES)}
     store.put(Key("params", proxy.version, "cifar10", "network", 0), outcomes, device="cpu", git="g",
-              suite_version="t", config={})
+              suite_version="t", run={})
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
     row = pd.read_csv(files["table_main_csv"]).iloc[0]
     assert row["nan_scores"] == 5 and 0.5 < row["kendall_tau"] < 1
@@ -248,7 +248,7 @@ def test_two_sources_of_one_proxy_get_distinct_labels(tmp_path):
     for source in ("a", "b"):
         store.put(Key("random", proxy.version, "cifar10", source, 0),
                   {i: Outcome(float(k)) for k, i in enumerate(INDICES)}, device="cpu", git="g",
-                  suite_version="t", config={})
+                  suite_version="t", run={})
     results, notes = collect(REGISTRY, store.frame(), [Selection("random", "cifar10")], n_boot=10)
     assert sorted(r.label for r in results) == ["random (a, seeds 0)", "random (b, seeds 0)"]
     assert all(r.summary["n"] == N for r in results) and not notes
@@ -267,7 +267,7 @@ def test_set_level_proxies_combine_within_the_reported_set(tmp_path, registry):
     store = Store(tmp_path / "rank.sqlite")
     stored = {i: Outcome(float(k) ** 3, 0.1) for k, i in enumerate(INDICES)}
     store.put(Key(proxy.name, 1, "cifar10", "none", 0), stored, device="cpu", git="g",
-              suite_version="t", config={})
+              suite_version="t", run={})
     subset = tuple(INDICES[10:20])
     results, _ = collect(registry, store.frame(), [Selection(proxy.name, "cifar10", indices=subset)],
                          n_boot=10)

@@ -16,9 +16,8 @@ import torch
 from PIL import Image
 
 import proxies  # noqa: F401  registers the families
-from benchmark.api import Context
 from benchmark.errors import UserError
-from benchmark.api import REGISTRY, Outcome
+from benchmark.api import REGISTRY, Context, Outcome
 from benchmark.runner import compute
 from benchmark.store import Store
 

@@ -15,12 +15,11 @@ from torch import nn
 import proxies  # noqa: F401  registers every proxy
 from analysis.metrics import orient, spearman
 from benchmark import groundtruth as gt
-from benchmark.api import Context
+from benchmark.api import REGISTRY, Context, Outcome
 from benchmark.datasets import ImageData
-from benchmark.api import REGISTRY, Outcome
 from benchmark.cli import score
 from benchmark.runner import Request
-from benchmark.store import Store
+from benchmark.store import Key, Store
 from proxies.zero_cost import harness
 from proxies.zero_cost.aznas import AZNAS
 from proxies.zero_cost.harness import Batch, RankedProxy, ZeroCostProxy, run
@@ -219,16 +218,10 @@ def test_runner_combines_ranked_proxies_within_the_scored_set(tmp_path):
     out = score(Request(vote, "cifar10", list(ARCHS)), ctx, store, progress=False)
     got = [s["score"] for s in out["scores"]]
     assert sorted(got) == [0.0, 0.5, 1.0] or len(set(got)) < 3
-    stored = store.get(_key(vote, ctx), list(ARCHS))
+    stored = store.get(Key.of(vote, ctx), list(ARCHS))
     assert all(len(o.parts) == 3 and math.isnan(o.score) for o in stored.values())
     again = score(Request(vote, "cifar10", list(ARCHS)), ctx, store, progress=False)
     assert [s["score"] for s in again["scores"]] == got
-
-
-def _key(proxy, ctx):
-    from benchmark.runner import data_source
-    from benchmark.store import Key
-    return Key(proxy.store_name, proxy.version, ctx.dataset, data_source(proxy, ctx), ctx.seed)
 
 
 # ---------------------------------------------------------------- agreement with NASLib

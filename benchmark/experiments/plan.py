@@ -54,6 +54,7 @@ class Plan:
     units: tuple[Unit, ...]
     skipped: tuple[tuple[str, str, str], ...]   # (proxy, dataset, reason)
     sources: dict = field(default_factory=dict)  # (proxy name, dataset) -> data source
+    settings: dict = field(default_factory=dict)  # (proxy name, dataset) -> Key.setting
     device: str = "cpu"
 
     @property
@@ -84,6 +85,7 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
               device_name: str) -> Plan:
     """What each (proxy, dataset, seed) still needs. ``contexts``: one Context per dataset."""
     sources: dict[tuple[str, str], str] = {}
+    settings: dict[tuple[str, str], str] = {}
     skipped: dict[tuple[str, str], str] = {}
     runs: dict[Key, tuple[Proxy, dict, dict]] = {}
     image_source: dict[str, str | UserError] = {}
@@ -107,7 +109,8 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
                     source = proxy.source
                 sources[(name, dataset)] = source
                 for seed in group.seeds:
-                    key = Key(proxy.store_name, proxy.version, dataset, source, seed)
+                    key = Key.of(proxy, contexts[dataset].with_seed(seed))
+                    settings[(name, dataset)] = key.setting
                     _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
                     serves[name] = None
                     wanted.update(dict.fromkeys(indices))
@@ -130,7 +133,7 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
                           missing, per_arch, basis))
     units.sort(key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
     return Plan(tuple(units), tuple((p, d, why) for (p, d), why in skipped.items()), sources,
-                device_name)
+                settings, device_name)
 
 
 def duration(seconds: float) -> str:

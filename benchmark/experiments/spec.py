@@ -94,9 +94,11 @@ class Experiment:
                 + (f" --data-dir {shlex.quote(data)}" if data else "") + " --json")
 
     def selections(self, sources: dict[tuple[str, str], str] | None = None,
-                   skipped: set[tuple[str, str]] = frozenset()) -> tuple[Selection, ...]:
+                   skipped: set[tuple[str, str]] = frozenset(),
+                   settings: dict[tuple[str, str], str] | None = None) -> tuple[Selection, ...]:
         """What the report shows: each (proxy, dataset, seeds) once, on the union of its groups'
-        archs; ``sources`` pins the data source per (proxy, dataset) (else every stored source)."""
+        archs; ``sources`` and ``settings`` pin the data source and the computation's setting per
+        (proxy, dataset) (else every stored one)."""
         merged: dict[tuple, tuple[dict, Group]] = {}
         for group in self.groups:
             for dataset in group.datasets:
@@ -109,7 +111,8 @@ class Experiment:
                     # samples of one seed are prefixes of each other: the union is the largest
                     merged[key] = (indices, group if group.sample > largest.sample else largest)
         return tuple(Selection(proxy, dataset, (sources or {}).get((proxy, dataset)), tuple(indices),
-                               seeds, self.score_command(proxy, dataset, largest))
+                               seeds, self.score_command(proxy, dataset, largest),
+                               (settings or {}).get((proxy, dataset)))
                      for (proxy, dataset, seeds), (indices, largest) in merged.items())
 
     def design(self) -> tuple[tuple[str, ...], ...]:

@@ -29,6 +29,9 @@ from .augment import crop_flip, draw, normalize, resize
 from .fused import FusedNetwork, fold_batchnorm, fuse
 from .recipe import Recipe
 
+#: bump whenever a change to the engine changes the scores it computes: stored training rows are
+#: keyed by it (through the training proxies' fingerprint)
+ENGINE_VERSION = 1
 # salts that keep the random streams of one seed apart
 _SUBSET, _VALID, _BATCHES, _INIT = 1, 2, 3, 4
 

@@ -41,6 +41,8 @@ from benchmark.network import Network
 from benchmark.api import REGISTRY, Outcome, Proxy
 from benchmark.space import Arch
 
+#: bump when the harness changes what any zero-cost proxy computes (network, batch, seeding, dtype)
+HARNESS_VERSION = 1
 BN_MODES = ("train", "eval", "off")
 INPUTS = ("images", "gaussian", "none")
 
@@ -109,6 +111,17 @@ class ZeroCostProxy(Proxy):
 
     def outcome(self, value, seconds: float) -> Outcome:
         return Outcome(score=float(value), seconds=seconds)
+
+    def fingerprint(self, ctx) -> dict:
+        """The base fingerprint plus how the harness runs the proxy: the network, BN mode, dtype,
+        init, the minibatch (``ctx.zc_batch`` images drawn with the seed, of which ``n_inputs``
+        are used) and the device class (CPU and CUDA kernels round differently)."""
+        init = None if self.init is None else f"{self.init.__module__}.{self.init.__qualname__}"
+        return {**super().fingerprint(ctx), "harness": HARNESS_VERSION, "channels": self.channels,
+                "cells": self.cells, "bn": self.bn, "grad": self.grad, "inputs": self.inputs,
+                "n_inputs": self.n_inputs, "double": self.double, "init": init,
+                "zc_batch": None if self.inputs == "none" else ctx.zc_batch,
+                "device": ctx.device.type}
 
     def value(self, arch: Arch, index: int, ctx):
         """This proxy's raw value for one arch (a float; a tuple for ranked proxies)."""

@@ -46,6 +46,10 @@ class Vote(RankedProxy):
                  for p in self.components]
         return tuple(p.value(arch, index, ctx) for p in parts)
 
+    def fingerprint(self, ctx) -> dict:
+        return {**super().fingerprint(ctx),
+                "components": [(p.name, p.version) for p in self.components]}
+
     def aggregate(self, components: np.ndarray) -> np.ndarray:
         return copeland(components)
 
