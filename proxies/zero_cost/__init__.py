@@ -12,3 +12,4 @@ from . import zico  # noqa: F401
 from . import meco  # noqa: F401
 from . import aznas  # noqa: F401  az-nas
 from . import vote  # noqa: F401  vote (after synflow, jacov and snip)
+from . import ntk  # noqa: F401  ntk_cond (lower is better)
