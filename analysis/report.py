@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -365,6 +366,19 @@ def _commands(results: list[ProxyResult]) -> pd.DataFrame:
     return pd.DataFrame([(r.dataset, r.label, r.command) for r in results if r.command],
                         columns=["dataset", "proxy", "command"])
 
+
+
+def check_out_dir(out_dir) -> Path:
+    """Create the report's folder, or raise UserError if it cannot be written into (checked
+    before anything is computed)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write the report into {out}: {err.strerror or err}") from None
+    return out
 
 
 def write_report(store, out_dir, experiment=None, *, spec: ReportSpec | None = None,

@@ -11,7 +11,7 @@ import sys
 
 from . import groundtruth as gt
 from .complexity import CLASSES, RESOLUTION, flops_m, params_m
-from .context import Context, resolve_device
+from .context import Context, check_seed, resolve_device
 from .errors import UserError
 from .store import DEFAULT_PATH, Store
 
@@ -65,28 +65,43 @@ def _num(x: float) -> float | None:
     return None if x != x else float(x)
 
 
-def _ints(text: str, what: str) -> list[int]:
+def _seeds(text: str) -> tuple[int, ...]:
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        seeds = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
-        raise UserError(f"{what} must be comma-separated integers, got {text!r}") from None
+        raise UserError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise UserError(f"--seeds lists no seeds: {text!r}")
+    return tuple(check_seed(s, "--seeds") for s in seeds)
+
+
+def _indices(args) -> list[int]:
+    if args.all:
+        return list(range(gt.NUM_ARCHS))
+    if args.archs is not None:
+        indices = [gt.resolve(t) for t in args.archs.split(",") if t.strip()]
+        if not indices:
+            raise UserError(f"--archs lists no archs: {args.archs!r}")
+        return list(dict.fromkeys(indices))
+    return gt.sample(args.sample, args.seed)
 
 
 def cmd_score(args) -> None:
+    """Every input is checked (proxy, dataset, archs, seeds, options, truth file, images) before
+    the store is opened and anything is computed."""
     from .runner import Request, score
     proxy = _registry().get(args.proxy)
-    if args.all:
-        indices = list(range(gt.NUM_ARCHS))
-    elif args.archs:
-        indices = [gt.resolve(t) for t in args.archs.split(",") if t.strip()]
-    else:
-        indices = gt.sample(args.sample, args.seed)
-    indices = list(dict.fromkeys(indices))
-    seeds = tuple(_ints(args.seeds, "--seeds")) if args.seeds else (args.seed,)
+    proxy.check(args.dataset)
+    check_seed(args.seed, "--seed")
+    seeds = _seeds(args.seeds) if args.seeds is not None else (args.seed,)
+    indices = _indices(args)
     ctx = Context(args.dataset, seeds[0], resolve_device(args.device), args.data_dir,
                   fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch)
-    store = Store(args.results)
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
+    request.check()
+    if proxy.needs_images:
+        ctx.images                     # loads (and so checks) the data once, before the store
+    store = Store(args.results)
     result = score(request, ctx, store, progress=not args.quiet)
     text = (f"{result['proxy']} on {result['dataset']} (n={result['n']}, truth {result['truth']}): "
             f"Kendall tau {_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, "
@@ -106,8 +121,15 @@ def _ci(result: dict, key: str) -> str:
 
 
 def cmd_report(args) -> None:
-    from analysis.report import write_report
-    paths = write_report(Store(args.results), args.out, args.experiment)
+    from analysis.report import check_out_dir, write_report
+    from .experiments import load_experiment
+    experiment = load_experiment(args.experiment) if args.experiment else None
+    store = Store(args.results, create=False)
+    try:
+        check_out_dir(args.out)
+        paths = write_report(store, args.out, experiment)
+    finally:
+        store.close()
     _emit({"report": {k: str(v) for k, v in paths.items()}}, args.json,
           f"report written to {paths['html']}")
 
@@ -134,13 +156,13 @@ def build_parser() -> Parser:
 
     p = add("info", cmd_info, "one arch: index, string, unique form, params, FLOPs, truth")
     p.add_argument("arch", help="an NB201 index or arch string")
-    p.add_argument("--dataset", default="cifar10", type=gt.check_dataset)
+    p.add_argument("--dataset", default="cifar10", choices=gt.DATASETS)
     p.add_argument("--nb201-file", help=NB201_FILE_HELP)
 
     p = add("score", cmd_score, "score a proxy on NB201 archs and compare with the truth")
     p.add_argument("--proxy", required=True,
                    help="a registered name, or a training spec like c4r4s0e40@20")
-    p.add_argument("--dataset", default="cifar10", type=gt.check_dataset)
+    p.add_argument("--dataset", default="cifar10", choices=gt.DATASETS)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--sample", type=int, help="N archs drawn with --seed")
     which.add_argument("--archs", help="comma-separated NB201 indices or arch strings")
@@ -178,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.func(args)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).splitlines())}", file=sys.stderr)   # always one line
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished work is in the store; rerun to resume", file=sys.stderr)

@@ -57,6 +57,10 @@ class Proxy:
         (``c4r4s0e40@20`` and ``@15`` read one 40-epoch run) share a store name."""
         return self.name
 
+    def check(self, dataset: str) -> None:
+        """Raise UserError if this proxy cannot score archs on ``dataset`` (called before anything
+        is computed; default: it can)."""
+
     def chunk_size(self, ctx) -> int:
         """How many archs the runner hands to :meth:`score` at once (and commits together)."""
         return 1

@@ -15,6 +15,7 @@ from analysis.metrics import summarize
 
 from . import groundtruth as gt
 from .context import Context
+from .errors import UserError
 from .provenance import SUITE_VERSION, git_hash
 from .registry import Outcome, Proxy
 from .store import Key, Store
@@ -28,6 +29,16 @@ class Request:
     seeds: tuple[int, ...] = (0,)
     truth: str = "test_200"
     nb201_file: str | None = None  # take the truth from an official NB201/NATS-Bench file
+
+    def check(self) -> None:
+        """Raise UserError on a request that cannot be scored (no archs, a proxy that cannot score
+        this dataset, an unreadable truth file), before anything is computed."""
+        if not self.indices:
+            raise UserError("no archs to score")
+        self.proxy.check(self.dataset)
+        if self.nb201_file:
+            from .nb201_file import load_truth
+            load_truth(self.nb201_file, self.dataset, self.truth, [])   # opens and checks the file
 
     def truth_values(self) -> np.ndarray:
         if self.nb201_file:
@@ -92,8 +103,9 @@ def score(request: Request, ctx: Context, store: Store, progress: bool = True) -
     Returns the ``score`` JSON object of the CLI contract."""
     started = time.perf_counter()
     proxy, indices = request.proxy, request.indices
+    request.check()
+    truth = request.truth_values()      # before computing: a bad truth file costs nothing
     scores, seconds = mean_scores(request, ctx, store, progress)
-    truth = request.truth_values()
     summary = summarize(scores, truth, higher_is_better=proxy.higher_is_better)
     return {
         "proxy": proxy.name, "dataset": request.dataset, "truth": request.truth,

@@ -96,11 +96,14 @@ def test_impossible_specs_are_user_errors(bad):
         parse(bad)
 
 
-def test_too_much_resolution_reduction_fails_for_the_dataset():
-    recipe, _ = parse("c0r32s0e1")
-    assert recipe.resolution(32) == 1
-    with pytest.raises(UserError, match="r32"):
+def test_resolution_factors_must_divide_into_a_multiple_of_four():
+    recipe, _ = parse("c0r8s0e1")
+    assert recipe.resolution(32) == 4
+    with pytest.raises(UserError, match="r8: 16x16 .* use one of r1, r2, r4$"):
         recipe.resolution(16)
+    for bad in ("c8r3s16e1", "c8r32s16e1", "c0r7s0e1"):    # 10x10, 1x1, 4x4 but not a divisor
+        with pytest.raises(UserError, match="r1, r2, r4, r8$"):
+            parse(bad)[0].resolution(32)
 
 
 def test_non_specs_do_not_match():
