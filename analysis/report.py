@@ -367,7 +367,6 @@ def _commands(results: list[ProxyResult]) -> pd.DataFrame:
                         columns=["dataset", "proxy", "command"])
 
 
-
 def check_out_dir(out_dir) -> Path:
     """Create the report's folder, or raise UserError if it cannot be written into (checked
     before anything is computed)."""

@@ -91,14 +91,13 @@ def cmd_score(args) -> None:
     the store is opened and anything is computed."""
     from .runner import Request, score
     proxy = _registry().get(args.proxy)
-    proxy.check(args.dataset)
     check_seed(args.seed, "--seed")
     seeds = _seeds(args.seeds) if args.seeds is not None else (args.seed,)
     indices = _indices(args)
     ctx = Context(args.dataset, seeds[0], resolve_device(args.device), args.data_dir,
                   fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch)
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
-    request.check()
+    request.check()                    # archs, proxy vs dataset, truth file
     if proxy.needs_images:
         ctx.images                     # loads (and so checks) the data once, before the store
     store = Store(args.results)
