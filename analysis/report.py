@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -340,6 +341,18 @@ def _commands(results: list[ProxyResult]) -> pd.DataFrame:
     return pd.DataFrame([(r.dataset, r.label, r.command) for r in results if r.command],
                         columns=["dataset", "proxy", "command"])
 
+
+def check_out_dir(out_dir) -> Path:
+    """Create the report's folder, or raise UserError if it cannot be written into (checked
+    before anything is computed)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write the report into {out}: {err.strerror or err}") from None
+    return out
 
 
 def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = None,

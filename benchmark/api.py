@@ -67,6 +67,10 @@ class Proxy:
         (``c4r4s0e40@20`` and ``@15`` read one 40-epoch run) share a store name."""
         return self.name
 
+    def check(self, dataset: str) -> None:
+        """Raise UserError if this proxy cannot score archs on ``dataset`` (called before anything
+        is computed; default: it can)."""
+
     def chunk_size(self, ctx) -> int:
         """How many archs the runner hands to :meth:`score` at once (and commits together)."""
         return 1
@@ -169,6 +173,16 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+#: Seeds are stored as SQLite integers (signed 64-bit) and seed numpy's generators (non-negative).
+MAX_SEED = 2 ** 63 - 1
+
+
+def check_seed(seed: int, what: str = "seed") -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"{what} must be between 0 and 2**63-1, got {seed}")
+    return seed
+
+
 @lru_cache(maxsize=4)
 def _load(dataset: str, data_dir: str | None):
     return load_dataset(dataset, data_dir)
@@ -189,6 +203,20 @@ class Context:
     fuse: int | None = None
     amp: str | None = None
     zc_batch: int = 64
+
+    def __post_init__(self):
+        """Bad values are UserErrors here, before anything is computed."""
+        check_seed(self.seed)
+        if self.fuse is not None and self.fuse < 1:
+            raise UserError(f"fuse (--fuse) must be a positive number of networks, got {self.fuse}")
+        if self.zc_batch < 1:
+            raise UserError(f"zc_batch (--zc-batch) must be a positive number of images, "
+                            f"got {self.zc_batch}")
+        if self.amp not in (None, "bf16"):
+            raise UserError(f"amp (--amp) must be bf16, got {self.amp!r}")
+        if self.amp is not None and torch.device(self.device).type != "cuda":
+            raise UserError(f"amp {self.amp} (--amp) is CUDA autocast; this run is on "
+                            f"{torch.device(self.device).type}")
 
     @property
     def images(self):

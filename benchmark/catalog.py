@@ -42,11 +42,6 @@ def dataset_spec(name: str) -> DatasetSpec:
     raise UserError(f"unknown dataset {name!r}{hint}; choose one of {', '.join(DATASETS)}")
 
 
-def check_dataset(name: str) -> str:
-    """``name`` if it is a dataset (for argparse ``type=``)."""
-    return dataset_spec(name).name
-
-
 def dataset_rank(name: str) -> int:
     """Position in :data:`DATASETS` (unknown names last), for sorting."""
     return DATASETS.index(name) if name in DATASETS else len(DATASETS)

@@ -12,13 +12,13 @@ import json
 import sys
 import time
 
-from analysis.report import ReportSpec, write_report
+from analysis.report import ReportSpec, check_out_dir, write_report
 from analysis.scorecard import scorecard
 from proxies import REGISTRY
 
 from . import groundtruth as gt
-from .api import Context, resolve_device
-from .catalog import check_dataset, dataset_spec
+from .api import Context, check_seed, resolve_device
+from .catalog import DATASETS, dataset_spec
 from .complexity import flops_m, params_m
 from .errors import UserError
 from .experiments.run import run_experiment
@@ -74,11 +74,25 @@ def _num(x: float) -> float | None:
     return None if x != x else float(x)
 
 
-def _ints(text: str, what: str) -> list[int]:
+def _seeds(text: str) -> tuple[int, ...]:
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        seeds = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
-        raise UserError(f"{what} must be comma-separated integers, got {text!r}") from None
+        raise UserError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise UserError(f"--seeds lists no seeds: {text!r}")
+    return tuple(check_seed(s, "--seeds") for s in seeds)
+
+
+def _indices(args) -> list[int]:
+    if args.all:
+        return list(range(gt.NUM_ARCHS))
+    if args.archs is not None:
+        indices = [gt.resolve(t) for t in args.archs.split(",") if t.strip()]
+        if not indices:
+            raise UserError(f"--archs lists no archs: {args.archs!r}")
+        return list(dict.fromkeys(indices))
+    return gt.sample(args.sample, args.seed)
 
 
 def score(request: Request, ctx: Context, store: Store, progress: bool = True,
@@ -86,25 +100,27 @@ def score(request: Request, ctx: Context, store: Store, progress: bool = True,
     """Score ``request.proxy`` on ``request.indices`` (mean over seeds), computing what the store
     lacks, and compare with the truth: the ``score`` command's JSON object."""
     started = time.perf_counter()
+    request.check()
+    truth = request.truth_values()      # before computing: a bad truth file costs nothing
     scores, seconds = mean_scores(request, ctx, store, progress, executor)
     return scorecard(request.proxy, request.dataset, request.truth, request.indices, scores,
-                     request.truth_values(), seconds, request.seeds, time.perf_counter() - started)
+                     truth, seconds, request.seeds, time.perf_counter() - started)
 
 
 def cmd_score(args) -> None:
+    """Every input is checked (proxy, dataset, archs, seeds, options, truth file, images) before
+    the store is opened and anything is computed."""
     proxy = REGISTRY.get(args.proxy)
-    if args.all:
-        indices = list(range(gt.NUM_ARCHS))
-    elif args.archs:
-        indices = [gt.resolve(t) for t in args.archs.split(",") if t.strip()]
-    else:
-        indices = gt.sample(args.sample, args.seed)
-    indices = list(dict.fromkeys(indices))
-    seeds = tuple(_ints(args.seeds, "--seeds")) if args.seeds else (args.seed,)
+    check_seed(args.seed, "--seed")
+    seeds = _seeds(args.seeds) if args.seeds is not None else (args.seed,)
+    indices = _indices(args)
     ctx = Context(args.dataset, seeds[0], resolve_device(args.device), args.data_dir,
                   fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch)
-    store = Store(args.results)
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
+    request.check()                    # archs, proxy vs dataset, truth file
+    if proxy.needs_images:
+        ctx.images                     # loads (and so checks) the data once, before the store
+    store = Store(args.results)
     result = score(request, ctx, store, progress=not args.quiet)
     text = (f"{result['proxy']} on {result['dataset']} (n={result['n']}, truth {result['truth']}): "
             f"Kendall tau {_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, "
@@ -135,21 +151,28 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None) ->
 
 
 def cmd_report(args) -> None:
-    store = Store(args.results)
-    spec = experiment_report(load_experiment(args.experiment, REGISTRY)) if args.experiment else None
-    paths = write_report(REGISTRY, store, args.out, spec)
+    experiment = load_experiment(args.experiment, REGISTRY) if args.experiment else None
+    store = Store(args.results, create=False)
+    try:
+        check_out_dir(args.out)
+        paths = write_report(REGISTRY, store, args.out,
+                             experiment_report(experiment) if experiment else None)
+    finally:
+        store.close()
     _emit({"report": {k: str(v) for k, v in paths.items()}}, args.json,
           f"report written to {paths['html']}")
 
 
 def cmd_run(args) -> None:
-    store = Store(args.results)
-    run = run_experiment(args.experiment, REGISTRY, store, out=args.out, device=args.device,
+    exp = load_experiment(args.experiment, REGISTRY)
+    if not args.dry_run:
+        check_out_dir(args.out)          # before hours of computing, not after
+    run = run_experiment(exp, REGISTRY, args.results, out=args.out, device=args.device,
                          data_dir=args.data_dir, dry_run=args.dry_run)
     summary = run.summary
     if not args.dry_run:
         spec = experiment_report(run.experiment, run.plan, run.command)
-        files = write_report(REGISTRY, store, args.out, spec)
+        files = write_report(REGISTRY, run.store, args.out, spec)
         summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
         summary["message"] += f"; report: {files['html']}"
     _emit(summary, args.json, summary.get("message", json.dumps(summary)))
@@ -170,13 +193,13 @@ def build_parser() -> Parser:
 
     p = add("info", cmd_info, "one arch: index, string, unique form, params, FLOPs, truth")
     p.add_argument("arch", help="an NB201 index or arch string")
-    p.add_argument("--dataset", default="cifar10", type=check_dataset)
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
     p.add_argument("--nb201-file", help=NB201_FILE_HELP)
 
     p = add("score", cmd_score, "score a proxy on NB201 archs and compare with the truth")
     p.add_argument("--proxy", required=True,
                    help="a registered name, or a training spec like c4r4s0e40@20")
-    p.add_argument("--dataset", default="cifar10", type=check_dataset)
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--sample", type=int, help="N archs drawn with --seed")
     which.add_argument("--archs", help="comma-separated NB201 indices or arch strings")
@@ -214,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.func(args)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).splitlines())}", file=sys.stderr)   # always one line
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished work is in the store; rerun to resume", file=sys.stderr)

@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import json
 import os
-import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -31,7 +30,7 @@ from tqdm import tqdm
 
 from .catalog import DatasetSpec, dataset_spec
 from .errors import UserError
-from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, read_tar
+from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, is_tar, read_tar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_CIFAR10 = REPO_ROOT / "data" / "cifar10-jpeg.tar.gz"
@@ -103,7 +102,7 @@ def _read(path: Path, spec: DatasetSpec) -> tuple[Format, Arrays]:
             return fmt, fmt.load(tree, root, spec)
         key = _cache_key(spec, path, tree.stamps(root))
         return _cached(key, lambda: (fmt, fmt.load(tree, root, spec)))
-    if path.is_file() and tarfile.is_tarfile(path):
+    if path.is_file() and is_tar(path):
         st = path.stat()
 
         def build() -> tuple[Format, Arrays]:

@@ -14,6 +14,7 @@ import io
 import os
 import pickle
 import tarfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,14 +103,34 @@ class _TarTree:
         return self.blobs[rel]
 
 
+#: What reading a truncated or damaged (compressed) tar archive raises.
+_DAMAGED = (tarfile.TarError, EOFError, zlib.error, OSError)
+
+
+def _unreadable(path: Path, err: BaseException) -> UserError:
+    return UserError(f"{path}: cannot read this archive, is it complete? ({err})")
+
+
+def is_tar(path: Path) -> bool:
+    """Whether ``path`` is a tar archive (plain or compressed); a truncated one is a UserError."""
+    try:
+        return tarfile.is_tarfile(path)
+    except _DAMAGED as err:
+        raise _unreadable(path, err) from None
+
+
 def read_tar(path: Path) -> _TarTree:
-    """Every file of a tar archive, read into memory."""
+    """Every file of a tar archive, read into memory. A truncated or damaged archive is a
+    UserError."""
     blobs: dict[str, bytes] = {}
-    with tarfile.open(path, "r:*") as tf:
-        for member in tf:
-            if member.isfile():
-                name = member.name.removeprefix("./").strip("/")
-                blobs[name] = tf.extractfile(member).read()
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            for member in tf:
+                if member.isfile():
+                    name = member.name.removeprefix("./").strip("/")
+                    blobs[name] = tf.extractfile(member).read()
+    except _DAMAGED as err:
+        raise _unreadable(path, err) from None
     subdirs: dict[str, set[str]] = {}
     files: dict[str, set[str]] = {}
     for name in blobs:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .catalog import check_dataset
+from .catalog import dataset_spec
 from .errors import UserError
 from .space import Arch
 
@@ -36,7 +36,7 @@ def table() -> pd.DataFrame:
 
 def vector(dataset: str, metric: str) -> np.ndarray:
     """One metric for all 15,625 archs, in index order (NaN where NB201 has no value)."""
-    check_dataset(dataset)
+    dataset_spec(dataset)
     if metric not in METRICS:
         raise UserError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     return table()[f"{dataset}_{metric}"].to_numpy(dtype=float)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from . import groundtruth
+from .catalog import dataset_spec
 from .errors import UserError
 
 
@@ -72,7 +73,7 @@ def load_truth(path: str, dataset: str, metric: str,
     Raises UserError when the file is missing or unreadable, its package is not installed, or its
     archs are not in NB201's order. The opened file is kept for the next call on the same path.
     """
-    groundtruth.check_dataset(dataset)
+    dataset_spec(dataset)
     if (dataset, metric) not in QUERIES:
         raise UserError(f"the official file gives no {metric!r}; "
                         f"choose one of {', '.join(METRICS)}")

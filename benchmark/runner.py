@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from . import groundtruth as gt
 from .api import Context, Outcome, Proxy
+from .errors import UserError
 from .executors import Executor, LocalExecutor
 from .provenance import SUITE_VERSION, git_hash
 from .store import Key, Store, read_scores
@@ -26,6 +27,16 @@ class Request:
     seeds: tuple[int, ...] = (0,)
     truth: str = "test_200"
     nb201_file: str | None = None  # take the truth from an official NB201/NATS-Bench file
+
+    def check(self) -> None:
+        """Raise UserError on a request that cannot be scored (no archs, a proxy that cannot score
+        this dataset, an unreadable truth file), before anything is computed."""
+        if not self.indices:
+            raise UserError("no archs to score")
+        self.proxy.check(self.dataset)
+        if self.nb201_file:
+            from .nb201_file import load_truth
+            load_truth(self.nb201_file, self.dataset, self.truth, [])   # opens and checks the file
 
     def truth_values(self) -> np.ndarray:
         if self.nb201_file:

@@ -116,21 +116,49 @@ _NOTICED: set[Path] = set()
 
 
 class Store:
-    def __init__(self, path: str | Path = DEFAULT_PATH):
+    """The results store at ``path``: created if missing (unless ``create`` is False, then a
+    missing store is a UserError). A store that fails SQLite's ``PRAGMA quick_check`` is refused
+    before anything is written into it."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, create: bool = True):
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise UserError(f"there is no results store at {self.path}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=60)
+        except (OSError, sqlite3.Error) as err:
+            raise UserError(f"cannot open results store {self.path}: {err}") from None
+        try:
+            self._check()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.executescript(SCHEMA)
             legacy = self._legacy_rows()
-        except (OSError, sqlite3.DatabaseError) as err:
+        except sqlite3.OperationalError as err:     # locked, unwritable, ...
+            self.db.close()
             raise UserError(f"cannot open results store {self.path}: {err}") from None
+        except sqlite3.DatabaseError as err:        # malformed, not a database
+            self.db.close()
+            raise self._damaged(str(err)) from None
         if legacy and self.path.resolve() not in _NOTICED:
             _NOTICED.add(self.path.resolve())
             print(f"note: {self.path} holds {legacy:,} rows written before scores were keyed by "
                   f"everything that made them (table {LEGACY_TABLE!r}); they are ignored and "
                   "recomputed when asked for", file=sys.stderr)
+
+    def _check(self) -> None:
+        rows = [row[0] for row in self.db.execute("PRAGMA quick_check")]
+        if rows != ["ok"]:
+            problems = [line for row in rows for line in row.splitlines()
+                        if line.strip() and not line.startswith("***")] or rows
+            self.db.close()
+            raise self._damaged(f"{problems[0]}; {len(problems)} problem(s) found by quick_check")
+
+    def _damaged(self, problem: str) -> UserError:
+        return UserError(f"results store {self.path} is damaged ({problem}) and was left as it is; "
+                         f"recover its rows with `sqlite3 {self.path} .dump | sqlite3 "
+                         f"recovered.sqlite` and pass --results recovered.sqlite, or move it "
+                         f"aside to start a new store")
 
     def _legacy_rows(self) -> int:
         found = self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?",

@@ -44,6 +44,9 @@ class TrainingProxy(Proxy):
     def store_name(self) -> str:
         return self.recipe.spec
 
+    def check(self, dataset: str) -> None:
+        self.recipe.resolution(dataset_spec(dataset).resolution)
+
     def chunk_size(self, ctx) -> int:
         return ctx.fuse or default_fuse(ctx, self.recipe)
 

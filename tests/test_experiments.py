@@ -76,6 +76,12 @@ def tiny_folder(root: Path) -> Path:
     ('[[group]]\nname="a"\nproxies=["params"]\nsample=3\ndatasets=["cifar11"]', "unknown dataset 'cifar11'"),
     ('seeds = [0, "1"]\n[[group]]\nname="a"\nproxies=["params"]\nsample=3', "'seeds' must be"),
     ('seeds = [1, 1]\n[[group]]\nname="a"\nproxies=["params"]\nsample=3', "distinct integers"),
+    ('seed = -1\n[[group]]\nname="a"\nproxies=["params"]\nsample=3', "'seed' must be an integer 0.."),
+    ('[[group]]\nname="a"\nproxies=["params"]\nsample=3\nseeds=[9223372036854775808]',
+     "'seeds' must be a non-empty list of integers 0..2**63-1"),
+    ('[[group]]\nname="a"\nproxies=["c4r8s0e1"]\nsample=3\ndatasets=["imagenet16-120"]',
+     "r8: 16x16 images cannot be reduced by 8"),
+    ('[[group]]\nname="a"\nproxies=["c8r3s16e1"]\nsample=3', "r3: 32x32 images cannot be reduced"),
     ('truth = "test_12"\n[[group]]\nname="a"\nproxies=["params"]\nsample=3', "'truth' must be one of"),
     ('device = "tpu"\n[[group]]\nname="a"\nproxies=["params"]\nsample=3', "'device' must be"),
     ('[[group]]\nname="a"\nproxies=["params"]\nsample=3\n[[group]]\nname="a"\nproxies=["random"]\nsample=3',
@@ -174,7 +180,7 @@ def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
 def test_tiny_experiment_end_to_end(tmp_path, capsys):
     path = write(tmp_path, TINY)
     results, out = tmp_path / "r.sqlite", tmp_path / "out"
-    dry = run_experiment(path, REGISTRY, Store(results), out=out, dry_run=True, progress=False).summary
+    dry = run_experiment(path, REGISTRY, results, out=out, dry_run=True, progress=False).summary
     assert dry["dry_run"] and dry["missing"] == 40 + 30 * 5 and "dry run" in dry["message"]
     assert Store(results).frame().empty and not out.exists()
     assert main(["run", str(path), "--results", str(results), "--out", str(out), "--json"]) == 0
@@ -187,7 +193,7 @@ def test_tiny_experiment_end_to_end(tmp_path, capsys):
          ("cifar100", "params", 30), ("cifar100", "nb201-12ep", 30), ("cifar100", "random", 30)])
     html = (out / "report.html").read_text()
     assert f"python -m benchmark run {path}" in html and 'id="table-design"' in html
-    again = run_experiment(path, REGISTRY, Store(results), out=out, progress=False).summary
+    again = run_experiment(path, REGISTRY, results, out=out, progress=False).summary
     assert again["missing"] == 0 and len(Store(results).frame()) == 190
 
 

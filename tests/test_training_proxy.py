@@ -80,7 +80,7 @@ def _rows(db: Path) -> list[tuple]:
         return []
     with sqlite3.connect(db, timeout=30) as con:
         try:
-            return con.execute("SELECT arch_index, seed FROM results").fetchall()
+            return con.execute("SELECT arch_index, seed FROM scores").fetchall()
         except sqlite3.OperationalError:          # table not created yet
             return []
 

@@ -19,6 +19,7 @@ from benchmark.api import REGISTRY, Context, Outcome
 from benchmark.datasets import ImageData
 from benchmark.cli import score
 from benchmark.runner import Request
+from benchmark.space import Arch
 from benchmark.store import Key, Store
 from proxies.zero_cost import harness
 from proxies.zero_cost.aznas import AZNAS
@@ -85,6 +86,56 @@ def test_every_proxy_on_three_tiny_archs(name):
     oriented, bad = orient(first, proxy.higher_is_better)
     assert np.isfinite(oriented).all() and bad < len(first), f"{name}: {first}"
     assert np.ptp(oriented) > 0, f"{name}: the three archs tie: {first}"
+
+
+#: Cells whose output does not depend on their input (``Arch.is_connected()`` is False).
+DEGENERATE = {
+    "all-none": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",                              # 1651
+    "output-only-none-inputs":
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|",              # 10
+    "output-disconnected": "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|",
+    "fed-by-paths-from-none":
+        "|none~0|+|none~0|nor_conv_3x3~1|+|none~0|skip_connect~1|avg_pool_3x3~2|",
+    "parameter-free-from-none":
+        "|none~0|+|none~0|skip_connect~1|+|none~0|avg_pool_3x3~1|skip_connect~2|",
+}
+#: A fast training proxy (C=2, 4x4 images, batches of 4, one epoch) for the degenerate test.
+TRAINING_SPEC = "c8r8s0e1b4"
+
+
+@pytest.mark.parametrize("cell", DEGENERATE)
+@pytest.mark.parametrize("name", REGISTRY.names() + [TRAINING_SPEC])
+def test_every_proxy_scores_degenerate_cells(name, cell, tmp_path):
+    """Scored with a normal arch through the runner: a finite score or a non-finite one that the
+    metrics count (``nan_scores``), never an exception; the normal arch keeps a finite score."""
+    arch = Arch.parse(DEGENERATE[cell])
+    assert not arch.is_connected()
+    proxy = tiny(REGISTRY.get(name))
+    ctx = FakeContext("cifar10", seed=0, zc_batch=8)
+    out = score(Request(proxy, "cifar10", [gt.index_of(arch), 6111]), ctx,
+                Store(tmp_path / "r.sqlite"), progress=False)
+    degenerate, normal = (s["score"] for s in out["scores"])
+    assert isinstance(normal, float) and math.isfinite(normal), (name, out["scores"])
+    assert out["nan_scores"] == (0 if isinstance(degenerate, float) else 1), (name, degenerate)
+
+
+def _fails(net, batch):
+    raise RuntimeError("One of the differentiated Tensors does not require grad (simulated)")
+
+
+def test_the_harness_scores_nan_where_a_function_fails_on_a_degenerate_cell():
+    ctx = FakeContext("cifar10", zc_batch=8)
+    plain = ZeroCostProxy("fails", "zero-cost", fn=_fails, channels=4, cells=1)
+    ranked = RankedProxy("fails-ranked", "zero-cost", fn=_fails, channels=4, cells=1,
+                         components=("a", "b"))
+    degenerate = Arch.parse(DEGENERATE["all-none"])
+    with pytest.warns(RuntimeWarning, match="fails cannot score cells"):
+        assert math.isnan(run(plain, degenerate, 1651, ctx))
+    with pytest.warns(RuntimeWarning):
+        outcome = ranked.score([degenerate], [1651], ctx)[0]
+    assert len(outcome.parts) == 2 and all(math.isnan(c) for c in outcome.parts)
+    with pytest.raises(RuntimeError, match="simulated"):   # a normal arch: the error is a bug
+        run(plain, gt.arch_of(6111), 6111, ctx)
 
 
 @pytest.mark.parametrize("name", [p.name for p in REGISTRY if isinstance(p, ZeroCostProxy)
@@ -157,13 +208,13 @@ def test_out_of_memory_splits_the_batch_and_retries():
 
 def test_split_batches_give_the_full_batch_gradient():
     """Loss weights make the accumulated gradient of the parts equal the full batch's (BN in eval
-    mode, where samples do not interact)."""
-    base = dataclasses.replace(tiny(REGISTRY.get("grad_norm")), bn="eval")
+    mode, where samples do not interact). In float64: two summation orders are compared."""
+    base = dataclasses.replace(tiny(REGISTRY.get("grad_norm")), bn="eval", double=True)
     ctx = FakeContext("cifar10", zc_batch=16)
     whole = harness._attempt(base, gt.arch_of(6111), 6111, ctx, harness.make_batch(base, ctx))
     split = harness._attempt(base, gt.arch_of(6111), 6111, ctx,
                              dataclasses.replace(harness.make_batch(base, ctx), splits=4))
-    assert split == pytest.approx(whole, rel=1e-5)
+    assert split == pytest.approx(whole, rel=1e-10)
 
 
 # ---------------------------------------------------------------- definitions

@@ -13,7 +13,7 @@ from benchmark.api import Context, Registry, resolve_device
 from benchmark.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute, device_name
-from benchmark.store import Store
+from benchmark.store import DEFAULT_PATH, Store
 
 from .plan import Plan, duration, format_plan, make_plan
 from .spec import EXPERIMENTS_DIR, Experiment, load_experiment, parse_data_dir
@@ -27,6 +27,7 @@ class Run:
     plan: Plan
     summary: dict
     command: str
+    store: Store
 
 
 def command(exp: Experiment, results, out, device, data_dir) -> str:
@@ -38,10 +39,11 @@ def command(exp: Experiment, results, out, device, data_dir) -> str:
     return " ".join(parts)
 
 
-def run_experiment(name, registry: Registry, store: Store, out="results",
+def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results",
                    device: str | None = None, data_dir: str | None = None, dry_run: bool = False,
                    progress: bool = True, executor: Executor | None = None) -> Run:
-    """Plan, print the plan and estimate (stderr), compute what is missing.
+    """Plan, print the plan and estimate (stderr), compute what is missing into the store at
+    ``results`` (opened once every input has been checked).
 
     ``device`` overrides the experiment's; ``data_dir`` is one folder for every dataset or
     ``dataset=DIR,...`` (overrides the file's ``[data_dirs]``). The summary has a one-line
@@ -53,6 +55,7 @@ def run_experiment(name, registry: Registry, store: Store, out="results",
     contexts = {d: Context(d, 0, torch_device, dirs if isinstance(dirs, str) else
                            (dirs or {}).get(d, exp.data_dir(d)), exp.fuse, exp.amp, exp.zc_batch)
                 for d in DATASETS}
+    store = Store(results)
     plan = make_plan(exp, registry, store, contexts, device_name(contexts["cifar10"]))
     print(format_plan(exp, plan), file=sys.stderr, flush=True)
     summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
@@ -63,7 +66,7 @@ def run_experiment(name, registry: Registry, store: Store, out="results",
     if dry_run:
         summary["message"] = (f"{exp.name}: {plan.missing:,} results to compute, estimated "
                               f"{duration(plan.estimate_s)} on {plan.device} (dry run: nothing computed)")
-        return Run(exp, plan, summary, line)
+        return Run(exp, plan, summary, line, store)
     todo = [u for u in plan.units if u.missing]
     compute_started = time.perf_counter()
     for n, unit in enumerate(todo, start=1):
@@ -77,4 +80,4 @@ def run_experiment(name, registry: Registry, store: Store, out="results",
                    wall_seconds=time.perf_counter() - started)
     summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in {duration(computed_s)} "
                           f"(estimated {duration(plan.estimate_s)})")
-    return Run(exp, plan, summary, line)
+    return Run(exp, plan, summary, line, store)

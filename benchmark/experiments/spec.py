@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark import groundtruth as gt
-from benchmark.api import Registry
+from benchmark.api import MAX_SEED, Registry
 from benchmark.catalog import DATASETS
 from benchmark.errors import UserError
 from benchmark.provenance import ROOT
@@ -183,12 +183,13 @@ class _Checker:
             self.fail(key, "a non-empty list of strings" if not allow_empty else "a list of strings")
         return tuple(value)
 
-    def ints(self, key: str, default) -> tuple[int, ...]:
+    def seeds(self, key: str, default) -> tuple[int, ...]:
         value = self.get(key, list, None, "a non-empty list of integers")
         if value is None:
             return default
-        if not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            self.fail(key, "a non-empty list of integers")
+        if not value or not all(isinstance(v, int) and not isinstance(v, bool)
+                                and 0 <= v <= MAX_SEED for v in value):
+            self.fail(key, "a non-empty list of integers 0..2**63-1")
         if len(set(value)) != len(value):
             self.fail(key, "a list of distinct integers")
         return tuple(value)
@@ -220,7 +221,10 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"{path.name}: invalid TOML: {err}") from None
     top = _Checker(path.name, raw, TOP_KEYS)
-    seeds = top.ints("seeds", (0,))
+    seeds = top.seeds("seeds", (0,))
+    seed = top.get("seed", int, 0, "an integer")
+    if not 0 <= seed <= MAX_SEED:
+        top.fail("seed", "an integer 0..2**63-1")
     datasets = _datasets(top, "datasets", ("cifar10",))
     truth = top.get("truth", str, "test_200", "a string")
     if truth not in gt.TRUTHS:
@@ -257,21 +261,24 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
         proxies = c.strings("proxies", None)
         if proxies is None:
             raise UserError(f"{c.where}: 'proxies' is missing (a list of proxy names)")
+        group_datasets = _datasets(c, "datasets", datasets)
         for p in proxies:
             try:
-                registry.get(p)
+                proxy = registry.get(p)
+                for dataset in group_datasets:
+                    proxy.check(dataset)
             except UserError as err:
                 raise UserError(f"{c.where}: {err}") from None
         if len(set(proxies)) != len(proxies):
             c.fail("proxies", "a list of distinct proxy names")
-        groups.append(Group(name, proxies, _sample(c), _datasets(c, "datasets", datasets),
-                            c.ints("seeds", seeds), c.get("description", str, "", "a string")))
+        groups.append(Group(name, proxies, _sample(c), group_datasets, c.seeds("seeds", seeds),
+                            c.get("description", str, "", "a string")))
     every = {p for g in groups for p in g.proxies}
     for p in main:
         if p not in every:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
-                      top.get("title", str, "", "a string"), top.get("seed", int, 0, "an integer"),
+                      top.get("title", str, "", "a string"), seed,
                       truth, device, fuse, amp, zc_batch, data_dirs, main)
 
 

@@ -106,8 +106,10 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.SGD:
 
 
 def network_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of each network: logits (N, K, classes), targets (N,) -> (K,)."""
-    per_image = F.cross_entropy(logits.float().transpose(1, 2),
+    """Mean cross-entropy of each network: logits (N, K, classes), targets (N,) -> (K,), in at
+    least float32 (bf16 logits are widened; float64 stays float64)."""
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    per_image = F.cross_entropy(logits.transpose(1, 2),
                                 targets[:, None].expand(-1, logits.shape[1]), reduction="none")
     return per_image.mean(0)
 
@@ -134,13 +136,14 @@ def train_step(model: FusedNetwork, optimizer: torch.optim.Optimizer, x: torch.T
 def evaluate(model: FusedNetwork, x: torch.Tensor, y: torch.Tensor, recipe: Recipe,
              amp: str | None = None, chunk: int | None = None) -> list[float]:
     """Top-1 accuracy (%) of each network on uint8 images ``x``, BN in eval mode (folded into the
-    convs: :func:`fold_batchnorm`)."""
+    convs: :func:`fold_batchnorm`), images normalised to the model's dtype."""
     k = len(model.archs)
     model = fold_batchnorm(model)
+    dtype = _dtype(model)
     chunk = chunk or _eval_chunk(k, recipe.width, x.shape[-1])
     correct = torch.zeros(k, dtype=torch.int64, device=x.device)
     for start in range(0, len(y), chunk):
-        batch = _to_model(normalize(x[start:start + chunk], recipe.mean, recipe.std))
+        batch = _to_model(normalize(x[start:start + chunk], recipe.mean, recipe.std, dtype))
         with _autocast(batch.device, amp):
             logits = model(batch)
         correct += (logits.argmax(-1) == y[start:start + chunk, None]).sum(0)
@@ -151,6 +154,12 @@ def _eval_chunk(networks: int, width: int, resolution: int) -> int:
     """Images per evaluation forward pass: about 2**19 stacked activations per feature map (2 MB:
     measured fastest on a 2-core CPU at C=4, 8x8; larger maps fall out of the caches)."""
     return int(np.clip(2 ** 19 // (networks * width * resolution * resolution), 64, 8192))
+
+
+def _dtype(model: torch.nn.Module) -> torch.dtype:
+    """The model's floating-point dtype (float32 unless its networks were built in another, as the
+    float64 equivalence tests do with ``torch.set_default_dtype``)."""
+    return next(model.parameters()).dtype
 
 
 def _to_model(x: torch.Tensor) -> torch.Tensor:
@@ -218,6 +227,7 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
 def _train_group(nets: list[Network], split: Split, recipe: Recipe, seed: int, device: torch.device,
                  amp: str | None) -> tuple[list[list[float]], list[list[float]]]:
     model = fuse(nets).to(device, memory_format=torch.channels_last)
+    dtype = _dtype(model)
     optimizer = make_optimizer(model, recipe)
     generator = _generator(seed, _BATCHES)
     curves: list[list[float]] = []
@@ -226,12 +236,12 @@ def _train_group(nets: list[Network], split: Split, recipe: Recipe, seed: int, d
     for epoch in range(recipe.epochs):
         for group in optimizer.param_groups:
             group["lr"] = recipe.lr_at(epoch)
-        total, images = torch.zeros(len(nets), device=device), 0
+        total, images = torch.zeros(len(nets), device=device, dtype=dtype), 0
         batches = epoch_batches(len(split.train_y), recipe.batch_size, split.padding, generator)
         for idx, dy, dx, flips in batches:
             idx = idx.to(device)
             x = crop_flip(split.train_x[idx], dy, dx, flips, split.padding)
-            x = _to_model(normalize(x, recipe.mean, recipe.std))
+            x = _to_model(normalize(x, recipe.mean, recipe.std, dtype))
             total += train_step(model, optimizer, x, split.train_y[idx], amp) * len(idx)
             images += len(idx)
         losses.append((total / max(1, images)).tolist())

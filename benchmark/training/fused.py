@@ -254,11 +254,12 @@ def _slots(fused_part: nn.Module, part: nn.Module, slot: int) -> Iterator[tuple[
 
 @torch.no_grad()
 def fuse(networks: Sequence[Network]) -> FusedNetwork:
-    """One fused module holding copies of the K networks' weights and BN statistics."""
+    """One fused module holding copies of the K networks' weights and BN statistics (in their
+    dtype)."""
     first = networks[0]
     width = first.stem[0].out_channels
     fused = FusedNetwork([n.arch for n in networks], width, _cells_per_stage(first),
-                         first.classifier.out_features)
+                         first.classifier.out_features).to(first.stem[0].weight.dtype)
     for k, net in enumerate(networks):
         for part, fused_part, slot in _pairs(fused, k, net):
             for tensor, target in _slots(fused_part, part, slot):

@@ -71,12 +71,15 @@ class Recipe:
         return self.channels // _factor(self.channel_factor)
 
     def resolution(self, native: int) -> int:
-        """Training and validation resolution for a dataset of ``native`` resolution."""
-        res = native // _factor(self.resolution_factor)
-        if res < 1:
-            raise UserError(f"r{self.resolution_factor}: cannot reduce {native}x{native} images by "
-                            f"{self.resolution_factor}")
-        return res
+        """Training and validation resolution for a dataset of ``native`` resolution. The factor
+        must divide ``native`` into a multiple of 4 (the network halves the resolution twice)."""
+        k = _factor(self.resolution_factor)
+        if native % k or (native // k) % 4:
+            fits = ", ".join(f"r{f}" for f in range(1, native + 1)
+                             if native % f == 0 and (native // f) % 4 == 0)
+            raise UserError(f"r{self.resolution_factor}: {native}x{native} images cannot be reduced "
+                            f"by {k} (the result must be a multiple of 4); use one of {fits}")
+        return native // k
 
     def padding(self, resolution: int) -> int:
         """Zero padding of the random crop: ``crop_padding`` at 32x32, scaled, at least 1."""

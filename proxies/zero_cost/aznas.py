@@ -12,7 +12,9 @@ conv/linear weights, BN weight 1 and bias 0, BN in train mode:
 * trainability  mean_l 2 - s_l - 1/(s_l + 1e-6), s_l the largest singular value of the average
   outer product between a random +-1 gradient at F_l and its back-propagation to F_{l-1} (after
   pixel-unshuffle where the resolution halves); -inf for a block that is the identity, as in
-  the reference;
+  the reference; a block whose input is outside the autograd graph (a cell that outputs the
+  constant zero, e.g. one whose output node has only ``none`` inputs) back-propagates zero, as
+  the reference's ``none`` op (``x * 0``) does;
 * complexity    FLOPs of the network.
 
 The AZ-NAS score of an arch is defined within the scored set: sum over the four components of
@@ -72,7 +74,7 @@ def _entropy(feature: torch.Tensor) -> float:
 def _trainability(f_in: torch.Tensor, f_out: torch.Tensor) -> float:
     g_out = (torch.bernoulli(torch.full_like(f_out, 0.5)) - 0.5) * 2
     g_in = None
-    if f_out.requires_grad:
+    if f_out.requires_grad and f_in.requires_grad:
         (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, allow_unused=True)
     if g_in is None:
         g_in = torch.zeros_like(f_in)
@@ -111,4 +113,5 @@ REGISTRY.register(AZNAS(
     "az-nas", "zero-cost", version=2, cost_s=0.95,
     description="AZ-NAS: sum of log rank/n of expressivity, progressivity, trainability and "
                 "FLOPs within the scored set (Lee and Ham 2024)",
-    fn=az_components, bn="train", grad=True, inputs="gaussian", init=kaiming_fan_in_init))
+    fn=az_components, bn="train", grad=True, inputs="gaussian", init=kaiming_fan_in_init,
+    components=COMPONENTS))

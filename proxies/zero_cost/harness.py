@@ -17,7 +17,11 @@ the :func:`zero_cost` decorator. The harness, not the function, decides
 * gradients: the function runs under ``torch.no_grad()`` unless it declares ``grad=True``;
 * CUDA out-of-memory: the batch is split in 2, 4, ... parts and the function retried; functions
   that can accumulate over parts iterate :meth:`Batch.parts` (loss weights keep the total equal to
-  the full-batch mean loss), the others see the whole batch and fail again at the last split.
+  the full-batch mean loss), the others see the whole batch and fail again at the last split;
+* degenerate cells: on an arch whose cell output does not depend on its input
+  (``Arch.is_connected()`` is False: all-``none`` cells, an output fed only from zero nodes), a
+  function that fails with an arithmetic, linear-algebra or autograd error scores NaN (with a
+  warning) instead of stopping the run; on any other arch the error propagates.
 
 Scores are returned as computed; NaN and +-inf are stored as they are and ranked last by the
 suite's one NaN/inf policy (``benchmark.ranking.orient``).
@@ -27,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,6 +49,9 @@ from benchmark.space import Arch
 #: bump when the harness changes what any zero-cost proxy computes (network, batch, seeding, dtype)
 HARNESS_VERSION = 1
 BN_MODES = ("train", "eval", "off")
+#: What a scoring function may raise on a degenerate cell (autograd and linear algebra raise
+#: RuntimeError; CUDA out-of-memory, also a RuntimeError, is handled before these).
+DEGENERATE_FAILURES = (RuntimeError, ValueError, ArithmeticError)
 INPUTS = ("images", "gaussian", "none")
 
 
@@ -127,12 +135,21 @@ class ZeroCostProxy(Proxy):
         """This proxy's raw value for one arch (a float; a tuple for ranked proxies)."""
         return run(self, arch, index, ctx)
 
+    def undefined(self):
+        """The raw value of an arch on which the proxy cannot be computed."""
+        return float("nan")
+
 
 @dataclass(frozen=True)
 class RankedProxy(ZeroCostProxy):
     """A proxy defined by ranks within the scored set (AZ-NAS, vote). Each arch's row stores its
     component scores in ``Outcome.parts`` and NaN as its score; :meth:`combine` turns the
     components of a whole set of archs into one score per arch. The runner calls ``combine``."""
+
+    components: tuple[str, ...] = ()     # the names of the stored components, in order
+
+    def undefined(self):
+        return (float("nan"),) * len(self.components)
 
     def outcome(self, value, seconds: float) -> Outcome:
         return Outcome(score=float("nan"), seconds=seconds, parts=[float(v) for v in value])
@@ -171,7 +188,8 @@ def arch_seed(seed: int, index: int) -> int:
 
 
 def run(proxy: ZeroCostProxy, arch: Arch, index: int, ctx):
-    """Run ``proxy.fn`` on ``arch``; on CUDA out-of-memory split the batch 2, 4, ... ways."""
+    """Run ``proxy.fn`` on ``arch``; on CUDA out-of-memory split the batch 2, 4, ... ways; on a
+    degenerate cell that the function cannot score, NaN (``proxy.undefined()``)."""
     batch = make_batch(proxy, ctx)
     splits = 1
     while True:
@@ -182,6 +200,13 @@ def run(proxy: ZeroCostProxy, arch: Arch, index: int, ctx):
             if splits >= len(batch):
                 raise
             splits = min(2 * splits, len(batch))
+        except DEGENERATE_FAILURES as err:
+            if arch.is_connected():
+                raise
+            reason = (str(err).splitlines() or [type(err).__name__])[0]
+            warnings.warn(f"{proxy.name} cannot score cells whose output does not depend on their "
+                          f"input ({reason}): scored NaN", RuntimeWarning, stacklevel=2)
+            return proxy.undefined()
 
 
 def _attempt(proxy: ZeroCostProxy, arch: Arch, index: int, ctx, batch: Batch):
