@@ -47,12 +47,19 @@ def _hollow(ax, x, y, rows: pd.DataFrame, color) -> None:
                 mec=color, mew=1.5, zorder=4)
 
 
+HOLLOW = f"hollow: 95% CI wider than {tables.MAX_CI_WIDTH} or spanning 0, not a measurement"
+
+
+def _hollow_handle() -> Line2D:
+    return Line2D([], [], ls="none", marker="o", mfc="white", mec="grey", mew=1.5)
+
+
 def _hollow_legend(ax, frame: pd.DataFrame, **kw) -> None:
     """The axis' legend, with an entry for hollow points when ``frame`` has any."""
     handles, labels = ax.get_legend_handles_labels()
     if (tables.caveats(frame) != "").any():
-        handles.append(Line2D([], [], ls="none", marker="o", mfc="white", mec="grey", mew=1.5))
-        labels.append(f"hollow: CI > {tables.MAX_CI_WIDTH} wide or spans 0, not a measurement")
+        handles.append(_hollow_handle())
+        labels.append(HOLLOW)
     ax.legend(handles, labels, **kw)
 
 
@@ -121,10 +128,14 @@ def factor_sweeps(frame: pd.DataFrame) -> Figure | None:
         ax.set_xticks(values, [str(v) for v in values])
         ax.minorticks_off()
         ax.set_xlabel(title)
-        _hollow_legend(ax, pd.concat([rows for _, rows in lines]), fontsize=8, title="fixed",
-                       title_fontsize=8)
+        ax.legend(fontsize=8, title="fixed", title_fontsize=8)
     for row in axes:
         row[0].set_ylabel("Kendall tau vs truth (95% CI)")
+    drawn = pd.concat([rows for _, _, lines in panels for _, rows in lines])
+    if (tables.caveats(drawn) != "").any():  # one note for every panel
+        fig.legend([_hollow_handle()], [HOLLOW], loc="lower center", fontsize=9, frameon=False)
+        fig.tight_layout(rect=(0, 0.06 / rows_n, 1, 1))
+        return fig
     fig.tight_layout()
     return fig
 

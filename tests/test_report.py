@@ -311,8 +311,8 @@ def test_figures_draw_points_that_are_not_measurements_hollow():
         points = [(tuple(line.get_xdata()), tuple(line.get_ydata())) for ax in fig.axes
                   for line in ax.lines if line.get_markerfacecolor() in ("white", (1, 1, 1, 1))]
         assert points == [((8.0,), (0.2,))] or points == [((0.5,), (0.2,))]
-        legend = [t.get_text() for ax in fig.axes for t in ax.get_legend().get_texts()]
-        assert any(t.startswith("hollow:") for t in legend)
+        legends = [ax.get_legend() for ax in fig.axes] + fig.legends
+        assert [t.get_text() for lg in legends for t in lg.get_texts()].count(figures.HOLLOW) == 1
 
 
 #: what a reader's browser makes of the page: images decoded, rows per table, provenance text
