@@ -331,7 +331,9 @@ PAGE_FACTS = """(async () => {
 })()"""
 
 
-def _browser() -> str:
+@pytest.fixture
+def browser() -> str:
+    """Chromium's path; skips the test without one, or fails it when CI is set."""
     browser = find_browser()
     if browser is None:
         message = ("no chromium found: the report's browser test needs it "
@@ -342,8 +344,7 @@ def _browser() -> str:
     return browser
 
 
-def test_report_reads_in_headless_chromium(report, tmp_path):
-    browser = _browser()
+def test_report_reads_in_headless_chromium(browser, report, tmp_path):
     _, files = report
     with DevTools(browser, tmp_path) as page:
         page.open(files["html"].resolve().as_uri())
