@@ -8,7 +8,9 @@ dataset and returns a Figure, or None when its data is absent (the report then s
 - (e) :func:`retrieval_vs_k`: top-k% retrieval for k from 1% to 50%
 - (f) :func:`correlation_matrix`: Kendall tau between proxies (and the truth)
 
-``frame`` arguments are metrics frames (see ``analysis.tables``) restricted to one dataset.
+``frame`` arguments are metrics frames (see ``analysis.tables``) restricted to one dataset. In
+(a)-(c) a point whose Kendall tau is not a measurement (``analysis.tables.caveat``: its CI is too
+wide or spans zero) is drawn hollow.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
-from . import metrics  # noqa: E402
+from . import metrics, tables  # noqa: E402
 
 FACTORS = (("c", "channels divided by c"), ("r", "resolution divided by r"),
            ("s", "training samples divided by s"), ("e", "epochs e of the schedule"),
@@ -36,11 +39,36 @@ def _style() -> None:
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
 
 
+def _hollow(ax, x, y, rows: pd.DataFrame, color) -> None:
+    """Redraw the points of ``rows`` that carry a caveat as hollow circles."""
+    mask = (tables.caveats(rows) != "").to_numpy()
+    if mask.any():
+        ax.plot(np.asarray(x)[mask], np.asarray(y)[mask], ls="none", marker="o", mfc="white",
+                mec=color, mew=1.5, zorder=4)
+
+
+HOLLOW = f"hollow: 95% CI wider than {tables.MAX_CI_WIDTH} or spanning 0, not a measurement"
+
+
+def _hollow_handle() -> Line2D:
+    return Line2D([], [], ls="none", marker="o", mfc="white", mec="grey", mew=1.5)
+
+
+def _hollow_legend(ax, frame: pd.DataFrame, **kw) -> None:
+    """The axis' legend, with an entry for hollow points when ``frame`` has any."""
+    handles, labels = ax.get_legend_handles_labels()
+    if (tables.caveats(frame) != "").any():
+        handles.append(_hollow_handle())
+        labels.append(HOLLOW)
+    ax.legend(handles, labels, **kw)
+
+
 def _errorbar(ax, x, rows: pd.DataFrame, **kw) -> None:
     y = rows["kendall_tau"].to_numpy(float)
     lo = np.nan_to_num(y - rows["kendall_tau_lo"].to_numpy(float))
     hi = np.nan_to_num(rows["kendall_tau_hi"].to_numpy(float) - y)
-    ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, **kw)
+    bars = ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=3, **kw)
+    _hollow(ax, x, y, rows, bars.lines[0].get_color())
 
 
 def _setting(row, skip: tuple[str, ...]) -> str:
@@ -103,6 +131,11 @@ def factor_sweeps(frame: pd.DataFrame) -> Figure | None:
         ax.legend(fontsize=8, title="fixed", title_fontsize=8)
     for row in axes:
         row[0].set_ylabel("Kendall tau vs truth (95% CI)")
+    drawn = pd.concat([rows for _, _, lines in panels for _, rows in lines])
+    if (tables.caveats(drawn) != "").any():  # one note for every panel
+        fig.legend([_hollow_handle()], [HOLLOW], loc="lower center", fontsize=9, frameon=False)
+        fig.tight_layout(rect=(0, 0.06 / rows_n, 1, 1))
+        return fig
     fig.tight_layout()
     return fig
 
@@ -131,7 +164,7 @@ def same_iterations(frame: pd.DataFrame) -> Figure | None:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("share of the training samples (epochs scaled to keep the iterations)")
     ax.set_ylabel("Kendall tau vs truth (95% CI)")
-    ax.legend(fontsize=7)
+    _hollow_legend(ax, pd.concat([rows for _, rows in lines]), fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -169,6 +202,7 @@ def cost_vs_tau(frame: pd.DataFrame) -> Figure | None:
         hi = np.nan_to_num(rows["kendall_tau_hi"].to_numpy(float)[sel] - tau[sel])
         ax.errorbar(cost[sel], tau[sel], yerr=[lo, hi], fmt="o", capsize=2, color=palette[kind],
                     label=kind, alpha=0.85)
+        _hollow(ax, cost[sel], tau[sel], rows[sel], palette[kind])
     order = np.argsort(cost[front])
     fx, fy = cost[front][order], tau[front][order]
     ax.step(np.append(fx, cost.max() * 2), np.append(fy, fy[-1]), where="post", color="black",
@@ -182,7 +216,7 @@ def cost_vs_tau(frame: pd.DataFrame) -> Figure | None:
     ax.set_xscale("log")
     ax.set_xlabel("measured seconds per arch (log scale)")
     ax.set_ylabel("Kendall tau vs truth (95% CI)")
-    ax.legend(fontsize=8)
+    _hollow_legend(ax, rows, fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -47,12 +47,68 @@ padding:.25em .55em;text-align:left;vertical-align:top}th{background:#f0f3f7}
 tr:nth-child(even) td{background:#fbfbfb}figure{margin:1em 0}img{max-width:100%;height:auto;
 border:1px solid #eee}figcaption,.caption{font-size:.9em;color:#555}.skipped{color:#a05a00}
 #table-main td,#table-cost td,#table-factors td{white-space:nowrap}
+tr.caveat td{color:#9a9a9a}.footnote{font-size:.85em;color:#666;margin:.2em 0}
+#summary{background:#f4f6f9;border-left:4px solid #8aa1bf;padding:.6em .9em}
 pre{background:#f5f5f5;padding:.7em;overflow-x:auto}.scroll{overflow-x:auto}code{font-size:.9em}"""
 
 
 def _html_table(table: pd.DataFrame, table_id: str) -> str:
-    return ('<div class="scroll">' + tables.display(table).to_html(
-        index=False, border=0, table_id=table_id, na_rep="–", escape=True) + "</div>")
+    """The display strings of ``table``; a row with a caveat is muted (class ``caveat``) and its
+    mark explained in a footnote under the table."""
+    e = html.escape
+    shown = tables.display(table)
+    marks = table["caveat"] if "caveat" in table.columns else pd.Series("", index=table.index)
+    head = "".join(f"<th>{e(str(c))}</th>" for c in shown.columns)
+    rows = "".join((f'<tr class="caveat caveat-{mark}">' if mark else "<tr>")
+                   + "".join(f"<td>{e(str(x))}</td>" for x in row) + "</tr>"
+                   for mark, row in zip(marks, shown.itertuples(index=False)))
+    notes = "".join(f'<p class="footnote">{e(n)}</p>' for n in tables.footnotes(table))
+    return (f'<div class="scroll"><table id="{e(table_id)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>{notes}")
+
+
+def summary(table_parts) -> str:
+    """Which rows of the main table are measurements and which only exercise the machinery (their
+    Kendall tau CI is too wide to rank anything), from the rows' caveats; "" without a main table."""
+    main = next((t for stem, _, t in table_parts if stem == "main" and t is not None), None)
+    if main is None:
+        return ""
+    several = main["dataset"].nunique() > 1
+    names = [f"{label} ({ds})" if several else label for label, ds in zip(main["label"], main["dataset"])]
+
+    def rows(code: str) -> tuple[str, str, str, str]:
+        """(how many rows, their names, their sample sizes, their devices)"""
+        chosen = (main["caveat"] == code).to_numpy()
+        count = int(chosen.sum())
+        ns = ", ".join(map(str, sorted({int(n) for n in main.loc[chosen, "n"]})))
+        devices = ", ".join(sorted({str(d) for d in main.loc[chosen, "device"]}))
+        return (f"{count} row{'s' * (count != 1)}", ", ".join(n for n, c in zip(names, chosen) if c),
+                ns, devices)
+
+    width = tables.MAX_CI_WIDTH
+    found = {code: rows(code) for code in ("", *tables.CAVEATS)
+             if (main["caveat"] == code).any()}
+    parts = [f"Measurements ({found[''][0]} of {len(main)}: the 95% CI of Kendall tau is at most "
+             f"{width} wide and clear of zero): {found[''][1]}." if "" in found else
+             f"No row is a measurement: no Kendall tau has a 95% CI at most {width} wide and clear "
+             "of zero."]
+    if "zero" in found:
+        count, which, ns, _ = found["zero"]
+        parts.append(f"Measured, but no rank agreement beyond chance ({count}, n={ns}: the CI spans "
+                     f"zero): {which}.")
+    if "wide" in found:
+        count, which, ns, devices = found["wide"]
+        parts.append(f"Machinery checks, not measurements ({count}, n={ns}, run on {devices}): "
+                     f"{which}. Their CIs are wider than {width}: they show that the pipeline runs, "
+                     "not how well these proxies rank.")
+    if "none" in found:
+        parts.append(f"No CI at all ({found['none'][0]}: constant or non-finite scores): "
+                     f"{found['none'][1]}.")
+    marks = "; ".join(f"{tables.CAVEATS[c][0]} {tables.CAVEATS[c][1]}" for c in found if c)
+    if marks:
+        parts.append(f"Rows that are not measurements are muted and marked in the tables ({marks}) "
+                     "and drawn hollow in the figures.")
+    return " ".join(parts)
 
 
 def _png(path: Path) -> str:
@@ -67,6 +123,8 @@ def render_html(spec, prov, sources, table_parts, figure_parts, notes, commands)
            f"<h1>{e(spec.title)}</h1>"]
     if spec.description:
         out.append(f"<p>{e(spec.description)}</p>")
+    if text := summary(table_parts):
+        out.append(f'<p id="summary"><strong>What is a measurement here.</strong> {e(text)}</p>')
     out.append('<section id="provenance"><h2>Provenance</h2><table id="table-provenance">'
                + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in prov)
                + "</table></section>")
@@ -114,6 +172,8 @@ def render_markdown(spec, prov, sources, table_parts, figure_parts, notes, comma
     out = [f"# {spec.title}", ""]
     if spec.description:
         out += [spec.description, ""]
+    if text := summary(table_parts):
+        out += [f"**What is a measurement here.** {text}", ""]
     out += ["## Provenance", "", *(f"- **{k}**: {v}" for k, v in prov), ""]
     if spec.design:
         out += ["## Experiment design", "",
@@ -124,6 +184,7 @@ def render_markdown(spec, prov, sources, table_parts, figure_parts, notes, comma
         out += [f"### Table: {stem}", "", caption, ""]
         out += [tables.to_markdown(tables.display(table)) if table is not None else
                 "Skipped: no data for this table.", ""]
+        out += [f"{note}\n" for note in tables.footnotes(table)] if table is not None else []
     out += ["## Figures", ""]
     for fig, images in figure_parts:
         out += [f"### ({fig.key}) {fig.title}", "", fig.caption, ""]

@@ -6,6 +6,13 @@ by ``analysis.report``: proxy, label, kind, dataset, source, n, seeds, kendall_t
 seconds_per_arch, total_seconds, cost_s, device, and for training proxies the EcoNAS factors
 c, r, s, e, b, m (from the proxy's ``describe()``). Tables keep numbers numeric for CSV; :func:`display` turns
 ``x``, ``x_lo``, ``x_hi`` into ``"x [lo, hi]"`` strings for Markdown, LaTeX and HTML.
+
+A row whose Kendall tau cannot be read as a finding carries a :func:`caveat` (the one rule, used by
+the tables, the figures and the pages): its 95% CI is wider than :data:`MAX_CI_WIDTH` ("wide": too
+few archs to rank the proxy, a check of the machinery rather than a measurement), or spans zero
+("zero": no agreement beyond chance), or is missing ("none"). Tables hold it in the ``caveat``
+column (empty when the row is readable); :func:`display` turns it into a mark after the proxy's
+name, explained by :func:`footnotes`.
 """
 from __future__ import annotations
 
@@ -27,6 +34,49 @@ HEADERS = {
 }
 
 
+#: a Kendall tau whose 95% CI is wider than this cannot rank proxies
+MAX_CI_WIDTH = 0.5
+#: caveat -> (mark, what it means in a few words, footnote); ``{n}`` takes the rows' sample sizes
+CAVEATS = {
+    "wide": ("†", f"95% CI wider than {MAX_CI_WIDTH}",
+             "n={n}: too few archs to rank this proxy: the 95% CI of Kendall tau is wider than "
+             f"{MAX_CI_WIDTH}, so the row checks the machinery and is not a measurement."),
+    "zero": ("‡", "95% CI spans zero",
+             "n={n}: the 95% CI of Kendall tau spans zero: no rank agreement with the truth "
+             "beyond chance."),
+    "none": ("§", "no CI", "n={n}: no Kendall tau CI (fewer than 3 archs, or constant scores)."),
+}
+
+
+def caveat(lo: float, hi: float) -> str:
+    """Why a Kendall tau with 95% CI [lo, hi] cannot be read as a finding: "wide", "zero" or
+    "none" (see the module's docstring); "" when it can."""
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return "none"
+    if hi - lo > MAX_CI_WIDTH:
+        return "wide"
+    return "zero" if lo <= 0 <= hi else ""
+
+
+def caveats(frame: pd.DataFrame) -> pd.Series:
+    """:func:`caveat` of every row of a frame with ``kendall_tau_lo`` and ``kendall_tau_hi``."""
+    pairs = zip(frame["kendall_tau_lo"], frame["kendall_tau_hi"])
+    return pd.Series([caveat(lo, hi) for lo, hi in pairs], index=frame.index, dtype=object)
+
+
+def footnotes(table: pd.DataFrame) -> list[str]:
+    """One footnote per caveat in a table with ``caveat`` and ``n`` columns, e.g.
+    ``"† n=16: too few archs to rank this proxy: ..."``."""
+    if "caveat" not in table.columns:
+        return []
+    out = []
+    for code, (mark, _, text) in CAVEATS.items():
+        ns = sorted({int(n) for n in table.loc[table["caveat"] == code, "n"]})
+        if ns:
+            out.append(f"{mark} " + text.format(n=", ".join(map(str, ns))))
+    return out
+
+
 def _sorted(frame: pd.DataFrame, by: list[str], ascending: list[bool]) -> pd.DataFrame:
     out = frame.assign(_d=frame["dataset"].map(dataset_rank))
     return out.sort_values(["_d", *by], ascending=[True, *ascending],
@@ -37,12 +87,16 @@ def _ci_columns(metrics: tuple[str, ...]) -> list[str]:
     return [c for m in metrics for c in (m, f"{m}_lo", f"{m}_hi")]
 
 
+def _with_caveats(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(caveat=caveats(frame))
+
+
 def main_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per proxy and dataset: n, Kendall tau, Spearman and top-10% retrieval with CIs, the
     non-finite count, measured seconds per arch, data source and device; best tau first."""
     cols = ["dataset", "label", "kind", "n", "seeds", *_ci_columns(WITH_CI), "pearson",
-            "nan_scores", "seconds_per_arch", "source", "device"]
-    return _sorted(frame, ["kendall_tau"], [False])[cols].reset_index(drop=True)
+            "nan_scores", "seconds_per_arch", "source", "device", "caveat"]
+    return _sorted(_with_caveats(frame), ["kendall_tau"], [False])[cols].reset_index(drop=True)
 
 
 def factor_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -56,15 +110,15 @@ def factor_table(frame: pd.DataFrame) -> pd.DataFrame:
                          samples=[f"1/{int(s)}" if s > 1 else "all" for s in train["s"]],
                          e=train["e"].astype(int), m=train["m"].astype(int), b=train["b"].astype(int))
     cols = ["dataset", "label", "channels", "resolution", "samples", "e", "m", "b", "n",
-            *_ci_columns(WITH_CI), "seconds_per_arch"]
-    return _sorted(train, ["c", "r", "s", "e", "m"], [True] * 5)[cols].reset_index(drop=True)
+            *_ci_columns(WITH_CI), "seconds_per_arch", "caveat"]
+    return _sorted(_with_caveats(train), ["c", "r", "s", "e", "m"], [True] * 5)[cols].reset_index(drop=True)
 
 
 def cost_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Measured cost per arch (and the proxy's own estimate) next to its Kendall tau; cheapest first."""
     cols = ["dataset", "label", "kind", "device", "n", "seconds_per_arch", "cost_s",
-            "total_seconds", "kendall_tau"]
-    return _sorted(frame, ["seconds_per_arch"], [True])[cols].reset_index(drop=True)
+            "total_seconds", "kendall_tau", "caveat"]
+    return _sorted(_with_caveats(frame), ["seconds_per_arch"], [True])[cols].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------ formatting
@@ -87,10 +141,11 @@ def _seconds(x) -> str:
 
 def display(table: pd.DataFrame) -> pd.DataFrame:
     """Strings for reading: metrics with their CI as ``x [lo, hi]``, seconds in 3 significant
-    digits, missing values as an en dash; column names in words."""
+    digits, missing values as an en dash; column names in words. The ``caveat`` column becomes
+    its mark after the proxy's label (see :func:`footnotes`)."""
     out = pd.DataFrame(index=table.index)
     for col in table.columns:
-        if col.endswith(("_lo", "_hi")) and col[:-3] in table.columns:
+        if col == "caveat" or col.endswith(("_lo", "_hi")) and col[:-3] in table.columns:
             continue
         values = table[col]
         if f"{col}_lo" in table.columns:
@@ -100,6 +155,9 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
             out[col] = [_seconds(v) for v in values]
         else:
             out[col] = [_num(v) for v in values]
+    if "caveat" in table.columns and "label" in out.columns:
+        out["label"] = [f"{label} {CAVEATS[c][0]}" if c else label
+                        for label, c in zip(out["label"], table["caveat"])]
     return out.rename(columns=lambda c: HEADERS.get(c, c))
 
 
@@ -115,30 +173,34 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                   "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}", "–": "--"}
+                  "^": r"\textasciicircum{}", "–": "--", "†": r"\dag{}", "‡": r"\ddag{}",
+                  "§": r"\S{}"}
 
 
 def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
-    """A booktabs ``table`` environment of a display frame."""
+def to_latex(table: pd.DataFrame, caption: str, label: str, notes=()) -> str:
+    """A booktabs ``table`` environment of a display frame, ``notes`` under the tabular."""
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
              r"\begin{tabular}{" + "l" * len(table.columns) + "}", r"\toprule",
              " & ".join(latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
     lines += [" & ".join(latex_escape(x) for x in row) + r" \\" for row in table.itertuples(index=False)]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\par\footnotesize " + latex_escape(note) for note in notes]
+    lines += [r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
 def write_table(table: pd.DataFrame, stem: Path, caption: str) -> dict[str, Path]:
-    """``stem``.csv (numbers), .md and .tex (display strings); returns the paths by format."""
+    """``stem``.csv (numbers and the ``caveat`` column), .md and .tex (display strings, marks and
+    their footnotes); returns the paths by format."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    shown = display(table)
+    shown, notes = display(table), footnotes(table)
     paths = {fmt: stem.with_suffix(f".{fmt}") for fmt in ("csv", "md", "tex")}
     table.to_csv(paths["csv"], index=False)
-    paths["md"].write_text(to_markdown(shown), encoding="utf-8")
-    paths["tex"].write_text(to_latex(shown, caption, f"tab:{stem.name}"), encoding="utf-8")
+    paths["md"].write_text(to_markdown(shown) + "".join(f"\n{n}\n" for n in notes), encoding="utf-8")
+    paths["tex"].write_text(to_latex(shown, caption, f"tab:{stem.name}", notes), encoding="utf-8")
     return paths
