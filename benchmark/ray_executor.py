@@ -1,0 +1,174 @@
+"""The Ray executor: the runner's chunks as Ray tasks, on a local Ray instance or a cluster.
+
+Imported only for ``--executor ray`` (the local path never imports Ray). The driver sends each
+task the proxy's *name*, its chunks of arch indices and the context's fields; the task resolves the
+proxy through the registry in its own process (``import proxies``), scores the chunks with the
+proxy's own :meth:`~benchmark.api.Proxy.score` and returns the outcomes with the data source and
+proxy version it used. The driver yields the chunks in completion order (``ray.wait``); the runner
+commits each one, so only the driver writes the store.
+
+- Tasks: the runner's chunks are grouped into tasks of about :data:`TASK_SECONDS` of estimated
+  work (``cost_s`` per arch), but into at least as many tasks as the cluster runs at once, so small
+  runs still use every worker. The measured overhead of a task is milliseconds
+  (``perf/ray_overhead.py``), so a task of seconds or more loses well under 1% to it.
+- Resources by proxy kind (:data:`RESOURCES`): one GPU per task when the context's device is CUDA,
+  else one CPU; table proxies are lookups and run in the driver.
+- Faults: a task whose worker dies is retried (:data:`MAX_RETRIES`); its chunks are committed only
+  once, when a try returns. A :class:`~benchmark.errors.UserError` raised in a task stops the run
+  with its one-line message; the other tasks are cancelled.
+- Data: each task reports the data source it loaded (``runner.data_source``); a source or proxy
+  version other than the driver's stops the run before that chunk is written.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import ray
+import torch
+
+from . import groundtruth as gt
+from .api import Context, Outcome, Proxy
+from .errors import UserError
+from .executors import LocalExecutor
+from .runner import data_source
+
+#: seconds of estimated work per task (proxy.cost_s per arch, a 2-core CPU guess)
+TASK_SECONDS = 120.0
+#: tries after the first for a task whose worker process or node died
+MAX_RETRIES = 3
+#: what one task asks Ray for, by proxy kind and device type; table proxies run in the driver
+RESOURCES = {
+    ("zero-cost", "cpu"): {"num_cpus": 1},
+    ("zero-cost", "cuda"): {"num_cpus": 1, "num_gpus": 1},  # fractional GPUs: unmeasured
+    ("training", "cpu"): {"num_cpus": 1},
+    ("training", "cuda"): {"num_cpus": 1, "num_gpus": 1},
+}
+RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU"}
+#: the context fields a task rebuilds its Context from
+FIELDS = ("dataset", "seed", "data_dir", "fuse", "amp", "zc_batch")
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a task returns: one list of outcomes per chunk, and what it scored them with."""
+
+    outcomes: list[list[Outcome]]
+    source: str
+    version: int
+    node: str
+
+
+def score_chunks(registry_module: str, name: str, chunks: list[list[int]], fields: dict,
+                 device: str) -> TaskResult:
+    """Runs in a Ray worker: resolve the proxy by name and score each chunk."""
+    proxy = importlib.import_module(registry_module).REGISTRY.get(name)
+    # Ray makes the task's GPU the process's only visible one: plain "cuda"
+    ctx = Context(device=torch.device(device), **fields)
+    source = data_source(proxy, ctx)   # loads the dataset (once per worker) if the proxy reads it
+    outcomes = [proxy.score([gt.arch_of(i) for i in chunk], chunk, ctx) for chunk in chunks]
+    return TaskResult(outcomes, source, proxy.version, ray.util.get_node_ip_address())
+
+
+_remote_score = ray.remote(max_retries=MAX_RETRIES)(score_chunks)
+
+
+def group(chunks: Sequence[list[int]], seconds_per_arch: float, slots: int,
+          task_seconds: float = TASK_SECONDS) -> list[list[list[int]]]:
+    """Consecutive chunks in tasks of about ``task_seconds`` of work each, but at least ``slots``
+    tasks (as many as run at once) while there are chunks to spread."""
+    work = seconds_per_arch * sum(len(c) for c in chunks)
+    tasks = min(len(chunks), max(slots, math.ceil(work / task_seconds)))
+    bounds = [round(k * len(chunks) / tasks) for k in range(tasks + 1)] if tasks else [0]
+    return [list(chunks[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]
+
+
+class RayExecutor:
+    """Scores chunks as Ray tasks. ``address``: None starts a local Ray instance (shut down by
+    :meth:`close`), ``auto`` joins the cluster of ``ray start --head`` on this machine, else the
+    address of a cluster. Ray is started (or joined) on entering the executor's ``with`` block or on
+    the first :meth:`map`. ``registry_module``: the module whose ``REGISTRY`` the workers resolve names in."""
+
+    def __init__(self, address: str | None = None, registry_module: str = "proxies",
+                 task_seconds: float = TASK_SECONDS):
+        self.address = address
+        self.registry_module = registry_module
+        self.task_seconds = task_seconds
+        self._started = False
+
+    def _connect(self) -> None:
+        if ray.is_initialized():
+            return
+        try:
+            ray.init(address=self.address, include_dashboard=False, logging_level="WARNING",
+                     configure_logging=True)
+        except ConnectionError as err:
+            raise UserError(f"--ray-address {self.address}: {str(err).splitlines()[0]}") from None
+        self._started = True   # close() disconnects (and stops a local instance)
+        print(cluster_summary(), file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._started:
+            ray.shutdown()
+            self._started = False
+
+    def __enter__(self) -> RayExecutor:
+        self._connect()   # a wrong address fails here, before anything is computed
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def map(self, proxy: Proxy, chunks: Sequence[list[int]], ctx: Context
+            ) -> Iterator[tuple[list[int], list[Outcome]]]:
+        resources = RESOURCES.get((proxy.kind, ctx.device.type))
+        if resources is None:                   # table proxies: a lookup is cheaper than a task
+            yield from LocalExecutor().map(proxy, chunks, ctx)
+            return
+        self._connect()
+        total = ray.cluster_resources()
+        slots = min(int(total.get(RAY_NAMES[k], 0) // v) for k, v in resources.items())
+        if slots < 1:
+            raise UserError(f"the Ray cluster has no room for a {proxy.kind} task on "
+                            f"{ctx.device.type} (needs {resources}, has {total})")
+        fields = {f: getattr(ctx, f) for f in FIELDS}
+        device = ctx.device.type
+        expected = (data_source(proxy, ctx), proxy.version)
+        task = _remote_score.options(**resources)
+        pending = {task.remote(self.registry_module, proxy.name, tasks, fields, device): tasks
+                   for tasks in group(chunks, proxy.cost_s, slots, self.task_seconds)}
+        try:
+            while pending:
+                [ref], _ = ray.wait(list(pending), num_returns=1)
+                tasks = pending.pop(ref)
+                result = _get(ref)
+                if (result.source, result.version) != expected:
+                    raise UserError(
+                        f"a Ray worker on {result.node} scored {proxy.name} v{result.version} on "
+                        f"data source {result.source!r}, the driver has v{expected[1]} on "
+                        f"{expected[0]!r}: refusing to mix them (give every node the same code "
+                        f"and --data-dir content)")
+                yield from zip(tasks, result.outcomes)
+        finally:
+            for ref in pending:
+                ray.cancel(ref)
+
+
+def _get(ref) -> TaskResult:
+    """The task's result; a UserError raised in the task as itself (its one line, no traceback)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        if isinstance(err.cause, UserError):
+            raise UserError(str(err.cause)) from None
+        raise
+
+
+def cluster_summary() -> str:
+    """One line on the cluster this process is connected to (for logs)."""
+    total = ray.cluster_resources()
+    return (f"Ray: {len(ray.nodes())} nodes, {total.get('CPU', 0):g} CPUs, "
+            f"{total.get('GPU', 0):g} GPUs")
