@@ -12,10 +12,10 @@ commits each one, so only the driver writes the store.
   runs still use every worker. The measured overhead of a task is milliseconds
   (``perf/ray_overhead.py``), so a task of seconds or more loses well under 1% to it.
 - Resources by proxy kind (:data:`RESOURCES`): one GPU per task when the context's device is CUDA,
-  else one CPU; table proxies are lookups and run in the driver.
+  else one CPU; table proxies are lookups and run in the driver. Tasks are spread over the nodes.
 - Faults: a task whose worker dies is retried (:data:`MAX_RETRIES`); its chunks are committed only
   once, when a try returns. A :class:`~benchmark.errors.UserError` raised in a task stops the run
-  with its one-line message; the other tasks are cancelled.
+  with its one-line message (and the worker's node); the other tasks are cancelled.
 - Data: each task reports the data source it loaded (``runner.data_source``); a source or proxy
   version other than the driver's stops the run before that chunk is written.
 """
@@ -65,12 +65,16 @@ class TaskResult:
 def score_chunks(registry_module: str, name: str, chunks: list[list[int]], fields: dict,
                  device: str) -> TaskResult:
     """Runs in a Ray worker: resolve the proxy by name and score each chunk."""
-    proxy = importlib.import_module(registry_module).REGISTRY.get(name)
-    # Ray makes the task's GPU the process's only visible one: plain "cuda"
-    ctx = Context(device=torch.device(device), **fields)
-    source = data_source(proxy, ctx)   # loads the dataset (once per worker) if the proxy reads it
-    outcomes = [proxy.score([gt.arch_of(i) for i in chunk], chunk, ctx) for chunk in chunks]
-    return TaskResult(outcomes, source, proxy.version, ray.util.get_node_ip_address())
+    node = ray.util.get_node_ip_address()
+    try:
+        proxy = importlib.import_module(registry_module).REGISTRY.get(name)
+        # Ray makes the task's GPU the process's only visible one: plain "cuda"
+        ctx = Context(device=torch.device(device), **fields)
+        source = data_source(proxy, ctx)   # loads the dataset (once per worker) if the proxy reads it
+        outcomes = [proxy.score([gt.arch_of(i) for i in chunk], chunk, ctx) for chunk in chunks]
+    except UserError as err:
+        raise UserError(f"{err} (in a Ray worker on {node})") from None
+    return TaskResult(outcomes, source, proxy.version, node)
 
 
 _remote_score = ray.remote(max_retries=MAX_RETRIES)(score_chunks)
@@ -103,8 +107,9 @@ class RayExecutor:
         if ray.is_initialized():
             return
         try:
-            ray.init(address=self.address, include_dashboard=False, logging_level="WARNING",
-                     configure_logging=True)
+            # "local": a new instance even when RAY_ADDRESS or a `ray start` cluster is around
+            ray.init(address=self.address or "local", include_dashboard=False,
+                     logging_level="WARNING")
         except ConnectionError as err:
             raise UserError(f"--ray-address {self.address}: {str(err).splitlines()[0]}") from None
         self._started = True   # close() disconnects (and stops a local instance)
@@ -137,7 +142,7 @@ class RayExecutor:
         fields = {f: getattr(ctx, f) for f in FIELDS}
         device = ctx.device.type
         expected = (data_source(proxy, ctx), proxy.version)
-        task = _remote_score.options(**resources)
+        task = _remote_score.options(**resources, scheduling_strategy="SPREAD")
         pending = {task.remote(self.registry_module, proxy.name, tasks, fields, device): tasks
                    for tasks in group(chunks, proxy.cost_s, slots, self.task_seconds)}
         try:
@@ -170,5 +175,5 @@ def _get(ref) -> TaskResult:
 def cluster_summary() -> str:
     """One line on the cluster this process is connected to (for logs)."""
     total = ray.cluster_resources()
-    return (f"Ray: {len(ray.nodes())} nodes, {total.get('CPU', 0):g} CPUs, "
+    return (f"Ray: {sum(n['Alive'] for n in ray.nodes())} nodes, {total.get('CPU', 0):g} CPUs, "
             f"{total.get('GPU', 0):g} GPUs")
