@@ -7,10 +7,11 @@ proxy's own :meth:`~benchmark.api.Proxy.score` and returns the outcomes with the
 proxy version it used. The driver yields the chunks in completion order (``ray.wait``); the runner
 commits each one, so only the driver writes the store.
 
-- Tasks: the runner's chunks are grouped into tasks of about :data:`TASK_SECONDS` of estimated
-  work (``cost_s`` per arch), but into at least as many tasks as the cluster runs at once, so small
-  runs still use every worker. The measured overhead of a task is milliseconds
-  (``perf/ray_overhead.py``), so a task of seconds or more loses well under 1% to it.
+- Tasks: the runner's chunks are grouped into tasks of at most about :data:`TASK_SECONDS` of
+  estimated work (``cost_s`` per arch), in a multiple of the number of tasks the cluster runs at
+  once, so small runs still use every worker and no wave of tasks runs half-empty. A task costs
+  milliseconds (``perf/ray_overhead.py``; docs/BENCHMARKS.md), so the task length is set by what a
+  dead worker or driver loses (its tasks' work) and by the last wave's tail, not by overhead.
 - Resources by proxy kind (:data:`RESOURCES`): one GPU per task when the context's device is CUDA,
   else one CPU; table proxies are lookups and run in the driver. Tasks are spread over the nodes.
 - Faults: a task whose worker dies is retried (:data:`MAX_RETRIES`); its chunks are committed only
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -70,7 +72,7 @@ def score_chunks(registry_module: str, name: str, chunks: list[list[int]], field
         proxy = importlib.import_module(registry_module).REGISTRY.get(name)
         # Ray makes the task's GPU the process's only visible one: plain "cuda"
         ctx = Context(device=torch.device(device), **fields)
-        source = data_source(proxy, ctx)   # loads the dataset (once per worker) if the proxy reads it
+        source = data_source(proxy, ctx)   # loads the dataset (once per worker) if it is read
         outcomes = [proxy.score([gt.arch_of(i) for i in chunk], chunk, ctx) for chunk in chunks]
     except UserError as err:
         raise UserError(f"{err} (in a Ray worker on {node})") from None
@@ -82,11 +84,12 @@ _remote_score = ray.remote(max_retries=MAX_RETRIES)(score_chunks)
 
 def group(chunks: Sequence[list[int]], seconds_per_arch: float, slots: int,
           task_seconds: float = TASK_SECONDS) -> list[list[list[int]]]:
-    """Consecutive chunks in tasks of about ``task_seconds`` of work each, but at least ``slots``
-    tasks (as many as run at once) while there are chunks to spread."""
+    """Consecutive chunks in tasks of at most about ``task_seconds`` of work each, their number a
+    multiple of ``slots`` (the tasks that run at once), so every wave of tasks fills the cluster
+    and small runs still use every slot; at most one task per chunk."""
     work = seconds_per_arch * sum(len(c) for c in chunks)
-    tasks = min(len(chunks), max(slots, math.ceil(work / task_seconds)))
-    bounds = [round(k * len(chunks) / tasks) for k in range(tasks + 1)] if tasks else [0]
+    tasks = min(len(chunks), slots * max(1, math.ceil(work / (task_seconds * slots))))
+    bounds = [k * len(chunks) // tasks for k in range(tasks + 1)] if tasks else [0]
     return [list(chunks[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]
 
 
@@ -94,7 +97,8 @@ class RayExecutor:
     """Scores chunks as Ray tasks. ``address``: None starts a local Ray instance (shut down by
     :meth:`close`), ``auto`` joins the cluster of ``ray start --head`` on this machine, else the
     address of a cluster. Ray is started (or joined) on entering the executor's ``with`` block or on
-    the first :meth:`map`. ``registry_module``: the module whose ``REGISTRY`` the workers resolve names in."""
+    the first :meth:`map`. ``registry_module``: the module whose ``REGISTRY`` the workers resolve
+    proxy names in."""
 
     def __init__(self, address: str | None = None, registry_module: str = "proxies",
                  task_seconds: float = TASK_SECONDS):
@@ -140,15 +144,17 @@ class RayExecutor:
             raise UserError(f"the Ray cluster has no room for a {proxy.kind} task on "
                             f"{ctx.device.type} (needs {resources}, has {total})")
         fields = {f: getattr(ctx, f) for f in FIELDS}
+        if ctx.data_dir:    # the same path on every node, not relative to a worker's directory
+            fields["data_dir"] = os.path.abspath(os.path.expanduser(ctx.data_dir))
         device = ctx.device.type
         expected = (data_source(proxy, ctx), proxy.version)
         task = _remote_score.options(**resources, scheduling_strategy="SPREAD")
-        pending = {task.remote(self.registry_module, proxy.name, tasks, fields, device): tasks
-                   for tasks in group(chunks, proxy.cost_s, slots, self.task_seconds)}
+        pending = {task.remote(self.registry_module, proxy.name, part, fields, device): part
+                   for part in group(chunks, proxy.cost_s, slots, self.task_seconds)}
         try:
             while pending:
                 [ref], _ = ray.wait(list(pending), num_returns=1)
-                tasks = pending.pop(ref)
+                part = pending.pop(ref)
                 result = _get(ref)
                 if (result.source, result.version) != expected:
                     raise UserError(
@@ -156,7 +162,7 @@ class RayExecutor:
                         f"data source {result.source!r}, the driver has v{expected[1]} on "
                         f"{expected[0]!r}: refusing to mix them (give every node the same code "
                         f"and --data-dir content)")
-                yield from zip(tasks, result.outcomes)
+                yield from zip(part, result.outcomes)
         finally:
             for ref in pending:
                 ray.cancel(ref)

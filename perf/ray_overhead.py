@@ -10,7 +10,13 @@ Measures, in this order (nothing is written outside a temporary folder):
 3. the same work, ``runner.compute`` of ``--proxy`` on ``--archs`` archs into a fresh store, by the
    local executor (this process, torch's default threads), the local executor with one torch
    thread (what each Ray worker gets), and the Ray executor (warm workers, one task per slot),
-   alternating ``--repeats`` times so all meet the same machine load; the ratios are printed.
+   alternating ``--repeats`` times so all meet the same machine load; the ratios are printed,
+   with the seconds per runner chunk that the proxy measured inside ``score`` (for Ray: in the
+   worker, so wall minus chunk time is what Ray added).
+
+Ray runs its workers at niceness 15 (its default, ``RAY_worker_niceness``), which matters only on
+a machine shared with other work; the JSON line records it. ``RAY_worker_niceness=0 python
+perf/ray_overhead.py ...`` measures without it.
 
 Usage::
 
@@ -75,18 +81,26 @@ def main(argv=None) -> dict:
         [task.remote("proxies", proxy.name, [], fields, "cpu") for _ in range(args.empty)])
         ) / args.empty
 
+    out["worker_niceness"] = ray.get(ray.remote(num_cpus=1)(lambda: os.nice(0)).remote())
+    chunks = -(-len(indices) // proxy.chunk_size(ctx))
+
     def run(name, make_executor, threads=None):
         before = torch.get_num_threads()
         if threads:
             torch.set_num_threads(threads)
         with tempfile.TemporaryDirectory() as tmp:
-            seconds = timed(lambda: compute(proxy, indices, ctx, Store(Path(tmp) / "r.sqlite"),
-                                            False, make_executor()))
+            start = time.perf_counter()
+            done = compute(proxy, indices, ctx, Store(Path(tmp) / "r.sqlite"), False,
+                           make_executor())
+            seconds = time.perf_counter() - start
         torch.set_num_threads(before)
         walls.setdefault(name, []).append(seconds)
+        # seconds the proxy measured inside score(), per runner chunk (in the worker for Ray)
+        chunk_s.setdefault(name, []).append(sum(o.seconds for o in done.values()) / chunks)
         print(f"{name}: {seconds:.2f} s", file=sys.stderr, flush=True)
 
     walls: dict[str, list[float]] = {}
+    chunk_s: dict[str, list[float]] = {}
     for _ in range(args.repeats):
         run("local", LocalExecutor)
         run("local_1_thread", LocalExecutor, threads=1)
@@ -94,6 +108,8 @@ def main(argv=None) -> dict:
     executor.close()
     out["wall_s"] = {k: statistics.median(v) for k, v in walls.items()}
     out["runs_s"] = walls
+    out["chunks"] = chunks
+    out["chunk_s"] = {k: statistics.median(v) for k, v in chunk_s.items()}
     out["ray_over_local"] = out["wall_s"]["ray"] / out["wall_s"]["local"]
     out["ray_over_local_1_thread"] = out["wall_s"]["ray"] / out["wall_s"]["local_1_thread"]
     out["load_after"] = os.getloadavg()

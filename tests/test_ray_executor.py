@@ -79,7 +79,8 @@ def cluster(tmp_path_factory):
         env.setenv("NB201_CACHE_DIR", str(tmp / "cache"))
         env.setenv(MARKERS, str(tmp / "markers"))
         env.delenv("NB201_DATA_DIR", raising=False)
-        nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        nodes = Cluster(initialize_head=True,
+                        head_node_args={"num_cpus": 1, "include_dashboard": False})
         nodes.add_node(num_cpus=1)
         ray.init(address=nodes.address, logging_level="WARNING")
         try:
@@ -98,12 +99,13 @@ def rows(db: Path) -> list[tuple]:
         return con.execute("SELECT proxy, arch_index, seed FROM results").fetchall()
 
 
-def test_tasks_group_chunks_by_estimated_seconds_but_fill_every_slot():
+def test_tasks_group_chunks_by_estimated_seconds_in_full_waves():
     chunks = [[i] for i in range(10)]
     assert group(chunks, 1.0, slots=2, task_seconds=100) == [chunks[:5], chunks[5:]]
-    assert [len(t) for t in group(chunks, 30.0, slots=2, task_seconds=100)] == [3, 4, 3]
+    # 300 s of work in tasks of at most ~100 s on 2 slots: 4 tasks (2 full waves), not 3
+    assert [len(t) for t in group(chunks, 30.0, slots=2, task_seconds=100)] == [2, 3, 2, 3]
     assert group(chunks[:1], 1.0, slots=4) == [chunks[:1]]
-    assert sum(group(chunks, 1e9, slots=1), []) == chunks      # one chunk per task at most
+    assert group(chunks, 1e9, slots=1) == [[c] for c in chunks]   # one chunk per task at most
 
 
 def test_only_the_ray_executor_imports_ray():
