@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 
 from analysis.report import ReportSpec, check_out_dir, write_report
 from analysis.scorecard import scorecard
@@ -22,6 +23,7 @@ from .api import Context, check_seed, resolve_device
 from .catalog import DATASETS, dataset_spec
 from .complexity import flops_m, params_m
 from .errors import UserError
+from .executors import LocalExecutor
 from .experiments.run import run_experiment
 from .experiments.spec import Experiment, load_experiment
 from .runner import Request, mean_scores
@@ -96,6 +98,30 @@ def _indices(args) -> list[int]:
     return gt.sample(args.sample, args.seed)
 
 
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """``--executor`` and ``--ray-address``: the options of every command that computes."""
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where chunks are scored: this process (default) or Ray tasks")
+    p.add_argument("--ray-address", default=None,
+                   help="with --executor ray: a Ray cluster's address, or auto for the cluster of "
+                        "`ray start --head` on this machine (default: start a local Ray instance)")
+
+
+@contextmanager
+def executor_from(args, start: bool = True):
+    """The executor the options ask for; a Ray one is connected on entry and closed on exit (the
+    Ray module is imported only then). ``start=False`` (a dry run): the options are checked, and
+    the local executor stands in."""
+    if args.ray_address and args.executor != "ray":
+        raise UserError("--ray-address needs --executor ray")
+    if args.executor == "local" or not start:
+        yield LocalExecutor()
+        return
+    from .ray_executor import RayExecutor
+    with RayExecutor(args.ray_address) as executor:
+        yield executor
+
+
 def score(request: Request, ctx: Context, store: Store, progress: bool = True,
           executor=None) -> dict:
     """Score ``request.proxy`` on ``request.indices`` (mean over seeds), computing what the store
@@ -122,7 +148,8 @@ def cmd_score(args) -> None:
     if proxy.needs_images:
         ctx.images                     # loads (and so checks) the data once, before the store
     store = Store(args.results)
-    result = score(request, ctx, store, progress=not args.quiet)
+    with executor_from(args) as executor:
+        result = score(request, ctx, store, progress=not args.quiet, executor=executor)
     text = (f"{result['proxy']} on {result['dataset']} (n={result['n']}, truth {result['truth']}): "
             f"Kendall tau {_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, "
             f"Spearman {_fmt(result['spearman'])}, Pearson {_fmt(result['pearson'])}, "
@@ -168,8 +195,9 @@ def cmd_run(args) -> None:
     exp = load_experiment(args.experiment, REGISTRY)
     if not args.dry_run:
         check_out_dir(args.out)          # before hours of computing, not after
-    run = run_experiment(exp, REGISTRY, args.results, out=args.out, device=args.device,
-                         data_dir=args.data_dir, dry_run=args.dry_run)
+    with executor_from(args, start=not args.dry_run) as executor:
+        run = run_experiment(exp, REGISTRY, args.results, out=args.out, device=args.device,
+                             data_dir=args.data_dir, dry_run=args.dry_run, executor=executor)
     summary = run.summary
     if not args.dry_run:
         spec = experiment_report(run.experiment, run.plan, run.command)
@@ -217,6 +245,7 @@ def build_parser() -> Parser:
     p.add_argument("--amp", choices=["bf16"], default=None, help="bf16 autocast (CUDA)")
     p.add_argument("--zc-batch", type=int, default=64, help="images in the zero-cost minibatch")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_args(p)
 
     p = add("report", cmd_report, "write tables, figures and an HTML page from the store")
     p.add_argument("--results", default=str(DEFAULT_PATH))
@@ -230,6 +259,7 @@ def build_parser() -> Parser:
     p.add_argument("--device", default=None, help="override the experiment's device")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--dry-run", action="store_true", help="print the plan and estimate only")
+    add_executor_args(p)
     return parser
 
 

@@ -19,8 +19,8 @@ LAYERS = {
     "interface and store": ("benchmark.api", "benchmark.store"),
     "training engine": ("benchmark.training",),
     "proxies": ("proxies",),
-    "orchestration": ("benchmark.runner", "benchmark.executors", "benchmark.experiments",
-                      "benchmark.search"),
+    "orchestration": ("benchmark.runner", "benchmark.executors", "benchmark.ray_executor",
+                      "benchmark.experiments", "benchmark.search"),
     "analysis": ("analysis",),
     "wiring": ("benchmark.cli", "benchmark.__main__", "benchmark", "tools", "perf"),
 }
