@@ -1,0 +1,131 @@
+"""Search results: statistics over runs, the truth of the best arch against charged cost, the
+figure and the table of the report. Pure functions of stored runs (the ``result`` JSON of
+``benchmark.store.SearchRuns``: a trajectory of ``{cost, queries, best_index, best_truth}`` points,
+one per query at which the answer changed plus the last one) and of the dataset's optimum.
+
+Conventions: standard deviations over runs are sample standard deviations (ddof=1) and standard
+errors are std / sqrt(runs). "Reached" means the answer's truth came within ``WITHIN`` points of
+the optimum (the best truth of all 15,625 archs); the cost to reach it is the charged cost of the
+first query after which it did.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+WITHIN = 0.5
+
+
+def _spread(values) -> tuple[float | None, float | None, float | None]:
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if len(x) == 0:
+        return None, None, None
+    std = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+    return float(np.mean(x)), std, std / math.sqrt(len(x))
+
+
+def value_at(trajectory: list[dict], cost: float) -> float:
+    """The truth of the answer after everything charged up to ``cost`` (NaN before any answer)."""
+    value = math.nan
+    for point in trajectory:
+        if point["cost"] > cost:
+            break
+        value = math.nan if point["best_truth"] is None else point["best_truth"]
+    return value
+
+
+def cost_to_reach(trajectory: list[dict], target: float) -> float | None:
+    for point in trajectory:
+        if point["best_truth"] is not None and point["best_truth"] >= target:
+            return float(point["cost"])
+    return None
+
+
+def summarize(runs: list[dict], optimum: float, within: float = WITHIN) -> dict:
+    """Final truth (mean, std, se), cost to reach ``optimum - within`` and mean cost and queries."""
+    mean, std, se = _spread(r["final_truth"] for r in runs)
+    target = optimum - within
+    costs = [cost_to_reach(r["trajectory"], target) for r in runs]
+    reached = [c for c in costs if c is not None]
+    ordered = sorted(math.inf if c is None else c for c in costs)
+    median = ordered[(len(ordered) - 1) // 2] if len(ordered) % 2 else \
+        (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    r_mean, _, r_se = _spread(reached)
+    return {"runs": len(runs), "final_truth_mean": mean, "final_truth_std": std,
+            "final_truth_se": se, "optimum": optimum,
+            "reach": {"within": within, "target": target, "runs_reached": len(reached),
+                      "cost_median": None if math.isinf(median) else median,
+                      "cost_mean_reached": r_mean, "cost_se_reached": r_se},
+            "cost_mean": _spread(r["cost"] for r in runs)[0],
+            "queries_mean": _spread(r["queries"] for r in runs)[0]}
+
+
+def curve(runs: list[dict], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over runs of the answer's truth at each cost of ``grid``; NaN at
+    costs where some run has no answer yet."""
+    values = np.array([[value_at(r["trajectory"], c) for c in grid] for r in runs])
+    se = (values.std(axis=0, ddof=1) / math.sqrt(len(runs)) if len(runs) > 1
+          else np.zeros(len(grid)))
+    return values.mean(axis=0), se
+
+
+def grid_for(groups: dict[str, list[dict]], points: int = 200) -> np.ndarray:
+    """Log-spaced costs from the first answer of any run to the largest cost of any run."""
+    firsts = [r["trajectory"][0]["cost"] for runs in groups.values() for r in runs if r["trajectory"]]
+    lasts = [r["cost"] for runs in groups.values() for r in runs]
+    lo = max(min(firsts), 1e-3) if firsts else 1.0
+    return np.geomspace(lo, max(max(lasts), lo * 1.01), points)
+
+
+def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = "test_200",
+                  within: float = WITHIN) -> Figure | None:
+    """Truth of the answer against charged cost (log x): mean over runs with a standard-error
+    band per search, the optimum as a line and the reach target as a dotted line."""
+    groups = {k: v for k, v in groups.items() if any(r["trajectory"] for r in v)}
+    if not groups:
+        return None
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    grid = grid_for(groups)
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    for label, runs in groups.items():
+        mean, se = curve(runs, grid)
+        line, = ax.plot(grid, mean, label=f"{label} ({len(runs)} runs)")
+        ax.fill_between(grid, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
+    ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"optimum {optimum:.2f}")
+    ax.axhline(optimum - within, color="grey", linestyle=":", linewidth=1,
+               label=f"optimum - {within:g}")
+    finite = [v for runs in groups.values() for r in runs if (v := r["final_truth"]) is not None]
+    if finite:
+        ax.set_ylim(min(np.percentile(finite, 5) - 1.0, optimum - 2 * within), optimum + 0.3)
+    ax.set_xscale("log")
+    ax.set_xlabel("charged cost (s, log scale)")
+    ax.set_ylabel(f"{truth} of the search's answer (%)")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    """One row per (dataset, search): ``rows`` are dicts with dataset, label, budget, runs,
+    summary (from :func:`summarize`) and at_quarter (mean truth at a quarter of the budget)."""
+    out = []
+    for row in rows:
+        s, reach = row["summary"], row["summary"]["reach"]
+        out.append({
+            "dataset": row["dataset"], "search": row["label"], "budget": row["budget"],
+            "runs": s["runs"], "final truth mean": s["final_truth_mean"],
+            "std": s["final_truth_std"], "se": s["final_truth_se"],
+            "truth at budget/4": row.get("at_quarter"),
+            f"reached optimum-{reach['within']:g}": f"{reach['runs_reached']}/{s['runs']}",
+            "median cost to reach (s)": None if reach["cost_median"] is None
+            else int(round(reach["cost_median"])),
+            "mean queries": s["queries_mean"]})
+    return pd.DataFrame(out)
