@@ -10,7 +10,9 @@ first query after which it did.
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -129,3 +131,60 @@ def table(rows: list[dict]) -> pd.DataFrame:
             else int(round(reach["cost_median"])),
             "mean queries": s["queries_mean"]})
     return pd.DataFrame(out)
+
+
+def _groups(frame: pd.DataFrame, selection) -> list[tuple[dict, list[dict], str | None]]:
+    """(spec, runs, command) per stored search: ``selection`` is None (every stored search) or
+    (digest, seed, runs, command) tuples."""
+    if frame.empty:
+        return []
+    wanted = ([(d, s, None, None) for (d, s), _ in frame.groupby(["digest", "seed"], sort=False)]
+              if selection is None else list(selection))
+    out = []
+    for digest, seed, runs, command in wanted:
+        rows = frame[(frame["digest"] == digest) & (frame["seed"] == seed)]
+        if runs is not None:
+            rows = rows[rows["run"] < runs]
+        if not rows.empty:
+            out.append((json.loads(rows["spec"].iloc[0]), [json.loads(r) for r in rows["result"]],
+                        command))
+    return out
+
+
+def _limit(spec: dict) -> str:
+    return f"{spec['budget_s']:g} s" if spec.get("budget_s") is not None else f"{spec['queries']} queries"
+
+
+def report_parts(frame: pd.DataFrame, selection, out: Path
+                 ) -> tuple[pd.DataFrame | None, list[tuple[str, dict]], list[str], list[tuple]]:
+    """What the report shows of the stored searches (``SearchRuns.frame()``): the table, the
+    figure per dataset [(dataset, {"png", "pdf"})], notes, and (dataset, label, command) rows."""
+    from benchmark import groundtruth as gt
+
+    from .figures import save
+    from .tables import dataset_rank
+    found = _groups(frame, selection)
+    if not found:
+        return None, [], [], []
+    rows, figures, commands = [], {}, []
+    labels = [spec["label"] for spec, _, _ in found]
+    for spec, runs, command in found:
+        optimum = float(np.nanmax(gt.vector(spec["dataset"], spec["truth"])))
+        summary = summarize(runs, optimum)
+        name = spec["label"] + (f" ({_limit(spec)})" if labels.count(spec["label"]) > 1 else "")
+        quarter = (_spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)[0]
+                   if spec.get("budget_s") else None)
+        rows.append({"dataset": spec["dataset"], "label": name, "budget": _limit(spec),
+                     "summary": summary, "at_quarter": quarter})
+        figures.setdefault((spec["dataset"], spec["truth"], optimum), {})[name] = runs
+        if command:
+            commands.append((spec["dataset"], name, command))
+    images = []
+    for (dataset, truth, optimum), groups in sorted(figures.items(), key=lambda k: dataset_rank(k[0][0])):
+        fig = truth_vs_cost(groups, optimum, truth)
+        if fig is not None:
+            images.append((dataset, save(fig, out / "figures" / f"g-search-{dataset}")))
+    shown = table(sorted(rows, key=lambda r: dataset_rank(r["dataset"])))
+    notes = [f"search {r['label']} on {r['dataset']}: no run found an answer within its limits"
+             for r in rows if r["summary"]["final_truth_mean"] is None]
+    return shown, images, notes, commands

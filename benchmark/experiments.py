@@ -27,6 +27,13 @@ File format (every key but ``group`` is optional)::
     sample = 200              # number of archs, or "all"
     datasets = ["cifar10"]    # optional, overrides the top level
     seeds = [0, 1]            # optional, overrides the top level
+    [[search]]                # searches with a proxy as fitness (benchmark.search.experiment)
+    strategy = ["rea", "random"]
+    fitness = "nb201-12ep-valid"
+    budget = 12000
+    runs = 100
+
+An experiment has at least one [[group]] or one [[search]]; searches run after the groups.
 
 Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
 proxies that need none (the table proxies) always run.
@@ -51,7 +58,7 @@ from .store import DEFAULT_PATH, Store
 
 EXPERIMENTS_DIR = ROOT / "data" / "experiments"
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "device", "fuse", "amp",
-            "zc_batch", "data_dirs", "report", "group")
+            "zc_batch", "data_dirs", "report", "group", "search")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
 
@@ -86,6 +93,7 @@ class Experiment:
     zc_batch: int = 64
     data_dirs: tuple[tuple[str, str], ...] = ()
     main: tuple[str, ...] = ()
+    searches: tuple = ()  # benchmark.search.experiment.SearchEntry
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -121,13 +129,18 @@ class Experiment:
                                seeds, self.score_command(proxy, dataset, largest))
                      for (proxy, dataset, seeds), (indices, largest) in merged.items())
 
-    def report_spec(self, sources=None, skipped=(), commands=()):
+    def report_spec(self, sources=None, skipped=(), commands=(), searches=None):
+        """``searches``: what ``run_searches`` returned (the stored runs to report); None reports
+        every stored search."""
         from analysis.report import ReportSpec
         return ReportSpec(title=self.title or f"Experiment {self.name}",
                           selections=self.selections(sources, {(p, d) for p, d, _ in skipped}),
                           truth=self.truth, main=self.main, description=self.description,
                           commands=tuple(commands) or (f"python -m benchmark run {self.name}",),
                           skipped=tuple(skipped),
+                          searches=None if searches is None else tuple(
+                              (s["digest"], s["seed"], s["runs"], e.command())
+                              for s, e in zip(searches, self.searches)),
                           design=tuple((g.name, ", ".join(g.datasets), str(g.sample),
                                         ",".join(map(str, g.seeds)), ", ".join(g.proxies),
                                         g.description) for g in self.groups))
@@ -255,9 +268,14 @@ def parse_experiment(text: str, path: Path) -> Experiment:
     report = _Checker(f"{path.name}: [report]", top.get("report", dict, {}, "a table"), REPORT_KEYS)
     main = report.strings("main", (), allow_empty=True)
     groups, names = [], set()
-    tables = top.get("group", list, None, "an array of tables [[group]]")
-    if not tables:
-        raise UserError(f"{path.name}: no [[group]] of proxies")
+    tables = top.get("group", list, None, "an array of tables [[group]]") or []
+    searches = ()
+    if "search" in raw:
+        from .search.experiment import parse_searches
+        searches = parse_searches(raw["search"], path.name, datasets,
+                                  top.get("seed", int, 0, "an integer"), truth)
+    if not tables and not searches:
+        raise UserError(f"{path.name}: no [[group]] of proxies and no [[search]]")
     for number, table in enumerate(tables, start=1):
         if not isinstance(table, dict):
             raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
@@ -284,7 +302,7 @@ def parse_experiment(text: str, path: Path) -> Experiment:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), top.get("seed", int, 0, "an integer"),
-                      truth, device, fuse, amp, zc_batch, data_dirs, main)
+                      truth, device, fuse, amp, zc_batch, data_dirs, main, searches)
 
 
 # ------------------------------------------------------------------ running
@@ -330,6 +348,9 @@ def run_experiment(name, results=DEFAULT_PATH, out="results", device: str | None
     from .runner import compute, device_name
     plan = make_plan(exp, store, contexts, device_name(contexts["cifar10"]))
     print(format_plan(exp, plan), file=sys.stderr, flush=True)
+    if exp.searches:
+        from .search.experiment import plan_lines, run_searches
+        print("\n".join(plan_lines(exp.searches, contexts, store)), file=sys.stderr, flush=True)
     summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
                "dry_run": dry_run, "plan": [u.describe() for u in plan.units],
                "skipped": [{"proxy": p, "dataset": d, "reason": r} for p, d, r in plan.skipped],
@@ -346,9 +367,12 @@ def run_experiment(name, results=DEFAULT_PATH, out="results", device: str | None
               file=sys.stderr, flush=True)
         compute(unit.proxy, list(unit.indices), contexts[unit.dataset].with_seed(unit.seed), store,
                 progress=progress)
+    if exp.searches:
+        summary["searches"] = run_searches(exp.searches, contexts, store, progress)
     computed_s = time.perf_counter() - compute_started
     from analysis.report import write_report
-    spec = exp.report_spec(plan.sources, plan.skipped, [_command(exp, results, out, device, data_dir)])
+    spec = exp.report_spec(plan.sources, plan.skipped, [_command(exp, results, out, device, data_dir)],
+                           summary.get("searches", []))
     files = write_report(store, out, spec=spec, n_boot=n_boot)
     summary.update(computed=plan.missing, compute_seconds=computed_s,
                    wall_seconds=time.perf_counter() - started,
