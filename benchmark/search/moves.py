@@ -43,7 +43,7 @@ class Moves:
         """The archs one edge's op away (24 of them; fewer distinct classes with ``unique``)."""
         out = _neighbours(index)
         if self.unique:
-            out = [int(r) for r in dict.fromkeys(self._representative[out]) if r != index]
+            out = [int(r) for r in dict.fromkeys(self._representative[list(out)]) if r != index]
         return list(out)
 
     def mutate(self, index: int, rng: np.random.Generator) -> int:
