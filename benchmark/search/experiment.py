@@ -13,7 +13,8 @@ and run by ``python -m benchmark run`` after the proxy groups, reported from the
     population = 10                 # options of `python -m benchmark search` (snake_case):
                                     # sample_size, unique, zc_proxy, pool, zc_move, age
 
-Every combination is checked like the command line's (``benchmark.search.service.check``) when
+``strategy``, ``fitness``, ``budget``/``queries`` and the options may be lists: one search per
+combination (an option a strategy does not read is ignored by it). Every combination is checked like the command line's (``benchmark.search.service.check``) when
 the file is loaded; a mistake is one line naming the file and the table.
 """
 from __future__ import annotations
@@ -55,8 +56,11 @@ class SearchEntry:
 
 
 def _list(value, where: str, key: str, kind) -> list:
+    """A value or a non-empty list of values of ``kind`` (bools are not ints here)."""
     values = value if isinstance(value, list) else [value]
-    if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+    ok = (lambda v: isinstance(v, bool)) if kind is bool else \
+        (lambda v: isinstance(v, kind) and not isinstance(v, bool))
+    if not values or not all(ok(v) for v in values):
         what = kind.__name__ if isinstance(kind, type) else "number"
         raise UserError(f"{where}: {key!r} must be a {what} or a non-empty list of them, "
                         f"got {value!r}")
@@ -65,7 +69,7 @@ def _list(value, where: str, key: str, kind) -> list:
 
 def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, truth: str
                    ) -> tuple[SearchEntry, ...]:
-    """Every (table, combination, dataset) of the ``[[search]]`` tables, checked."""
+    """Every (table, combination of list values, dataset) of the ``[[search]]`` tables, checked."""
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise UserError(f"{file}: 'search' must be an array of tables [[search]]")
     entries, names = [], set()
@@ -83,27 +87,26 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
                 raise UserError(f"{where}: {key!r} is missing")
         if ("budget" in table) == ("queries" in table):
             raise UserError(f"{where}: give exactly one of 'budget' (seconds) and 'queries'")
-        limits = ([Limits(budget_s=float(b)) for b in _list(table["budget"], where, "budget", (int, float))]
-                  if "budget" in table else
-                  [Limits(queries=q) for q in _list(table["queries"], where, "queries", int)])
-        options = {}
-        for key, kind in OPTION_TYPES.items():
+        for key in ("runs", "seed"):
             if key in table:
-                if not isinstance(table[key], kind) or (kind is int and isinstance(table[key], bool)):
-                    raise UserError(f"{where}: {key!r} must be a {kind.__name__}, got {table[key]!r}")
-                options[key] = table[key]
-        runs = table.get("runs", 1)
-        searched = table.get("datasets", list(datasets))
-        _list(searched, where, "datasets", str)
-        run_seed = table.get("seed", seed)
-        for key, value in (("runs", runs), ("seed", run_seed)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise UserError(f"{where}: {key!r} must be an integer, got {value!r}")
-        for strategy, fitness, limit, dataset in itertools.product(
-                _list(table["strategy"], where, "strategy", str),
-                _list(table["fitness"], where, "fitness", str), limits, searched):
-            spec = SearchSpec(strategy, fitness, dataset, limit, runs, run_seed, truth,
-                              Options(**options))
+                _list(table[key], where, key, int)
+                if isinstance(table[key], list):
+                    raise UserError(f"{where}: {key!r} must be an integer, got {table[key]!r}")
+        axes = {"strategy": _list(table["strategy"], where, "strategy", str),
+                "fitness": _list(table["fitness"], where, "fitness", str),
+                "limits": ([Limits(budget_s=float(b)) for b in
+                            _list(table["budget"], where, "budget", (int, float))]
+                           if "budget" in table else
+                           [Limits(queries=q) for q in _list(table["queries"], where, "queries", int)]),
+                "dataset": _list(table.get("datasets", list(datasets)), where, "datasets", str)}
+        axes.update({key: _list(table[key], where, key, kind)
+                     for key, kind in OPTION_TYPES.items() if key in table})
+        for combination in itertools.product(*axes.values()):
+            chosen = dict(zip(axes, combination))
+            options = Options(**{k: v for k, v in chosen.items() if k in OPTION_TYPES})
+            spec = SearchSpec(chosen["strategy"], chosen["fitness"], chosen["dataset"],
+                              chosen["limits"], table.get("runs", 1), table.get("seed", seed),
+                              truth, options)
             try:
                 entries.append(SearchEntry(name, check(spec)))
             except UserError as err:

@@ -76,7 +76,7 @@ def label(checked: Checked) -> str:
     """A short name: the strategy, its options that differ from the defaults, the fitness."""
     defaults = Options()
     changed = [k if v is True else f"{k}={v}" for k, v in checked.strategy.options().items()
-               if v != getattr(defaults, k)]
+               if v != getattr(defaults, k) or k in checked.strategy.labelled]
     return " ".join([checked.spec.strategy, *changed]) + f" | {checked.spec.fitness}"
 
 

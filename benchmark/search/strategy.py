@@ -58,6 +58,8 @@ class Strategy:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""
+    #: options named in the search's label even at their default
+    labelled: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_options(cls, options: Options) -> Strategy:

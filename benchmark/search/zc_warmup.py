@@ -29,6 +29,7 @@ class ZeroCostWarmup(Strategy):
     name = "zc-warmup"
     summary = "REA seeded with the zero-cost top of a random pool; optional zero-cost moves"
     source = "Abdelfattah et al. 2021"
+    labelled = ("zc_proxy", "pool")
 
     population: int = 10
     sample_size: int = 3
