@@ -346,8 +346,9 @@ TABLES = (
 SEARCH_CAPTION = ("Searches: per strategy and fitness, the truth of the arch each run returns at the "
                   "end of its budget (mean, sample std and standard error over runs), the mean truth "
                   "at a quarter of the budget, how many runs came within 0.5 points of the dataset's "
-                  "optimum and the median charged cost at which they did (over all runs: unreached "
-                  "runs count as infinite), and the mean number of fitness queries.")
+                  "optimum, the median charged cost at which they did (over all runs: unreached "
+                  "runs count as infinite, so '–' when fewer than half reached) and the mean over the "
+                  "runs that did, with its standard error, and the mean number of fitness queries.")
 SEARCH_FIGURE = FigureSpec(
     "g", "search", "Search: truth of the answer against charged cost",
     "Truth of the arch each search would return after each query, against the cost charged so far "

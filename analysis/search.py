@@ -127,10 +127,15 @@ def table(rows: list[dict]) -> pd.DataFrame:
             "std": s["final_truth_std"], "se": s["final_truth_se"],
             "truth at budget/4": row.get("at_quarter"),
             f"reached optimum-{reach['within']:g}": f"{reach['runs_reached']}/{s['runs']}",
-            "median cost to reach (s)": None if reach["cost_median"] is None
-            else int(round(reach["cost_median"])),
+            "median cost to reach (s)": _whole(reach["cost_median"]),
+            "mean cost to reach, reached runs (s)": _whole(reach["cost_mean_reached"]),
+            "its se (s)": _whole(reach["cost_se_reached"]),
             "mean queries": s["queries_mean"]})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, dtype=object)
+
+
+def _whole(x) -> int | None:
+    return None if x is None else int(round(x))
 
 
 def _groups(frame: pd.DataFrame, selection) -> list[tuple[dict, list[dict], str | None]]:
