@@ -79,12 +79,13 @@ def curve(runs: list[dict], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values.mean(axis=0), se
 
 
-def grid_for(groups: dict[str, list[dict]], points: int = 200) -> np.ndarray:
-    """Log-spaced costs from the first answer of any run to the largest cost of any run."""
+def grid_for(groups: dict[str, list[dict]], points: int = 200, span: float = 200.0) -> np.ndarray:
+    """Log-spaced costs from the first answer of any run (but not below 1/``span`` of the largest
+    cost: answers of near-free levels come at costs of milliseconds) to the largest cost."""
     firsts = [r["trajectory"][0]["cost"] for runs in groups.values() for r in runs if r["trajectory"]]
-    lasts = [r["cost"] for runs in groups.values() for r in runs]
-    lo = max(min(firsts), 1e-3) if firsts else 1.0
-    return np.geomspace(lo, max(max(lasts), lo * 1.01), points)
+    hi = max(r["cost"] for runs in groups.values() for r in runs)
+    lo = max(min(firsts) if firsts else 1.0, hi / span, 1e-3)
+    return np.geomspace(lo, max(hi, lo * 1.01), points)
 
 
 def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = "test_200",
@@ -96,10 +97,12 @@ def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = "t
         return None
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
     grid = grid_for(groups)
-    fig, ax = plt.subplots(figsize=(7.2, 4.6))
-    for label, runs in groups.items():
+    fig, ax = plt.subplots(figsize=(7.6, 4.4 + 0.22 * len(groups)))
+    colors = sns.color_palette("tab10" if len(groups) <= 10 else "tab20", len(groups))
+    for k, (label, runs) in enumerate(groups.items()):
         mean, se = curve(runs, grid)
-        line, = ax.plot(grid, mean, label=f"{label} ({len(runs)} runs)")
+        line, = ax.plot(grid, mean, label=f"{label} ({len(runs)} runs)", color=colors[k],
+                        linestyle="-" if k % 2 == 0 or len(groups) <= 10 else "--")
         ax.fill_between(grid, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
     ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"optimum {optimum:.2f}")
     ax.axhline(optimum - within, color="grey", linestyle=":", linewidth=1,
@@ -108,9 +111,10 @@ def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = "t
     if finite:
         ax.set_ylim(min(np.percentile(finite, 5) - 1.0, optimum - 2 * within), optimum + 0.3)
     ax.set_xscale("log")
+    ax.set_xlim(grid[0], grid[-1])
     ax.set_xlabel("charged cost (s, log scale)")
     ax.set_ylabel(f"{truth} of the search's answer (%)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
     fig.tight_layout()
     return fig
 
