@@ -121,7 +121,8 @@ def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = "t
 
 def table(rows: list[dict]) -> pd.DataFrame:
     """One row per (dataset, search): ``rows`` are dicts with dataset, label, budget, runs,
-    summary (from :func:`summarize`) and at_quarter (mean truth at a quarter of the budget)."""
+    summary (from :func:`summarize`), at_quarter and at_quarter_se (mean truth at a quarter of the
+    budget and its standard error)."""
     out = []
     for row in rows:
         s, reach = row["summary"], row["summary"]["reach"]
@@ -129,7 +130,7 @@ def table(rows: list[dict]) -> pd.DataFrame:
             "dataset": row["dataset"], "search": row["label"], "budget": row["budget"],
             "runs": s["runs"], "final truth mean": s["final_truth_mean"],
             "std": s["final_truth_std"], "se": s["final_truth_se"],
-            "truth at budget/4": row.get("at_quarter"),
+            "truth at budget/4": row.get("at_quarter"), "its se": row.get("at_quarter_se"),
             f"reached optimum-{reach['within']:g}": f"{reach['runs_reached']}/{s['runs']}",
             "median cost to reach (s)": _whole(reach["cost_median"]),
             "mean cost to reach, reached runs (s)": _whole(reach["cost_mean_reached"]),
@@ -181,10 +182,10 @@ def report_parts(frame: pd.DataFrame, selection, out: Path
         optimum = float(np.nanmax(gt.vector(spec["dataset"], spec["truth"])))
         summary = summarize(runs, optimum)
         name = spec["label"] + (f" ({_limit(spec)})" if labels.count(spec["label"]) > 1 else "")
-        quarter = (_spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)[0]
-                   if spec.get("budget_s") else None)
+        quarter, _, quarter_se = (_spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)
+                                  if spec.get("budget_s") else (None, None, None))
         rows.append({"dataset": spec["dataset"], "label": name, "budget": _limit(spec),
-                     "summary": summary, "at_quarter": quarter})
+                     "summary": summary, "at_quarter": quarter, "at_quarter_se": quarter_se})
         figures.setdefault((spec["dataset"], spec["truth"], optimum), {})[name] = runs
         if command:
             commands.append((spec["dataset"], name, command))
