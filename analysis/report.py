@@ -32,9 +32,9 @@ from benchmark.catalog import dataset_rank
 from benchmark.errors import UserError
 from benchmark.provenance import SUITE_VERSION, git_hash
 from benchmark.ranking import orient
-from benchmark.store import Selection, read_scores
+from benchmark.store import SearchRuns, Selection, read_scores
 
-from . import figures, pages, tables
+from . import figures, pages, search, tables
 from .metrics import summarize
 
 TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
@@ -56,6 +56,8 @@ class ReportSpec:
     #: the experiment's groups: (name, datasets, archs, seeds, proxies, description) strings
     #: (``analysis.pages.DESIGN_COLUMNS``)
     design: tuple[tuple[str, ...], ...] = ()
+    #: stored searches to report, (digest, seed, runs, command); None: every stored search
+    searches: tuple[tuple[str, int, int, str], ...] | None = None
 
 
 def _skip_notes(skipped) -> list[str]:
@@ -316,6 +318,18 @@ TABLES = (
      "charged m/e of its run) next to the proxy's own estimate for a 2-core CPU."),
 )
 
+SEARCH_CAPTION = ("Searches: per strategy and fitness, the truth of the arch each run returns at the "
+                  "end of its budget (mean, sample std and standard error over runs), the mean truth "
+                  "at a quarter of the budget (and its standard error), how many runs came within 0.5 points of the dataset's "
+                  "optimum, the median charged cost at which they did (over all runs: unreached "
+                  "runs count as infinite, so '–' when fewer than half reached) and the mean over the "
+                  "runs that did, with its standard error, and the mean number of fitness queries.")
+SEARCH_FIGURE = FigureSpec(
+    "g", "search", "Search: truth of the answer against charged cost",
+    "Truth of the arch each search would return after each query, against the cost charged so far "
+    "(log scale): mean over runs with a standard-error band; the dashed line is the dataset's "
+    "optimum, the dotted one 0.5 points below it.", "stored searches", lambda rs, frame, spec: None)
+
 
 # ------------------------------------------------------------------ provenance and writing
 
@@ -374,8 +388,6 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
         notes += stored_notes
     results, collect_notes = collect(registry, frame, selections, spec.truth, n_boot)
     notes += collect_notes
-    if not results:
-        notes.append(f"the store {store.path} holds no results to report")
     metrics = metrics_frame(results)
     files: dict[str, Path] = {}
     table_parts = []
@@ -392,6 +404,20 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     prov = _provenance(results, spec, store.path)
     sources = sorted({r.source for r in results})
     commands = _commands(results)
+    searched, images, search_notes, search_commands = search.report_parts(
+        SearchRuns(store).frame(), spec.searches, out)
+    if searched is not None:
+        paths = tables.write_table(searched, out / "tables" / "search", SEARCH_CAPTION)
+        files.update({f"table_search_{fmt}": p for fmt, p in paths.items()})
+        table_parts.append(("search", SEARCH_CAPTION, searched))
+        figure_parts.append((SEARCH_FIGURE, images))
+        files.update({f"figure_g_{ds}_{fmt}": p for ds, paths in images for fmt, p in paths.items()})
+        notes += search_notes
+        if search_commands:
+            commands = pd.concat([commands, pd.DataFrame(search_commands, columns=commands.columns)],
+                                 ignore_index=True)
+    if not results and searched is None:
+        notes.append(f"the store {store.path} holds no results to report")
     parts = (spec, prov, sources, table_parts, figure_parts, notes, commands)
     files["html"] = out / "report.html"
     files["html"].write_text(pages.render_html(*parts), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmark {proxies,info,score,report,run}``.
+"""The command line: ``python -m benchmark {proxies,info,score,search,report,run}``.
 
 A thin layer over the library, and the one module that wires its layers together: the proxies
 (plugins) into the registry, the runner and experiments (orchestration) to the store, and the
@@ -167,15 +167,68 @@ def _ci(result: dict, key: str) -> str:
     return "" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
 
 
-def experiment_report(exp: Experiment, plan=None, command: str | None = None) -> ReportSpec:
+def experiment_report(exp: Experiment, plan=None, command: str | None = None,
+                      searches: list[dict] | None = None) -> ReportSpec:
     """What the report of an experiment shows: its selections, on the data sources and settings
-    its ``plan`` ran (else every stored one), what was skipped, and the command that ran it."""
+    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and the
+    stored searches that its run returned (``searches``; None: every stored search)."""
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
                       selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings),
                       truth=exp.truth, main=exp.main, description=exp.description,
                       commands=(command or f"python -m benchmark run {exp.name}",),
-                      skipped=tuple(skipped), design=exp.design())
+                      skipped=tuple(skipped), design=exp.design(),
+                      searches=None if searches is None else tuple(
+                          (s["digest"], s["seed"], s["runs"], e.command())
+                          for s, e in zip(searches, exp.searches)))
+
+
+def cmd_search(args) -> None:
+    import numpy as np
+
+    from analysis.search import summarize
+
+    from .search.loop import Limits
+    from .search.service import SearchSpec, check, search
+    from .search.strategy import Options
+    options = Options(population=args.population, sample_size=args.sample_size, unique=args.unique,
+                      zc_proxy=args.zc_proxy, pool=args.pool, zc_move=args.zc_move, age=args.age)
+    checked = check(SearchSpec(args.strategy, args.fitness, args.dataset,
+                               Limits(args.budget, args.queries), args.runs, args.seed, args.truth,
+                               options, args.proxy_seed))
+    ctx = Context(args.dataset, args.proxy_seed, resolve_device(args.device), args.data_dir,
+                  fuse=args.fuse, zc_batch=args.zc_batch)
+    store = Store(args.results)
+    with executor_from(args) as executor:
+        found = search(checked, ctx, store, progress=not args.quiet, executor=executor)
+    spec = found["spec"]
+    optimum = float(np.nanmax(gt.vector(args.dataset, args.truth)))
+    summary = summarize(found["runs"], optimum)
+    result = {"strategy": args.strategy, "fitness": args.fitness, "dataset": args.dataset,
+              "truth": args.truth, "runs": args.runs, "seed": args.seed,
+              "budget_s": args.budget, "queries": args.queries, "ladder": spec["ladder"],
+              "options": spec["options"], "levels": spec["levels"],
+              **{k: v for k, v in summary.items() if k != "runs"},
+              "digest": found["digest"], "computed_runs": found["computed_runs"],
+              "device": found["device"], "runs_detail": found["runs"]}
+    reach = summary["reach"]
+    text = (f"{spec['label']} on {args.dataset}: final {args.truth} "
+            f"{_fmt2(summary['final_truth_mean'])} +- {_fmt2(summary['final_truth_std'])} "
+            f"(se {_fmt2(summary['final_truth_se'])}) over {args.runs} runs; "
+            f"{reach['runs_reached']}/{args.runs} reached {reach['target']:.2f} (optimum "
+            f"{optimum:.2f} - {reach['within']:g}), median cost "
+            f"{_fmt_s(reach['cost_median'])}; mean charged cost {_fmt_s(summary['cost_mean'])}, "
+            f"{_fmt2(summary['queries_mean'])} queries ({found['computed_runs']} runs computed, "
+            f"the rest from the store)")
+    _emit(result, args.json, text)
+
+
+def _fmt2(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def _fmt_s(x) -> str:
+    return "not reached" if x is None else f"{x:,.0f} s"
 
 
 def cmd_report(args) -> None:
@@ -200,7 +253,8 @@ def cmd_run(args) -> None:
                              data_dir=args.data_dir, dry_run=args.dry_run, executor=executor)
     summary = run.summary
     if not args.dry_run:
-        spec = experiment_report(run.experiment, run.plan, run.command)
+        spec = experiment_report(run.experiment, run.plan, run.command,
+                                 summary.get("searches", []))
         files = write_report(REGISTRY, run.store, args.out, spec)
         summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
         summary["message"] += f"; report: {files['html']}"
@@ -243,6 +297,41 @@ def build_parser() -> Parser:
                    help="dataset folder or archive (else $NB201_DATA_DIR, else embedded CIFAR-10)")
     p.add_argument("--fuse", type=int, default=None, help="networks trained at once (default: auto)")
     p.add_argument("--amp", choices=["bf16"], default=None, help="bf16 autocast (CUDA)")
+    p.add_argument("--zc-batch", type=int, default=64, help="images in the zero-cost minibatch")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_args(p)
+
+    p = add("search", cmd_search, "search NB201 with a proxy (or a ladder of proxies) as fitness; "
+            "report the truth of what each run finds against its charged cost")
+    p.add_argument("--strategy", required=True, help="random, rea, econas or zc-warmup")
+    p.add_argument("--fitness", required=True,
+                   help="a proxy name, a ladder NAME[:COUNT],... (cheapest level first, e.g. "
+                        "synflow:64,nb201-12ep-valid:8,nb201-200ep-valid:1) or a preset: econas, "
+                        "econas-tiny, table")
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    limit = p.add_mutually_exclusive_group(required=True)
+    limit.add_argument("--budget", type=float, help="seconds of charged cost per run")
+    limit.add_argument("--queries", type=int, help="fitness queries per run")
+    p.add_argument("--runs", type=int, default=1, help="independent runs (seeded by --seed and the run)")
+    p.add_argument("--seed", type=int, default=0, help="search seed")
+    p.add_argument("--truth", default="test_200", choices=gt.TRUTHS,
+                   help="what the observer records for the answer (the search never reads it)")
+    p.add_argument("--population", type=int, default=10, help="rea, zc-warmup: population size")
+    p.add_argument("--sample-size", type=int, default=3, help="rea, zc-warmup: tournament size")
+    p.add_argument("--unique", action="store_true",
+                   help="search NB201's 6,466 isomorphism classes instead of its 15,625 cells")
+    p.add_argument("--zc-proxy", default="synflow", help="zc-warmup: the zero-cost proxy")
+    p.add_argument("--pool", type=int, default=3000, help="zc-warmup: archs scored by --zc-proxy")
+    p.add_argument("--zc-move", action="store_true",
+                   help="zc-warmup: mutate to the best neighbour by --zc-proxy 75%% of the time")
+    p.add_argument("--age", type=int, default=10,
+                   help="econas: cycles without an update after which an arch leaves the pools")
+    p.add_argument("--proxy-seed", type=int, default=0, help="seed of the fitness proxies' scores")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--results", default=str(DEFAULT_PATH), help="SQLite results store")
+    p.add_argument("--data-dir", default=None,
+                   help="dataset folder or archive (else $NB201_DATA_DIR, else embedded CIFAR-10)")
+    p.add_argument("--fuse", type=int, default=None, help="networks trained at once (default: auto)")
     p.add_argument("--zc-batch", type=int, default=64, help="images in the zero-cost minibatch")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_executor_args(p)

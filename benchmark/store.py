@@ -246,3 +246,48 @@ def read_scores(proxy: Proxy, per_seed: list[dict[int, Outcome]], indices
                           np.sum(np.where(present, values, 0.0), axis=0) / present.sum(axis=0),
                           np.nan)
     return scores, seconds
+
+
+# ------------------------------------------------------------------ search runs
+
+SEARCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS searches (
+    digest TEXT NOT NULL, seed INTEGER NOT NULL, run INTEGER NOT NULL,
+    strategy TEXT NOT NULL, fitness TEXT NOT NULL, dataset TEXT NOT NULL, truth TEXT NOT NULL,
+    label TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL,
+    git TEXT NOT NULL, suite_version TEXT NOT NULL, created TEXT NOT NULL,
+    PRIMARY KEY (digest, seed, run)
+)"""
+
+
+class SearchRuns:
+    """Finished search runs, in the results store's SQLite file (table ``searches``): one row per
+    (options digest, seed, run) with the search's spec and the run's result as JSON. A row is
+    written when its run has finished, so a killed search resumes at the first missing run."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        with store.db:
+            store.db.execute(SEARCH_SCHEMA)
+
+    def get(self, digest: str, seed: int, runs: list[int]) -> dict[int, dict]:
+        """Stored results of those runs (missing runs are absent)."""
+        wanted = set(runs)
+        rows = self.store.db.execute("SELECT run, result FROM searches WHERE digest=? AND seed=?",
+                                     (digest, seed))
+        return {run: json.loads(result) for run, result in rows if run in wanted}
+
+    def put(self, digest: str, seed: int, run: int, spec: dict, result: dict, *, git: str,
+            suite_version: str) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self.store.db:
+            self.store.db.execute(
+                "INSERT INTO searches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
+                "(digest, seed, run) DO NOTHING",
+                (digest, seed, run, spec["strategy"], spec["fitness"], spec["dataset"],
+                 spec["truth"], spec["label"], json.dumps(spec, sort_keys=True),
+                 json.dumps(result, allow_nan=False), git, suite_version, now))
+
+    def frame(self) -> pd.DataFrame:
+        """Every stored run, as a DataFrame (``spec`` and ``result`` as JSON text)."""
+        return pd.read_sql_query("SELECT * FROM searches ORDER BY digest, seed, run", self.store.db)

@@ -2,7 +2,7 @@
 (one explicit import per module: a new proxy is one small module plus one line here)."""
 from benchmark.api import REGISTRY
 
-from . import table  # noqa: F401  params, flops, nb201-12ep, random
+from . import table  # noqa: F401  params, flops, nb201-12ep(-valid), nb201-200ep-valid, random
 from . import zero_cost  # noqa: F401  grad_norm, snip, grasp, fisher, synflow, jacov, nwot, zen, ... vote
 from . import training  # noqa: F401  c{k}r{k}s{k}e{n}[b{B}][@m] (EcoNAS-notation training proxies)
 

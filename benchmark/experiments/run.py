@@ -13,6 +13,7 @@ from benchmark.api import Context, Registry, resolve_device
 from benchmark.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute, device_name
+from benchmark.search.experiment import plan_lines, run_searches
 from benchmark.store import DEFAULT_PATH, Store
 
 from .plan import Plan, duration, format_plan, make_plan
@@ -58,6 +59,8 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
     store = Store(results)
     plan = make_plan(exp, registry, store, contexts, device_name(contexts["cifar10"]))
     print(format_plan(exp, plan), file=sys.stderr, flush=True)
+    if exp.searches:
+        print("\n".join(plan_lines(exp.searches, contexts, store)), file=sys.stderr, flush=True)
     summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
                "dry_run": dry_run, "plan": [u.describe() for u in plan.units],
                "skipped": [{"proxy": p, "dataset": d, "reason": r} for p, d, r in plan.skipped],
@@ -75,6 +78,8 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
               file=sys.stderr, flush=True)
         compute(unit.proxy, list(unit.indices), contexts[unit.dataset].with_seed(unit.seed), store,
                 progress=progress, executor=executor)
+    if exp.searches:
+        summary["searches"] = run_searches(exp.searches, contexts, store, progress)
     computed_s = time.perf_counter() - compute_started
     summary.update(computed=plan.missing, compute_seconds=computed_s,
                    wall_seconds=time.perf_counter() - started)

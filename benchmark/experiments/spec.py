@@ -26,6 +26,13 @@ File format (every key but ``group`` is optional)::
     sample = 200              # number of archs, or "all"
     datasets = ["cifar10"]    # optional, overrides the top level
     seeds = [0, 1]            # optional, overrides the top level
+    [[search]]                # searches with a proxy as fitness (benchmark.search.experiment)
+    strategy = ["rea", "random"]
+    fitness = "nb201-12ep-valid"
+    budget = 12000
+    runs = 100
+
+An experiment has at least one [[group]] or one [[search]]; searches run after the groups.
 
 Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
 proxies that need none (the table proxies) always run.
@@ -48,7 +55,7 @@ from benchmark.store import Selection
 
 EXPERIMENTS_DIR = ROOT / "data" / "experiments"
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "device", "fuse", "amp",
-            "zc_batch", "data_dirs", "report", "group")
+            "zc_batch", "data_dirs", "report", "group", "search")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
 
@@ -78,6 +85,7 @@ class Experiment:
     zc_batch: int = 64
     data_dirs: tuple[tuple[str, str], ...] = ()
     main: tuple[str, ...] = ()
+    searches: tuple = ()  # benchmark.search.experiment.SearchEntry
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -247,9 +255,14 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     report = _Checker(f"{path.name}: [report]", top.get("report", dict, {}, "a table"), REPORT_KEYS)
     main = report.strings("main", (), allow_empty=True)
     groups, names = [], set()
-    tables = top.get("group", list, None, "an array of tables [[group]]")
-    if not tables:
-        raise UserError(f"{path.name}: no [[group]] of proxies")
+    tables = top.get("group", list, None, "an array of tables [[group]]") or []
+    searches = ()
+    if "search" in raw:
+        from benchmark.search.experiment import parse_searches
+        searches = parse_searches(raw["search"], path.name, datasets,
+                                  top.get("seed", int, 0, "an integer"), truth)
+    if not tables and not searches:
+        raise UserError(f"{path.name}: no [[group]] of proxies and no [[search]]")
     for number, table in enumerate(tables, start=1):
         if not isinstance(table, dict):
             raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
@@ -279,7 +292,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, device, fuse, amp, zc_batch, data_dirs, main)
+                      truth, device, fuse, amp, zc_batch, data_dirs, main, searches)
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:

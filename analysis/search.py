@@ -1,0 +1,200 @@
+"""Search results: statistics over runs, the truth of the best arch against charged cost, the
+figure and the table of the report. Pure functions of stored runs (the ``result`` JSON of
+``benchmark.store.SearchRuns``: a trajectory of ``{cost, queries, best_index, best_truth}`` points,
+one per query at which the answer changed plus the last one) and of the dataset's optimum.
+
+Conventions: standard deviations over runs are sample standard deviations (ddof=1) and standard
+errors are std / sqrt(runs). "Reached" means the answer's truth came within ``WITHIN`` points of
+the optimum (the best truth of all 15,625 archs); the cost to reach it is the charged cost of the
+first query after which it did.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+WITHIN = 0.5
+
+
+def _spread(values) -> tuple[float | None, float | None, float | None]:
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if len(x) == 0:
+        return None, None, None
+    std = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+    return float(np.mean(x)), std, std / math.sqrt(len(x))
+
+
+def value_at(trajectory: list[dict], cost: float) -> float:
+    """The truth of the answer after everything charged up to ``cost`` (NaN before any answer)."""
+    value = math.nan
+    for point in trajectory:
+        if point["cost"] > cost:
+            break
+        value = math.nan if point["best_truth"] is None else point["best_truth"]
+    return value
+
+
+def cost_to_reach(trajectory: list[dict], target: float) -> float | None:
+    for point in trajectory:
+        if point["best_truth"] is not None and point["best_truth"] >= target:
+            return float(point["cost"])
+    return None
+
+
+def summarize(runs: list[dict], optimum: float, within: float = WITHIN) -> dict:
+    """Final truth (mean, std, se), cost to reach ``optimum - within`` and mean cost and queries."""
+    mean, std, se = _spread(r["final_truth"] for r in runs)
+    target = optimum - within
+    costs = [cost_to_reach(r["trajectory"], target) for r in runs]
+    reached = [c for c in costs if c is not None]
+    ordered = sorted(math.inf if c is None else c for c in costs)
+    median = ordered[(len(ordered) - 1) // 2] if len(ordered) % 2 else \
+        (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    r_mean, _, r_se = _spread(reached)
+    return {"runs": len(runs), "final_truth_mean": mean, "final_truth_std": std,
+            "final_truth_se": se, "optimum": optimum,
+            "reach": {"within": within, "target": target, "runs_reached": len(reached),
+                      "cost_median": None if math.isinf(median) else median,
+                      "cost_mean_reached": r_mean, "cost_se_reached": r_se},
+            "cost_mean": _spread(r["cost"] for r in runs)[0],
+            "queries_mean": _spread(r["queries"] for r in runs)[0]}
+
+
+def curve(runs: list[dict], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over runs of the answer's truth at each cost of ``grid``; NaN at
+    costs where some run has no answer yet."""
+    values = np.array([[value_at(r["trajectory"], c) for c in grid] for r in runs])
+    se = (values.std(axis=0, ddof=1) / math.sqrt(len(runs)) if len(runs) > 1
+          else np.zeros(len(grid)))
+    return values.mean(axis=0), se
+
+
+def grid_for(groups: dict[str, list[dict]], points: int = 200, span: float = 200.0) -> np.ndarray:
+    """Log-spaced costs from the first answer of any run (but not below 1/``span`` of the largest
+    cost: answers of near-free levels come at costs of milliseconds) to the largest cost."""
+    firsts = [r["trajectory"][0]["cost"] for runs in groups.values() for r in runs if r["trajectory"]]
+    hi = max(r["cost"] for runs in groups.values() for r in runs)
+    lo = max(min(firsts) if firsts else 1.0, hi / span, 1e-3)
+    return np.geomspace(lo, max(hi, lo * 1.01), points)
+
+
+def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = "test_200",
+                  within: float = WITHIN) -> Figure | None:
+    """Truth of the answer against charged cost (log x): mean over runs with a standard-error
+    band per search, the optimum as a line and the reach target as a dotted line."""
+    groups = {k: v for k, v in groups.items() if any(r["trajectory"] for r in v)}
+    if not groups:
+        return None
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    grid = grid_for(groups)
+    fig, ax = plt.subplots(figsize=(7.6, 4.4 + 0.22 * len(groups)))
+    colors = sns.color_palette("tab10" if len(groups) <= 10 else "tab20", len(groups))
+    for k, (label, runs) in enumerate(groups.items()):
+        mean, se = curve(runs, grid)
+        line, = ax.plot(grid, mean, label=f"{label} ({len(runs)} runs)", color=colors[k],
+                        linestyle="-" if k % 2 == 0 or len(groups) <= 10 else "--")
+        ax.fill_between(grid, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
+    ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"optimum {optimum:.2f}")
+    ax.axhline(optimum - within, color="grey", linestyle=":", linewidth=1,
+               label=f"optimum - {within:g}")
+    finite = [v for runs in groups.values() for r in runs if (v := r["final_truth"]) is not None]
+    if finite:
+        ax.set_ylim(min(np.percentile(finite, 5) - 1.0, optimum - 2 * within), optimum + 0.3)
+    ax.set_xscale("log")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_xlabel("charged cost (s, log scale)")
+    ax.set_ylabel(f"{truth} of the search's answer (%)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    """One row per (dataset, search): ``rows`` are dicts with dataset, label, budget, runs,
+    summary (from :func:`summarize`), at_quarter and at_quarter_se (mean truth at a quarter of the
+    budget and its standard error)."""
+    out = []
+    for row in rows:
+        s, reach = row["summary"], row["summary"]["reach"]
+        out.append({
+            "dataset": row["dataset"], "search": row["label"], "budget": row["budget"],
+            "runs": s["runs"], "final truth mean": s["final_truth_mean"],
+            "std": s["final_truth_std"], "se": s["final_truth_se"],
+            "truth at budget/4": row.get("at_quarter"), "its se": row.get("at_quarter_se"),
+            f"reached optimum-{reach['within']:g}": f"{reach['runs_reached']}/{s['runs']}",
+            "median cost to reach (s)": _whole(reach["cost_median"]),
+            "mean cost to reach, reached runs (s)": _whole(reach["cost_mean_reached"]),
+            "its se (s)": _whole(reach["cost_se_reached"]),
+            "mean queries": s["queries_mean"]})
+    return pd.DataFrame(out, dtype=object)
+
+
+def _whole(x) -> int | None:
+    return None if x is None else int(round(x))
+
+
+def _groups(frame: pd.DataFrame, selection) -> list[tuple[dict, list[dict], str | None]]:
+    """(spec, runs, command) per stored search: ``selection`` is None (every stored search) or
+    (digest, seed, runs, command) tuples."""
+    if frame.empty:
+        return []
+    wanted = ([(d, s, None, None) for (d, s), _ in frame.groupby(["digest", "seed"], sort=False)]
+              if selection is None else list(selection))
+    out = []
+    for digest, seed, runs, command in wanted:
+        rows = frame[(frame["digest"] == digest) & (frame["seed"] == seed)]
+        if runs is not None:
+            rows = rows[rows["run"] < runs]
+        if not rows.empty:
+            out.append((json.loads(rows["spec"].iloc[0]), [json.loads(r) for r in rows["result"]],
+                        command))
+    return out
+
+
+def _limit(spec: dict) -> str:
+    return f"{spec['budget_s']:g} s" if spec.get("budget_s") is not None else f"{spec['queries']} queries"
+
+
+def report_parts(frame: pd.DataFrame, selection, out: Path
+                 ) -> tuple[pd.DataFrame | None, list[tuple[str, dict]], list[str], list[tuple]]:
+    """What the report shows of the stored searches (``SearchRuns.frame()``): the table, the
+    figure per dataset [(dataset, {"png", "pdf"})], notes, and (dataset, label, command) rows."""
+    from benchmark import groundtruth as gt
+
+    from .figures import save
+    from benchmark.catalog import dataset_rank
+    found = _groups(frame, selection)
+    if not found:
+        return None, [], [], []
+    rows, figures, commands = [], {}, []
+    labels = [spec["label"] for spec, _, _ in found]
+    for spec, runs, command in found:
+        optimum = float(np.nanmax(gt.vector(spec["dataset"], spec["truth"])))
+        summary = summarize(runs, optimum)
+        name = spec["label"] + (f" ({_limit(spec)})" if labels.count(spec["label"]) > 1 else "")
+        quarter, _, quarter_se = (_spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)
+                                  if spec.get("budget_s") else (None, None, None))
+        rows.append({"dataset": spec["dataset"], "label": name, "budget": _limit(spec),
+                     "summary": summary, "at_quarter": quarter, "at_quarter_se": quarter_se})
+        figures.setdefault((spec["dataset"], spec["truth"], optimum), {})[name] = runs
+        if command:
+            commands.append((spec["dataset"], name, command))
+    images = []
+    for (dataset, truth, optimum), groups in sorted(figures.items(), key=lambda k: dataset_rank(k[0][0])):
+        fig = truth_vs_cost(groups, optimum, truth)
+        if fig is not None:
+            images.append((dataset, save(fig, out / "figures" / f"g-search-{dataset}")))
+    shown = table(sorted(rows, key=lambda r: dataset_rank(r["dataset"])))
+    notes = [f"search {r['label']} on {r['dataset']}: no run found an answer within its limits"
+             for r in rows if r["summary"]["final_truth_mean"] is None]
+    return shown, images, notes, commands

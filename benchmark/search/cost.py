@@ -1,0 +1,60 @@
+"""What a search is charged for each fitness query: the one place where cost is accounted.
+
+Every fitness value is read from a *schedule*: a run that costs ``seconds`` in full and is read
+after ``upto`` of its ``of`` epochs. Reading it costs the epochs trained so far, pro rata; reading
+the same schedule of the same arch again, later in the run (a later ``@m``), costs only the extra
+epochs; reading it at an epoch already paid for costs nothing (the search keeps what it learnt).
+
+- Training proxies (``c8r4s8e6@2``): the schedule is the run's spec (``c8r4s8e6``); ``seconds`` is
+  the stored compute time of that arch's run; ``@2`` then ``@4`` of a 6-epoch run is charged
+  ``seconds * 2/6`` then ``seconds * 2/6`` more. Today one stored run trains all ``e`` epochs and
+  stores the whole curve (so the compute is done in full, the charge is pro rata); once runs stop
+  at the epoch read and continue later, the stored seconds of a run cover the epochs it has
+  trained: the fitness module then hands ``seconds`` and ``of`` for those epochs and
+  :func:`increment` stays as it is.
+- Table proxies that stand for NB201 training (``charge_epochs``): the schedule is NB201's
+  ``charge_epochs``-epoch run; ``seconds`` is that share of NB201's recorded 200-epoch training
+  time of the arch. Different schedules never continue each other (NB201's 12- and 200-epoch runs
+  are separate cosine schedules).
+- Everything else (zero-cost proxies, params, ...): its measured seconds, ``upto = of = 1``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Charge:
+    """How one fitness value is paid for (see the module docstring)."""
+
+    schedule: str
+    upto: float
+    of: float
+    seconds: float
+
+
+def increment(charge: Charge, done: float) -> float:
+    """Seconds to go from ``done`` epochs of ``charge.schedule`` (already paid in this run) to
+    ``charge.upto``: the schedule's seconds pro rata to the extra epochs (0 if none)."""
+    extra = max(0.0, charge.upto - done)
+    return charge.seconds * extra / charge.of if charge.of > 0 else 0.0
+
+
+def from_scratch(charge: Charge) -> float:
+    """What reading ``charge`` would cost with nothing paid before (a restarted run)."""
+    return increment(charge, 0.0)
+
+
+class Ledger:
+    """Per search run: how far each (schedule, arch) has been paid for."""
+
+    def __init__(self):
+        self._done: dict[tuple[str, int], float] = {}
+
+    def quote(self, index: int, charge: Charge) -> float:
+        """The seconds this read would add now (nothing is recorded)."""
+        return increment(charge, self._done.get((charge.schedule, index), 0.0))
+
+    def pay(self, index: int, charge: Charge) -> None:
+        key = (charge.schedule, index)
+        self._done[key] = max(self._done.get(key, 0.0), charge.upto)

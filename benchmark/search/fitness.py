@@ -1,0 +1,129 @@
+"""Fitness values and their charges: the one module of the search that talks to the proxy
+registry, the runner and the results store.
+
+Every fitness value is a stored proxy score, read through :func:`benchmark.runner.mean_scores` with
+the shared results store (one seed, ``ctx.seed``): a search reads what ``score`` and ``run`` stored,
+and what it computes is there for them. Each value comes with its :class:`~benchmark.search.cost.Charge`
+(what the proxy stands for; see :mod:`benchmark.search.cost` for how it is charged):
+
+- table proxies that declare ``charge_epochs`` (``nb201-12ep-valid``: 12, ``nb201-200ep-valid``: 200):
+  that share of NB201's recorded 200-epoch training time of the arch (``train_time_200_s``);
+- training proxies (``c8r4s8e6@2``): the stored seconds of the arch's run of the schedule,
+  read after epoch ``at`` of ``recipe.epochs``;
+- every other proxy: its measured seconds, as stored (device: ``device`` of :meth:`Fitness.identity`
+  for what this process computes; stored rows keep the seconds of the device that computed them).
+
+Proxies defined by ranks within the scored set (az-nas, vote) rank within each batch a strategy asks for.
+Table proxies (a lookup or a formula per arch) are read for all 15,625 archs on first use: one pass
+through the store instead of one per query.
+"""
+from __future__ import annotations
+
+from functools import singledispatch
+
+import numpy as np
+
+from proxies.table import TableProxy
+from proxies.training import TrainingProxy
+
+from .. import groundtruth as gt
+from ..api import Context
+from ..api import Proxy
+from ..executors import Executor
+from ..runner import Request, device_name, mean_scores
+from ..store import Key, Store
+from .cost import Charge
+from .ladder import Ladder
+
+
+def resolve(ladder: Ladder) -> list[Proxy]:
+    """The proxies of a ladder's levels (a UserError names an unknown one)."""
+    from proxies import REGISTRY
+    return [REGISTRY.get(name) for name in ladder.names()]
+
+
+@singledispatch
+def charge_of(proxy: Proxy, index: int, seconds: float, dataset: str) -> Charge:
+    return Charge(proxy.store_name, 1, 1, seconds)
+
+
+@charge_of.register
+def _(proxy: TableProxy, index: int, seconds: float, dataset: str) -> Charge:
+    if proxy.charge_epochs is None:
+        return Charge(proxy.store_name, 1, 1, seconds)
+    recorded = float(gt.vector(dataset, "train_time_200_s")[index])
+    return Charge(f"nb201-{proxy.charge_epochs}ep", proxy.charge_epochs, proxy.charge_epochs,
+                  recorded * proxy.charge_epochs / 200)
+
+
+@charge_of.register
+def _(proxy: TrainingProxy, index: int, seconds: float, dataset: str) -> Charge:
+    return Charge(proxy.store_name, proxy.at, proxy.recipe.epochs, seconds)
+
+
+@singledispatch
+def basis(proxy: Proxy) -> str:
+    return "measured seconds (stored with the score)"
+
+
+@basis.register
+def _(proxy: TableProxy) -> str:
+    if proxy.charge_epochs is None:
+        return "measured seconds (stored with the score)"
+    return f"NB201's recorded 200-epoch training time x {proxy.charge_epochs}/200"
+
+
+@basis.register
+def _(proxy: TrainingProxy) -> str:
+    return (f"stored seconds of the {proxy.recipe.epochs}-epoch run x epochs trained/"
+            f"{proxy.recipe.epochs} (continuing a run pays only the extra epochs)")
+
+
+class Fitness:
+    """Scores and charges of a ladder's proxies on NB201 indices, cached for the process."""
+
+    def __init__(self, proxies: list[Proxy], ctx: Context, store: Store, progress: bool = False,
+                 executor: Executor | None = None):
+        """``executor`` computes the scores the store lacks (default: in this process)."""
+        self.proxies, self.ctx, self.store, self.progress = proxies, ctx, store, progress
+        self.executor = executor
+        self._cache: dict[tuple[int, int], tuple[float, Charge]] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.proxies]
+
+    @property
+    def depth(self) -> int:
+        return len(self.proxies)
+
+    @property
+    def higher_is_better(self) -> list[bool]:
+        return [p.higher_is_better for p in self.proxies]
+
+    def evaluate(self, level: int, indices: list[int]) -> tuple[np.ndarray, list[Charge]]:
+        proxy = self.proxies[level]
+        missing = [i for i in dict.fromkeys(indices) if (level, i) not in self._cache]
+        if missing and proxy.kind == "table":
+            missing = [i for i in range(gt.NUM_ARCHS) if (level, i) not in self._cache]
+        if missing:
+            request = Request(proxy, self.ctx.dataset, missing, (self.ctx.seed,))
+            scores, seconds = mean_scores(request, self.ctx, self.store,
+                                          progress=self.progress and len(missing) >= 64,
+                                          executor=self.executor)
+            for i, s, t in zip(missing, scores, seconds):
+                self._cache[(level, i)] = (float(s), charge_of(proxy, i, float(t), self.ctx.dataset))
+        values = [self._cache[(level, i)] for i in indices]
+        return np.array([v[0] for v in values]), [v[1] for v in values]
+
+    def identity(self) -> list[dict]:
+        """What each level reads and how it is charged (part of a stored search's identity):
+        ``setting`` is the digest of everything that makes its scores (the proxy's fingerprint:
+        version, data content, options; :class:`benchmark.store.Key`)."""
+        return [{"proxy": p.name, "store_name": p.store_name, "version": p.version,
+                 "source": p.data_source(self.ctx), "setting": Key.of(p, self.ctx).setting,
+                 "seed": self.ctx.seed, "charge": basis(p)}
+                for p in self.proxies]
+
+    def device(self) -> str:
+        return device_name(self.ctx)

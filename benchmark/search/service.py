@@ -1,0 +1,124 @@
+"""Searches as a library call: check a spec (before anything is computed or written), run the
+runs the results store lacks, store each finished run, return them all.
+
+A stored run is found again by the digest of everything that determines it: the strategy and the
+options it reads, the ladder with each level's proxy, store name, version, data source and proxy
+seed, the dataset, the truth, the limits and :data:`SEARCH_VERSION`; plus the search seed and the
+run number. A rerun with the same options computes nothing; more runs add only the new ones.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from .. import groundtruth as gt
+from ..api import Context
+from ..catalog import dataset_spec
+from ..errors import UserError
+from ..provenance import SUITE_VERSION, git_hash
+from ..store import SearchRuns, Store
+from .fitness import Fitness, resolve
+from .ladder import Ladder, parse
+from .loop import Limits, run_one
+from .moves import Moves
+from .observer import Observer
+from .strategy import STRATEGIES, Options, Strategy
+
+#: bump when a strategy's or the loop's behaviour changes: stored runs of other versions are then
+#: not reused
+SEARCH_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    strategy: str
+    fitness: str
+    dataset: str = "cifar10"
+    limits: Limits = Limits(budget_s=12000.0)
+    runs: int = 1
+    seed: int = 0
+    truth: str = "test_200"
+    options: Options = field(default_factory=Options)
+    proxy_seed: int = 0
+
+
+@dataclass(frozen=True)
+class Checked:
+    spec: SearchSpec
+    strategy: Strategy
+    ladder: Ladder
+    proxies: list
+
+
+def check(spec: SearchSpec) -> Checked:
+    """Validate every input of a search; a UserError (one line) on the first bad one."""
+    dataset_spec(spec.dataset)
+    if spec.truth not in gt.TRUTHS:
+        raise UserError(f"unknown truth {spec.truth!r}; choose one of {', '.join(gt.TRUTHS)}")
+    budget, queries = spec.limits.budget_s, spec.limits.queries
+    if (budget is None) == (queries is None):
+        raise UserError("give exactly one of --budget SECONDS and --queries N")
+    if budget is not None and not budget > 0:
+        raise UserError(f"--budget must be > 0 seconds, got {budget:g}")
+    if queries is not None and queries < 1:
+        raise UserError(f"--queries must be >= 1, got {queries}")
+    if spec.runs < 1:
+        raise UserError(f"--runs must be >= 1, got {spec.runs}")
+    strategy = STRATEGIES.get(spec.strategy).from_options(spec.options.check())
+    ladder = strategy.levels(parse(spec.fitness))
+    return Checked(spec, strategy, ladder, resolve(ladder))
+
+
+def label(checked: Checked) -> str:
+    """A short name: the strategy, its options that differ from the defaults, the fitness."""
+    defaults = Options()
+    changed = [k if v is True else f"{k}={v}" for k, v in checked.strategy.options().items()
+               if v != getattr(defaults, k) or k in checked.strategy.labelled]
+    return " ".join([checked.spec.strategy, *changed]) + f" | {checked.spec.fitness}"
+
+
+def describe(checked: Checked, fitness: Fitness) -> dict:
+    spec = checked.spec
+    return {"strategy": spec.strategy, "fitness": spec.fitness, "ladder": str(checked.ladder),
+            "dataset": spec.dataset, "truth": spec.truth, **spec.limits.describe(),
+            "options": checked.strategy.options(), "levels": fitness.identity(),
+            "search_version": SEARCH_VERSION, "label": label(checked)}
+
+
+def digest(description: dict) -> str:
+    """A stored search's identity: its description without the words (label, charge basis; a
+    change of how costs are charged bumps SEARCH_VERSION)."""
+    identity = {**{k: v for k, v in description.items() if k != "label"},
+                "levels": [{k: v for k, v in level.items() if k != "charge"}
+                           for level in description["levels"]]}
+    text = json.dumps(identity, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def search(checked: Checked, ctx: Context, store: Store, progress: bool = True,
+           executor=None) -> dict:
+    """Every run of the search (stored ones read, missing ones run and stored), with its spec."""
+    spec = checked.spec
+    fitness = Fitness(checked.proxies, ctx, store, progress, executor)
+    description = describe(checked, fitness)
+    key = digest(description)
+    runs = SearchRuns(store)
+    stored = runs.get(key, spec.seed, list(range(spec.runs)))
+    missing = [r for r in range(spec.runs) if r not in stored]
+    truth = gt.vector(spec.dataset, spec.truth)
+    moves = Moves(checked.strategy.unique)
+    bar = tqdm(missing, desc=f"{description['label']} on {spec.dataset}", unit="run",
+               file=sys.stderr, disable=not progress or not missing, dynamic_ncols=True)
+    for run in bar:
+        record = run_one(checked.strategy, checked.ladder, fitness, spec.limits, Observer(truth),
+                         moves, seed=[spec.seed, run])
+        runs.put(key, spec.seed, run, description, record, git=git_hash(),
+                 suite_version=SUITE_VERSION)
+        stored[run] = record
+    return {"digest": key, "spec": description, "device": fitness.device(),
+            "computed_runs": len(missing),
+            "runs": [{"run": r, **stored[r]} for r in range(spec.runs)]}
