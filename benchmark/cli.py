@@ -102,7 +102,7 @@ def cmd_score(args) -> None:
     indices = list(dict.fromkeys(indices))
     seeds = tuple(_ints(args.seeds, "--seeds")) if args.seeds else (args.seed,)
     ctx = Context(args.dataset, seeds[0], resolve_device(args.device), args.data_dir,
-                  fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch)
+                  fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch, full_curve=args.full_curve)
     store = Store(args.results)
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
     result = score(request, ctx, store, progress=not args.quiet)
@@ -192,6 +192,9 @@ def build_parser() -> Parser:
     p.add_argument("--fuse", type=int, default=None, help="networks trained at once (default: auto)")
     p.add_argument("--amp", choices=["bf16"], default=None, help="bf16 autocast (CUDA)")
     p.add_argument("--zc-batch", type=int, default=64, help="images in the zero-cost minibatch")
+    p.add_argument("--full-curve", action="store_true",
+                   help="training proxies: evaluate after every epoch trained (default: only the "
+                        "epochs read; a stored run is not retrained for it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("report", cmd_report, "write tables, figures and an HTML page from the store")

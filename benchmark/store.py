@@ -3,7 +3,9 @@
 
 Rows are written in one transaction per finished arch or fused batch, so a killed run keeps
 what it finished and never leaves half a batch; ``ON CONFLICT DO NOTHING`` on the primary key
-means a rerun never duplicates a row. NaN scores are stored as NULL and read back as NaN.
+means a rerun never duplicates a row, unless the runner asks to replace rows (a training run that
+was continued further). NaN scores are stored as NULL and read back as NaN. Unfinished training
+runs keep their state in files in :attr:`Store.runs_dir`, beside the database.
 :func:`read_scores` is the one way stored outcomes become per-arch scores.
 """
 from __future__ import annotations
@@ -29,7 +31,7 @@ CREATE TABLE IF NOT EXISTS results (
     arch_index INTEGER NOT NULL, seed INTEGER NOT NULL,
     score REAL, curve TEXT, seconds REAL NOT NULL, device TEXT NOT NULL,
     git TEXT NOT NULL, suite_version TEXT NOT NULL, config TEXT NOT NULL, created TEXT NOT NULL,
-    parts TEXT,
+    parts TEXT, segments TEXT,
     PRIMARY KEY (proxy, version, dataset, source, arch_index, seed)
 )"""
 
@@ -72,9 +74,10 @@ def _decode(text) -> list[float] | None:
     return [math.nan if v is None else v for v in json.loads(text)]
 
 
-def _outcome(score, seconds, curve, parts) -> Outcome:
+def _outcome(score, seconds, curve, parts, segments=None) -> Outcome:
     return Outcome(score=math.nan if score is None or score != score else float(score),
-                   seconds=float(seconds), curve=_decode(curve), parts=_decode(parts))
+                   seconds=float(seconds), curve=_decode(curve), parts=_decode(parts),
+                   segments=None if not isinstance(segments, str) else json.loads(segments))
 
 
 class Store:
@@ -86,8 +89,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(SCHEMA)
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(results)")}
-            if "parts" not in columns:   # stores written before component scores had a column
-                self.db.execute("ALTER TABLE results ADD COLUMN parts TEXT")
+            for column in ("parts", "segments"):   # stores written before these columns
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE results ADD COLUMN {column} TEXT")
         except (OSError, sqlite3.DatabaseError) as err:
             raise UserError(f"cannot open results store {self.path}: {err}") from None
 
@@ -98,35 +102,47 @@ class Store:
         for start in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
             chunk = wanted[start:start + 900]
             rows = self.db.execute(
-                f"SELECT arch_index, score, seconds, curve, parts FROM results WHERE proxy=? "
+                f"SELECT arch_index, score, seconds, curve, parts, segments FROM results WHERE proxy=? "
                 f"AND version=? AND dataset=? AND source=? AND seed=? "
                 f"AND arch_index IN ({','.join('?' * len(chunk))})",
                 (key.proxy, key.version, key.dataset, key.source, key.seed, *chunk))
-            for index, score, seconds, curve, parts in rows:
-                found[index] = _outcome(score, seconds, curve, parts)
+            for index, *values in rows:
+                found[index] = _outcome(*values)
         return found
 
+    @property
+    def runs_dir(self) -> Path:
+        """Where training proxies keep the state of unfinished runs: ``<store>.runs/`` beside it."""
+        return self.path.with_name(self.path.name + ".runs")
+
     def put(self, key: Key, results: dict[int, Outcome], *, device: str, git: str,
-            suite_version: str, config: dict) -> None:
-        """Write one finished batch atomically; rows already present are kept as they are."""
+            suite_version: str, config: dict, replace: bool = False) -> None:
+        """Write one finished batch atomically; rows already present are kept as they are, or
+        replaced with ``replace`` (a run that was continued)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         config_json = json.dumps(config, sort_keys=True)
         rows = [(key.proxy, key.version, key.dataset, key.source, index, key.seed,
                  _finite_or_none(o.score), _encode(o.curve), o.seconds, device, git,
-                 suite_version, config_json, now, _encode(o.parts))
+                 suite_version, config_json, now, _encode(o.parts),
+                 None if o.segments is None else json.dumps(o.segments))
                 for index, o in results.items()]
+        conflict = ("DO UPDATE SET score=excluded.score, curve=excluded.curve, "
+                    "seconds=excluded.seconds, device=excluded.device, git=excluded.git, "
+                    "suite_version=excluded.suite_version, config=excluded.config, "
+                    "created=excluded.created, parts=excluded.parts, segments=excluded.segments"
+                    if replace else "DO NOTHING")
         with self.db:
             self.db.executemany(
                 "INSERT INTO results (proxy, version, dataset, source, arch_index, seed, score, "
-                "curve, seconds, device, git, suite_version, config, created, parts) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
-                "(proxy, version, dataset, source, arch_index, seed) DO NOTHING", rows)
+                "curve, seconds, device, git, suite_version, config, created, parts, segments) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
+                f"(proxy, version, dataset, source, arch_index, seed) {conflict}", rows)
 
     def frame(self) -> pd.DataFrame:
         """Every row as a DataFrame, with each row's decoded :class:`Outcome` in ``outcome``."""
         frame = pd.read_sql_query("SELECT * FROM results", self.db)
         frame["outcome"] = [_outcome(*row) for row in zip(
-            frame["score"], frame["seconds"], frame["curve"], frame["parts"])]
+            frame["score"], frame["seconds"], frame["curve"], frame["parts"], frame["segments"])]
         return frame
 
     def seconds_per_arch(self, key: Key, device: str) -> tuple[float, int]:
@@ -148,7 +164,8 @@ class Store:
 
 def read_scores(proxy: Proxy, per_seed: list[dict[int, Outcome]], indices
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per arch of ``indices``: the proxy's score and its compute seconds summed over seeds.
+    """Per arch of ``indices``: the proxy's score and its compute seconds (:meth:`Proxy.cost`)
+    summed over seeds.
 
     ``per_seed`` holds each seed's stored outcomes. Each seed's outcomes of ``indices`` are read
     together through :meth:`Proxy.combine` (set-level proxies rank within this set); an arch's
@@ -165,7 +182,7 @@ def read_scores(proxy: Proxy, per_seed: list[dict[int, Outcome]], indices
         held = [outcomes[indices[j]] for j in have]
         values[k, have] = np.asarray(proxy.combine(held), dtype=float)
         present[k, have] = True
-        seconds[have] += [o.seconds for o in held]
+        seconds[have] += [proxy.cost(o) for o in held]
     with np.errstate(invalid="ignore", divide="ignore"):
         scores = np.where(present.any(axis=0),
                           np.sum(np.where(present, values, 0.0), axis=0) / present.sum(axis=0),
