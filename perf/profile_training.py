@@ -69,15 +69,15 @@ def main(argv: list[str] | None = None) -> dict:
     for index in gt.sample(args.archs, args.seed):
         arch = gt.arch_of(int(index))
         model = fuse([engine.init_network(arch, recipe, split.num_classes, args.seed, int(index))])
-        model = model.to(memory_format=torch.channels_last)
+        model = engine.apply_layout(model, torch.device("cpu"))
         optimizer = engine.make_optimizer(model, recipe)
         for idx, dy, dx, flips in batches[:2]:        # warm-up
-            engine.train_step(model, optimizer, data.batch_images(split, recipe, idx, dy, dx, flips),
-                              split.train_y[idx])
+            engine.train_step(model, optimizer, data.batch_images(split, recipe, idx, dy, dx, flips,
+                                                                  model.input_format), split.train_y[idx])
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             began = time.perf_counter()
             for idx, dy, dx, flips in batches:
-                x = data.batch_images(split, recipe, idx, dy, dx, flips)
+                x = data.batch_images(split, recipe, idx, dy, dx, flips, model.input_format)
                 engine.train_step(model, optimizer, x, split.train_y[idx])
             out["step_s"].append((time.perf_counter() - began) / len(batches))
         train_prof.append(shares(prof))

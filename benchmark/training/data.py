@@ -113,9 +113,10 @@ def epoch_batches(n: int, batch_size: int, padding: int, seed: int, epoch: int
 
 
 def batch_images(split: Split, recipe: Recipe, idx: torch.Tensor, dy: torch.Tensor,
-                 dx: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
-    """One training batch, normalised float32, channels-last: crop and flip (then resize, when the
-    split keeps native images)."""
+                 dx: torch.Tensor, flips: torch.Tensor,
+                 memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
+    """One training batch, normalised float32: crop and flip (then resize, when the split keeps
+    native images)."""
     x = crop_flip(split.train_x[idx], dy, dx, flips, split.padding)
     x = resize(x, split.resolution)
-    return normalize(x, recipe.mean, recipe.std).contiguous(memory_format=torch.channels_last)
+    return normalize(x, recipe.mean, recipe.std).contiguous(memory_format=memory_format)

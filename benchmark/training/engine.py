@@ -90,9 +90,34 @@ def evaluate(model: FusedNetwork, x: torch.Tensor, y: torch.Tensor, recipe: Reci
     for start in range(0, len(y), chunk):
         batch = normalize(x[start:start + chunk], recipe.mean, recipe.std)
         with _autocast(batch.device, amp):
-            logits = model(batch.contiguous(memory_format=torch.channels_last))
+            logits = model(batch.contiguous(memory_format=model.input_format))
         correct += (logits.argmax(-1) == y[start:start + chunk, None]).sum(0)
     return (100.0 * correct.double() / max(1, len(y))).tolist()
+
+
+#: On a CPU, stages whose networks have fewer channels than this run in NCHW, the others in
+#: channels-last. Measured (CPU time, one thread, batch 256): at 4 channels, 8x8 a 3x3 conv takes
+#: 0.73 ms in NCHW against 1.32 ms channels-last and training-mode BN 0.23 against 0.95 ms; from 8
+#: channels channels-last wins (8 channels, 16x16: conv 2.9 against 11.3 ms; BN 1.4 against 2.1).
+CPU_CHANNELS_LAST_FROM = 8
+
+
+def apply_layout(model: FusedNetwork, device: torch.device) -> FusedNetwork:
+    """Put ``model`` (on ``device``) in the faster memory format per stage: channels-last on CUDA;
+    on a CPU NCHW for stages of fewer than :data:`CPU_CHANNELS_LAST_FROM` channels per network.
+    Sets ``model.input_format``. Activations follow the weights' format from layer to layer."""
+    model.to(memory_format=torch.channels_last)
+    model.input_format = torch.channels_last
+    if torch.device(device).type != "cpu":
+        return model
+    first = model.width // 4
+    for s, modules in enumerate(model.stages()):
+        if first * 2 ** s < CPU_CHANNELS_LAST_FROM:
+            for module in modules:
+                module.to(memory_format=torch.contiguous_format)
+            if s == 0:
+                model.input_format = torch.contiguous_format
+    return model
 
 
 def _eval_chunk(networks: int, width: int, resolution: int) -> int:
@@ -223,7 +248,7 @@ class _Job:
                     ) -> list[RunState]:
         began = time.perf_counter()
         split, recipe = self.split, self.recipe
-        model = fuse(nets).to(self.device, memory_format=torch.channels_last)
+        model = apply_layout(fuse(nets).to(self.device), self.device)
         optimizer = make_optimizer(model, recipe)
         start = 0 if states[0] is None else states[0].epoch
         if start:
@@ -245,7 +270,7 @@ class _Job:
             for idx, dy, dx, flips in epoch_batches(len(split.train_y), recipe.batch_size,
                                                     split.padding, self.seed, epoch):
                 idx = idx.to(self.device)
-                x = batch_images(split, recipe, idx, dy, dx, flips)
+                x = batch_images(split, recipe, idx, dy, dx, flips, model.input_format)
                 total += train_step(model, optimizer, x, split.train_y[idx], self.amp) * len(idx)
                 images += len(idx)
             for loss, value in zip(losses, (total / max(1, images)).tolist()):

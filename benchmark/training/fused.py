@@ -217,6 +217,19 @@ class FusedNetwork(nn.Module):
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = GroupedLinear(k, c, num_classes)
         self.width = c
+        #: the memory format inputs are given in (:func:`benchmark.training.engine.apply_layout`)
+        self.input_format = torch.contiguous_format
+
+    def stages(self) -> list[list[nn.Module]]:
+        """The modules of each stage: the stem and the first cells; then each reduction block with
+        the cells after it. The head and classifier follow the last stage."""
+        stages: list[list[nn.Module]] = [[self.stem]]
+        for layer in self.cells:
+            if isinstance(layer, FusedReduction):
+                stages.append([])
+            stages[-1].append(layer)
+        stages[-1] += [self.head, self.classifier]
+        return stages
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.head(self.cells(self.stem(x)))
