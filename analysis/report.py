@@ -88,12 +88,11 @@ class ProxyResult:
     def row(self) -> dict:
         s = self.summary
         f = self.proxy.describe().get("factors")
-        share = 1.0 if f is None else f["m"] / f["e"]
         row = {"proxy": self.proxy.name, "label": self.label, "kind": self.proxy.kind,
                "dataset": self.dataset, "source": self.source, "n": s["n"],
                "seeds": ",".join(map(str, self.seeds)), "higher_is_better": self.proxy.higher_is_better,
                "pearson": _nan(s["pearson"]), "nan_scores": s["nan_scores"],
-               "seconds_per_arch": float(np.mean(self.seconds)) * share,
+               "seconds_per_arch": float(np.mean(self.seconds)),
                "total_seconds": float(np.sum(self.seconds)), "cost_s": self.proxy.cost_s,
                "device": ", ".join(self.devices), "git": ", ".join(self.gits),
                "command": self.command or ""}
@@ -182,6 +181,7 @@ def collect(registry: Registry, frame: pd.DataFrame, selections, truth: str = "t
             rows = rows[rows["seed"].isin(sel.seeds)]
         if sel.indices is not None:
             rows = rows[rows["arch_index"].isin(sel.indices)]
+        rows = rows[[proxy.covers(o) for o in rows["outcome"]]]   # e.g. runs not trained to @m yet
         found = [r for (source, setting), sub in rows.groupby(["source", "setting"], sort=True)
                  if (r := _result(proxy, sel, source, setting, sub, truth, n_boot, notes))
                  is not None]
@@ -271,7 +271,8 @@ FIGURES = (
                lambda rs, frame, spec: figures.same_iterations(frame)),
     FigureSpec("c", "cost", "Cost against fidelity",
                "Measured seconds per arch (log scale) against Kendall tau with the Pareto front. A "
-               "training proxy read at @m is charged m/e of its run's seconds; proxies read from "
+               "training proxy read at @m is charged m epochs at its run's seconds per trained "
+               "epoch; proxies read from "
                "NB201's table are left out (their cost here is a lookup).",
                "proxies with measured cost", lambda rs, frame, spec: figures.cost_vs_tau(frame)),
     FigureSpec("d", "score-vs-truth", "Score against true accuracy",
@@ -315,7 +316,7 @@ TABLES = (
      "(channels of the first stage, input resolution, share of the training split, epochs of the "
      "cosine schedule, epoch read, batch) and its rank consistency."),
     ("cost", tables.cost_table, "Cost per arch: measured seconds (a training proxy read at @m is "
-     "charged m/e of its run) next to the proxy's own estimate for a 2-core CPU."),
+     "charged m epochs at its run's seconds per trained epoch) next to the proxy's own estimate for a 2-core CPU."),
 )
 
 SEARCH_CAPTION = ("Searches: per strategy and fitness, the truth of the arch each run returns at the "

@@ -26,14 +26,18 @@ COST_KIND = {"table": "lookup", "zero-cost": "forward/backward passes", "trainin
 
 @dataclass
 class Outcome:
-    """What a proxy returns for one arch. ``curve`` is a per-epoch score curve (training proxies);
-    ``parts`` are component scores that :meth:`Proxy.combine` turns into scores within a scored set
-    (AZ-NAS, vote); ``seconds`` is the compute time attributed to this arch."""
+    """What a proxy returns for one arch. ``curve`` is a per-epoch score curve (training proxies;
+    NaN after epochs that were not evaluated); ``parts`` are component scores that
+    :meth:`Proxy.combine` turns into scores within a scored set (AZ-NAS, vote); ``seconds`` is the
+    compute time attributed to this arch; ``segments`` (training proxies) is one
+    ``[from epoch, to epoch, seconds]`` per stretch of training behind it (a run continued later
+    has several)."""
 
     score: float
     seconds: float = 0.0
     curve: list[float] | None = None
     parts: list[float] | None = None
+    segments: list[list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,28 @@ class Proxy:
         if self.needs_images:
             out["images"] = ctx.images.digest
         return out
+
+    def covers(self, outcome: Outcome) -> bool:
+        """Whether a stored outcome holds what :meth:`read` needs (default: yes). A training proxy's
+        stored run may not have reached, or not have evaluated, the epoch it reads: the runner then
+        computes it again and stores :meth:`merge` of the two."""
+        return True
+
+    def merge(self, stored: Outcome, new: Outcome) -> Outcome:
+        """The row to keep when ``new`` was computed because ``stored`` did not cover this proxy
+        (default: ``new``)."""
+        return new
+
+    def joined(self, others: list[Proxy]) -> Proxy:
+        """The proxy that computes one stored run for all of ``others`` (names sharing this store
+        name, e.g. ``c4r4s0e40@20`` and ``c4r4s0e40``: one run evaluated after epochs 20 and 40).
+        Default: this one."""
+        return self
+
+    def cost(self, outcome: Outcome) -> float:
+        """The compute seconds behind this proxy's read of a stored outcome (default: all of the
+        outcome's seconds; a training proxy read at ``@m`` counts the epochs up to m)."""
+        return outcome.seconds
 
     def combine(self, outcomes: list[Outcome]) -> list[float]:
         """The scores of a set of archs scored together (default: each one's :meth:`read`).
@@ -192,8 +218,11 @@ def _load(dataset: str, data_dir: str | None):
 class Context:
     """Everything a proxy may read besides the archs it scores.
 
-    ``fuse``: networks trained at once (None: chosen from device memory); ``amp``: None or
-    ``bf16``; ``zc_batch``: images in the zero-cost minibatch.
+    ``fuse``: networks trained at once (None: the engine's choice); ``amp``: None or ``bf16``;
+    ``zc_batch``: images in the zero-cost minibatch. ``full_curve``: training proxies evaluate after
+    every epoch they train (default: only after the epochs read); ``state_dir``: where training
+    proxies keep each unfinished run's state, so that a later request continues it and a killed
+    run resumes (the runner sets it beside the store). Neither changes a score.
     """
 
     dataset: str
@@ -203,6 +232,8 @@ class Context:
     fuse: int | None = None
     amp: str | None = None
     zc_batch: int = 64
+    full_curve: bool = False
+    state_dir: str | None = None
 
     def __post_init__(self):
         """Bad values are UserErrors here, before anything is computed."""

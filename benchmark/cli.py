@@ -142,7 +142,7 @@ def cmd_score(args) -> None:
     seeds = _seeds(args.seeds) if args.seeds is not None else (args.seed,)
     indices = _indices(args)
     ctx = Context(args.dataset, seeds[0], resolve_device(args.device), args.data_dir,
-                  fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch)
+                  fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch, full_curve=args.full_curve)
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
     request.check()                    # archs, proxy vs dataset, truth file
     if proxy.needs_images:
@@ -298,6 +298,9 @@ def build_parser() -> Parser:
     p.add_argument("--fuse", type=int, default=None, help="networks trained at once (default: auto)")
     p.add_argument("--amp", choices=["bf16"], default=None, help="bf16 autocast (CUDA)")
     p.add_argument("--zc-batch", type=int, default=64, help="images in the zero-cost minibatch")
+    p.add_argument("--full-curve", action="store_true",
+                   help="training proxies: evaluate after every epoch trained (default: only the "
+                        "epochs read; a stored run is not retrained for it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_executor_args(p)
 

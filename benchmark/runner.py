@@ -5,6 +5,7 @@ Library first: the CLI, run_all.sh, experiments and searches all call :func:`com
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 
@@ -54,14 +55,17 @@ def device_name(ctx: Context) -> str:
 
 def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progress: bool = True,
             executor: Executor | None = None) -> dict[int, Outcome]:
-    """Outcomes of one proxy for one seed: stored ones are read, missing ones computed by the
-    executor (default: in this process) in chunks of ``proxy.chunk_size(ctx)``, each committed as
-    it finishes."""
+    """Outcomes of one proxy for one seed: stored ones are read, missing ones (and stored ones that
+    do not cover what the proxy reads, :meth:`Proxy.covers`) computed by the executor (default: in
+    this process) in chunks of ``proxy.chunk_size(ctx)`` cut from the sorted indices, each
+    committed as it finishes (a row that was there is replaced by :meth:`Proxy.merge`)."""
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
-    missing = [i for i in dict.fromkeys(indices) if i not in done]
+    missing = sorted(i for i in set(indices) if i not in done or not proxy.covers(done[i]))
     if not missing:
         return done
+    if ctx.state_dir is None:
+        ctx = dataclasses.replace(ctx, state_dir=str(store.runs_dir))
     run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
     step = max(1, proxy.chunk_size(ctx))
     chunks = [missing[start:start + step] for start in range(0, len(missing), step)]
@@ -69,9 +73,9 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
                unit="arch", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     with bar:
         for chunk, outcomes in (executor or LocalExecutor()).map(proxy, chunks, ctx):
-            results = dict(zip(chunk, outcomes))
+            results = {i: proxy.merge(done[i], o) if i in done else o for i, o in zip(chunk, outcomes)}
             store.put(key, results, device=device_name(ctx), git=git_hash(),
-                      suite_version=SUITE_VERSION, run=run)
+                      suite_version=SUITE_VERSION, run=run, replace=True)
             done.update(results)
             bar.update(len(chunk))
     return done

@@ -8,8 +8,10 @@ The readable fields (proxy, version, dataset, source, seed, the fingerprint itse
 are kept beside it, and ``setting`` (the digest without the seed) groups the seeds of one
 computation. Rows are written in one transaction per finished arch or fused batch, so a killed
 run keeps what it finished and never leaves half a batch; ``ON CONFLICT DO NOTHING`` on the
-primary key means a rerun never duplicates a row. NaN scores are stored as NULL and read back as
-NaN. :func:`read_scores` is the one way stored outcomes become per-arch scores.
+primary key means a rerun never duplicates a row, unless the runner asks to replace rows (a
+training run that was continued further). NaN scores are stored as NULL and read back as NaN.
+Unfinished training runs keep their state in files in :attr:`Store.runs_dir`, beside the database.
+:func:`read_scores` is the one way stored outcomes become per-arch scores.
 
 Stores written before rows had these keys (a ``results`` table) are left as they are and
 ignored, with a one-line notice: those rows do not record what made them.
@@ -37,7 +39,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
     setting TEXT NOT NULL, seed INTEGER NOT NULL, arch_index INTEGER NOT NULL,
     proxy TEXT NOT NULL, version INTEGER NOT NULL, dataset TEXT NOT NULL, source TEXT NOT NULL,
-    score REAL, curve TEXT, parts TEXT, seconds REAL NOT NULL, device TEXT NOT NULL,
+    score REAL, curve TEXT, parts TEXT, segments TEXT, seconds REAL NOT NULL, device TEXT NOT NULL,
     git TEXT NOT NULL, suite_version TEXT NOT NULL, config TEXT NOT NULL, created TEXT NOT NULL,
     PRIMARY KEY (setting, seed, arch_index)
 );
@@ -107,9 +109,10 @@ def _decode(text) -> list[float] | None:
     return [math.nan if v is None else v for v in json.loads(text)]
 
 
-def _outcome(score, seconds, curve, parts) -> Outcome:
+def _outcome(score, seconds, curve, parts, segments=None) -> Outcome:
     return Outcome(score=math.nan if score is None or score != score else float(score),
-                   seconds=float(seconds), curve=_decode(curve), parts=_decode(parts))
+                   seconds=float(seconds), curve=_decode(curve), parts=_decode(parts),
+                   segments=None if not isinstance(segments, str) else json.loads(segments))
 
 
 _NOTICED: set[Path] = set()
@@ -172,36 +175,48 @@ class Store:
         for start in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
             chunk = wanted[start:start + 900]
             rows = self.db.execute(
-                f"SELECT arch_index, score, seconds, curve, parts FROM scores WHERE setting=? "
-                f"AND seed=? AND arch_index IN ({','.join('?' * len(chunk))})",
+                f"SELECT arch_index, score, seconds, curve, parts, segments FROM scores "
+                f"WHERE setting=? AND seed=? AND arch_index IN ({','.join('?' * len(chunk))})",
                 (key.setting, key.seed, *chunk))
-            for index, score, seconds, curve, parts in rows:
-                found[index] = _outcome(score, seconds, curve, parts)
+            for index, *values in rows:
+                found[index] = _outcome(*values)
         return found
 
+    @property
+    def runs_dir(self) -> Path:
+        """Where training proxies keep the state of unfinished runs: ``<store>.runs/`` beside it."""
+        return self.path.with_name(self.path.name + ".runs")
+
     def put(self, key: Key, results: dict[int, Outcome], *, device: str, git: str,
-            suite_version: str, run: dict | None = None) -> None:
-        """Write one finished batch atomically; rows already present are kept as they are. A row's
-        ``config`` holds the key's fingerprint and ``run``: how it was run without changing the
-        value (chunking, data folder)."""
+            suite_version: str, run: dict | None = None, replace: bool = False) -> None:
+        """Write one finished batch atomically; rows already present are kept as they are, or
+        replaced with ``replace`` (a run that was continued). A row's ``config`` holds the key's
+        fingerprint and ``run``: how it was run without changing the value (chunking, data folder)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         config_json = json.dumps({"fingerprint": key.config, "run": run or {}}, sort_keys=True)
         rows = [(key.setting, key.seed, index, key.proxy, key.version, key.dataset, key.source,
-                 _finite_or_none(o.score), _encode(o.curve), _encode(o.parts), o.seconds, device,
+                 _finite_or_none(o.score), _encode(o.curve), _encode(o.parts),
+                 None if o.segments is None else json.dumps(o.segments), o.seconds, device,
                  git, suite_version, config_json, now)
                 for index, o in results.items()]
+        conflict = ("DO UPDATE SET score=excluded.score, curve=excluded.curve, "
+                    "seconds=excluded.seconds, device=excluded.device, git=excluded.git, "
+                    "suite_version=excluded.suite_version, config=excluded.config, "
+                    "created=excluded.created, parts=excluded.parts, segments=excluded.segments"
+                    if replace else "DO NOTHING")
         with self.db:
             self.db.executemany(
                 "INSERT INTO scores (setting, seed, arch_index, proxy, version, dataset, source, "
-                "score, curve, parts, seconds, device, git, suite_version, config, created) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
-                "(setting, seed, arch_index) DO NOTHING", rows)
+                "score, curve, parts, segments, seconds, device, git, suite_version, config, "
+                "created) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
+                f"(setting, seed, arch_index) {conflict}", rows)
 
     def frame(self) -> pd.DataFrame:
         """Every row as a DataFrame, with each row's decoded :class:`Outcome` in ``outcome``."""
         frame = pd.read_sql_query("SELECT * FROM scores", self.db)
         frame["outcome"] = [_outcome(*row) for row in zip(
-            frame["score"], frame["seconds"], frame["curve"], frame["parts"])]
+            frame["score"], frame["seconds"], frame["curve"], frame["parts"], frame["segments"])]
         return frame
 
     def seconds_per_arch(self, key: Key, device: str) -> tuple[float, int]:
@@ -223,7 +238,8 @@ class Store:
 
 def read_scores(proxy: Proxy, per_seed: list[dict[int, Outcome]], indices
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per arch of ``indices``: the proxy's score and its compute seconds summed over seeds.
+    """Per arch of ``indices``: the proxy's score and its compute seconds (:meth:`Proxy.cost`)
+    summed over seeds.
 
     ``per_seed`` holds each seed's stored outcomes. Each seed's outcomes of ``indices`` are read
     together through :meth:`Proxy.combine` (set-level proxies rank within this set); an arch's
@@ -240,7 +256,7 @@ def read_scores(proxy: Proxy, per_seed: list[dict[int, Outcome]], indices
         held = [outcomes[indices[j]] for j in have]
         values[k, have] = np.asarray(proxy.combine(held), dtype=float)
         present[k, have] = True
-        seconds[have] += [o.seconds for o in held]
+        seconds[have] += [proxy.cost(o) for o in held]
     with np.errstate(invalid="ignore", divide="ignore"):
         scores = np.where(present.any(axis=0),
                           np.sum(np.where(present, values, 0.0), axis=0) / present.sum(axis=0),

@@ -37,14 +37,21 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def measure(proxy, indices: list[int], ctx) -> dict:
+def measure(proxy, indices: list[int], ctx, budget_s: float | None = None, chunk: int = 16) -> dict:
+    """Score ``indices`` (after one untimed warm-up arch); with ``budget_s``, in chunks of
+    ``chunk`` archs until the budget is spent (``archs`` says how many were scored)."""
     archs = [gt.arch_of(i) for i in indices]
     proxy.score(archs[:1], indices[:1], ctx)           # warm-up: data, lazy init, allocator
+    step = len(indices) if budget_s is None else chunk
     start = time.perf_counter()
-    outcomes = proxy.score(archs, indices, ctx)
+    outcomes = []
+    for at in range(0, len(indices), step):
+        outcomes += proxy.score(archs[at:at + step], indices[at:at + step], ctx)
+        if budget_s is not None and time.perf_counter() - start > budget_s:
+            break
     wall = time.perf_counter() - start
-    per_arch = wall / len(indices)
-    return {"proxy": proxy.name, "archs": len(indices), "seconds_per_arch": per_arch,
+    per_arch = wall / len(outcomes)
+    return {"proxy": proxy.name, "archs": len(outcomes), "seconds_per_arch": per_arch,
             "archs_per_second": 1 / per_arch, "hours_for_15625": per_arch * gt.NUM_ARCHS / 3600,
             "max_arch_seconds": max(o.seconds for o in outcomes)}
 

@@ -1,28 +1,48 @@
-"""Training proxies: NB201's recipe reduced in EcoNAS notation, ``c{k}r{k}s{k}e{n}[b{B}][@m]``.
+"""Training proxies: NB201's recipe reduced in EcoNAS notation, ``[protocol:]c{k}r{k}s{k}e{n}[b{B}][@m]``.
 
 Any name of that form is a proxy (a registry family); it is a diff of the recipe
 (:mod:`benchmark.training.recipe`), trained by the fused engine (:mod:`benchmark.training.engine`).
-One run stores the whole per-epoch validation curve under the schedule's canonical name (without
-``@m``), so ``c4r4s0e40@20`` and ``c4r4s0e40@15`` read one stored run.
+All reads of one schedule share one stored run under the schedule's canonical name (without
+``@m``): ``c4r4s0e40@20`` and ``c4r4s0e40`` read one 40-epoch cosine run.
+
+Pay only for what is read: a proxy trains only up to the epoch it reads and evaluates only after
+the epochs it reads (all of them with ``Context.full_curve``). An unfinished run keeps its state
+(weights, momentum, history) in ``Context.state_dir`` (``<store>.runs/`` beside the results store,
+one file per run, named by a digest of everything that determines the run: :func:`run_identity`),
+so that reading a later epoch continues it, and a killed computation resumes from the last
+checkpoint (every :data:`CHECKPOINT_SECONDS`, and when a network finishes its segment). A run that
+reaches the end of its schedule has nothing left to continue: its state file is removed.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import math
+import os
+import pickle
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from benchmark.catalog import dataset_spec
 from benchmark.api import REGISTRY, Outcome, Proxy
-from benchmark.training import engine
+from benchmark.catalog import dataset_spec
+from benchmark.training import data, engine
+from benchmark.training.engine import RunState
 from benchmark.training.recipe import NB201, Recipe, matches, parse
 
-PATTERN = "c{k}r{k}s{k}e{n}[b{B}][@m]"
-VERSION = 1
-#: The suite's base recipe: NB201's. ``engine.DEFAULT_VALID_IMAGES`` (None: all of the held-out
-#: validation split, 25,000 images on CIFAR-10) is where a fixed seeded validation subset would be
-#: set (the recipe is part of every stored row's key, so stored rows stay apart).
-BASE = dataclasses.replace(NB201, valid_images=engine.DEFAULT_VALID_IMAGES)
+PATTERN = "[protocol:]c{k}r{k}s{k}e{n}[b{B}][@m]"
+#: 2: the engine's ENGINE_VERSION 2 (per-epoch batch streams, stratified subsets), curves
+#: evaluated only where read.
+VERSION = 2
+#: The suite's base recipe: NB201's, scored on the whole held-out split (``valid_images=None``;
+#: a fixed seeded subset would be set here, and change every training proxy's scores).
+BASE = NB201
+#: Seconds between two saves of a running network's state (and always when its segment ends).
+#: $NB201_CHECKPOINT_SECONDS overrides it (0: after every epoch).
+CHECKPOINT_SECONDS = float(os.environ.get("NB201_CHECKPOINT_SECONDS", "30"))
 
 
 def recipe_for(name: str) -> tuple[Recipe, int]:
@@ -35,10 +55,61 @@ def default_fuse(ctx, recipe: Recipe) -> int:
     return engine.auto_fuse(torch.device(ctx.device), recipe, dataset_spec(ctx.dataset).resolution)
 
 
+# ------------------------------------------------------------------ run state files
+
+def run_identity(recipe: Recipe, ctx, index: int) -> dict:
+    """Everything that determines one network's run: engine version, the full recipe, dataset,
+    data source and its content digest, seed, arch index, autocast and device type."""
+    return {"engine": engine.ENGINE_VERSION, "recipe": dataclasses.asdict(recipe),
+            "dataset": ctx.dataset, "source": ctx.images.source, "images": ctx.images.digest,
+            "seed": ctx.seed, "index": index, "amp": ctx.amp, "device": torch.device(ctx.device).type}
+
+
+def state_path(state_dir: str, identity: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+    return Path(state_dir) / f"{digest}.pt"
+
+
+def save_state(path: Path, state: RunState, identity: dict) -> None:
+    """Write atomically (a temporary file renamed over the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    torch.save({"identity": identity, **dataclasses.asdict(state)}, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path, identity: dict) -> RunState | None:
+    """The saved state of this run, or None (none saved, unreadable, or another run's)."""
+    try:
+        saved = torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        return None
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+        return None            # a damaged file: the run starts afresh and overwrites it
+    if not isinstance(saved, dict) or saved.pop("identity", None) != identity:
+        return None
+    return RunState(**saved)
+
+
+def _outcome(state: RunState) -> Outcome:
+    evaluated = [v for v in state.curve if not math.isnan(v)]
+    return Outcome(score=evaluated[-1] if evaluated else math.nan,
+                   seconds=float(sum(s[2] for s in state.segments)), curve=list(state.curve),
+                   segments=[list(s) for s in state.segments])
+
+
+def _covered(curve: list[float] | None, epochs) -> bool:
+    curve = curve or []
+    return all(e <= len(curve) and not math.isnan(curve[e - 1]) for e in epochs)
+
+
+# ------------------------------------------------------------------ the proxy
+
 @dataclass(frozen=True)
 class TrainingProxy(Proxy):
     recipe: Recipe = BASE
     at: int = 1
+    reads: tuple[int, ...] = ()     # more epochs to evaluate when this proxy trains (joined reads)
 
     @property
     def store_name(self) -> str:
@@ -47,18 +118,89 @@ class TrainingProxy(Proxy):
     def check(self, dataset: str) -> None:
         self.recipe.resolution(dataset_spec(dataset).resolution)
 
+    @property
+    def epochs_read(self) -> tuple[int, ...]:
+        return tuple(sorted({self.at, *self.reads}))
+
     def chunk_size(self, ctx) -> int:
         return ctx.fuse or default_fuse(ctx, self.recipe)
 
+    def covers(self, outcome: Outcome) -> bool:
+        return _covered(outcome.curve, self.epochs_read)
+
+    def joined(self, others: list[Proxy]) -> TrainingProxy:
+        reads = {e for p in [self, *others]
+                 if isinstance(p, TrainingProxy) and p.store_name == self.store_name
+                 for e in p.epochs_read}
+        return dataclasses.replace(self, reads=tuple(sorted(reads)), cost_s=engine.estimate_seconds(
+            self.recipe, epochs=max(reads), evaluations=len(reads)))
+
+    def merge(self, stored: Outcome, new: Outcome) -> Outcome:
+        """``new`` if it continued ``stored``'s run (its segments extend the stored ones); else (a
+        run trained afresh because the saved state was gone or past the epoch asked for) the
+        stored curve overlaid with the new one and both runs' segments."""
+        old = stored.segments or []
+        if new.segments[:len(old)] == old:
+            return new
+        length = max(len(stored.curve or []), len(new.curve or []))
+        curve = [math.nan] * length
+        for source in (stored.curve or [], new.curve or []):
+            for e, v in enumerate(source):
+                if not math.isnan(v):
+                    curve[e] = v
+        segments = old + new.segments
+        state = RunState(len(curve), curve, [], {}, {}, segments)
+        return _outcome(state)
+
+    def cost(self, outcome: Outcome) -> float:
+        """Seconds per trained epoch of the stored run (all its segments; without segments, one
+        run as long as its curve) times ``at``."""
+        trained = (sum(end - start for start, end, _ in outcome.segments) if outcome.segments
+                   else len(outcome.curve or []))
+        return outcome.seconds * self.at / trained if trained else outcome.seconds
+
     def score(self, archs, indices, ctx) -> list[Outcome]:
-        split = engine.prepare(ctx.images, self.recipe, ctx.seed, ctx.device)
-        result = engine.train(list(archs), list(indices), split, self.recipe, ctx.seed,
-                              ctx.device, ctx.amp)
-        seconds = result.seconds / len(archs)
-        return [Outcome(score=curve[-1], seconds=seconds, curve=curve) for curve in result.curves]
+        until = max(self.epochs_read)
+        evaluate_at = range(1, until + 1) if ctx.full_curve else self.epochs_read
+        identities = [run_identity(self.recipe, ctx, i) for i in indices]
+        paths = [state_path(ctx.state_dir, ident) if ctx.state_dir else None for ident in identities]
+        saved = [load_state(p, ident) if p else None for p, ident in zip(paths, identities)]
+        # a saved run past `until` cannot be rewound: train a fresh one, keep the saved one
+        starts = [s if s is not None and s.epoch <= until else None for s in saved]
+        outcomes: list[Outcome | None] = [None] * len(archs)
+        todo = []
+        for k, state in enumerate(starts):
+            if state is not None and state.epoch == until and _covered(state.curve, evaluate_at):
+                outcomes[k] = _outcome(state)       # finished before the last commit: nothing to do
+            else:
+                todo.append(k)
+        if not todo:
+            return outcomes
+        keep = [paths[k] if saved[k] is None or saved[k].epoch <= until else None for k in todo]
+
+        def checkpoint(position: int, state: RunState) -> None:
+            if keep[position] is not None:
+                save_state(keep[position], state, identities[todo[position]])
+
+        split = data.prepare(ctx.images, self.recipe, ctx.seed, ctx.device)
+        result = engine.train([archs[k] for k in todo], [indices[k] for k in todo], split,
+                              self.recipe, ctx.seed, ctx.device, ctx.amp, until=until,
+                              evaluate_at=evaluate_at, states=[starts[k] for k in todo],
+                              checkpoint=checkpoint, checkpoint_seconds=CHECKPOINT_SECONDS)
+        for position, (k, state) in enumerate(zip(todo, result.states)):
+            outcomes[k] = _outcome(state)
+            if keep[position] is None:
+                continue
+            if state.epoch >= self.recipe.epochs:
+                keep[position].unlink(missing_ok=True)      # nothing left to continue
+            else:
+                save_state(keep[position], state, identities[k])   # with the call's seconds
+        return outcomes
 
     def read(self, outcome: Outcome) -> float:
-        return outcome.curve[self.at - 1] if outcome.curve else outcome.score
+        if not outcome.curve:
+            return outcome.score
+        return outcome.curve[self.at - 1] if self.at <= len(outcome.curve) else math.nan
 
     def fingerprint(self, ctx) -> dict:
         """The base fingerprint plus the whole recipe, the engine's version, amp and the device
@@ -84,13 +226,20 @@ def training_proxy(name: str) -> TrainingProxy | None:
     recipe, at = recipe_for(name)
     valid = ("all" if recipe.valid_images is None
              else f"a fixed seeded subset of {recipe.valid_images}")
+    if recipe.held_out == "test":
+        scored = (f"top-1 (%) on {valid} TEST images after epoch {at} of {recipe.epochs} "
+                  f"({recipe.protocol or 'held_out=test'} protocol: trained on the whole training "
+                  "set, crop and flip before the resize; for reproducing a paper, not the suite's "
+                  "held-out default)")
+    else:
+        scored = (f"validation top-1 (%) after epoch {at} of {recipe.epochs}, on {valid} images of "
+                  "the held-out split")
     return TrainingProxy(
         name=name, kind="training", higher_is_better=True, version=VERSION,
-        cost_s=engine.estimate_seconds(recipe), needs_images=True, recipe=recipe, at=at,
-        description=(f"validation top-1 (%) after epoch {at} of {recipe.epochs}: NB201's recipe with "
-                     f"{recipe.width} channels, resolution / {max(1, recipe.resolution_factor)}, "
-                     f"1/{max(1, recipe.sample_factor)} of the training split, batch "
-                     f"{recipe.batch_size}; validated on {valid} images of the held-out split"))
+        cost_s=engine.estimate_seconds(recipe, epochs=at), needs_images=True, recipe=recipe, at=at,
+        description=(f"{scored}: NB201's recipe with {recipe.width} channels, resolution / "
+                     f"{max(1, recipe.resolution_factor)}, 1/{max(1, recipe.sample_factor)} of each "
+                     f"class of the training images, batch {recipe.batch_size}"))
 
 
 REGISTRY.family(PATTERN, training_proxy)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from benchmark.errors import UserError
 from benchmark.network import Network
 from benchmark.space import OPS, Arch
-from benchmark.training import augment, engine
+from benchmark.training import augment, data, engine
 from benchmark.training.fused import FusedNetwork, fold_batchnorm, fuse, live_ops, unfuse
 from benchmark.training.recipe import NB201, Recipe, matches, parse
 
@@ -274,7 +274,7 @@ def test_fusion_does_not_leak_between_networks():
 
 def _split(n_train=64, n_valid=40, res=8, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return engine.Split(torch.randint(0, 256, (n_train, 3, res, res), dtype=torch.uint8, generator=g),
+    return data.Split(torch.randint(0, 256, (n_train, 3, res, res), dtype=torch.uint8, generator=g),
                         torch.randint(0, 10, (n_train,), generator=g),
                         torch.randint(0, 256, (n_valid, 3, res, res), dtype=torch.uint8, generator=g),
                         torch.randint(0, 10, (n_valid,), generator=g), padding=1, num_classes=10)
@@ -302,11 +302,13 @@ def test_an_arch_trains_the_same_alone_or_fused(float64):
 
 
 def test_epoch_batches_cover_the_data_and_drop_singletons():
-    g = torch.Generator().manual_seed(0)
-    batches = engine.epoch_batches(33, 16, 1, g)
+    batches = data.epoch_batches(33, 16, 1, seed=0, epoch=0)
     assert [len(b[0]) for b in batches] == [16, 16]      # the last batch of one image is dropped
-    batches = engine.epoch_batches(34, 16, 1, g)
+    batches = data.epoch_batches(34, 16, 1, seed=0, epoch=0)
     assert sorted(torch.cat([b[0] for b in batches]).tolist()) == list(range(34))
+    again, other = data.epoch_batches(34, 16, 1, 0, 0), data.epoch_batches(34, 16, 1, 0, 1)
+    assert all(torch.equal(a, b) for x, y in zip(batches, again) for a, b in zip(x, y))
+    assert not torch.equal(batches[0][0], other[0][0])   # each epoch its own stream
 
 
 def test_folded_batchnorm_is_the_eval_mode_network(float64):

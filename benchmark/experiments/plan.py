@@ -24,8 +24,9 @@ KIND_ORDER = {"table": 0, "zero-cost": 1, "training": 2}
 
 @dataclass(frozen=True)
 class Unit:
-    """One stored run: a proxy (and the other names it serves, e.g. @m reads) on one dataset,
-    data source and seed, over the union of its groups' archs."""
+    """One stored run: a proxy (joined with the other names it serves, e.g. @m reads:
+    :meth:`Proxy.joined`) on one dataset, data source and seed, over the union of its groups'
+    archs."""
 
     proxy: Proxy
     serves: tuple[str, ...]
@@ -118,8 +119,9 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
     ratios = _calibration(registry, store, device_name)
     units = []
     for key, (proxy, serves, wanted) in runs.items():
+        proxy = proxy.joined([registry.get(name) for name in serves])
         stored = store.get(key, list(wanted))
-        missing = tuple(i for i in wanted if i not in stored)
+        missing = tuple(i for i in wanted if i not in stored or not proxy.covers(stored[i]))
         mean, count = measured[key]
         factor, based_on = ratios.get(proxy.kind, (1.0, 0))
         if count:

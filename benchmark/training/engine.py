@@ -1,101 +1,49 @@
-"""The training engine: K networks trained at once (fused) under a :class:`Recipe`, returning each
-network's validation accuracy after every epoch.
+"""The training engine: networks trained under a :class:`Recipe`, K at a time (fused), evaluated
+only after the epochs that are asked for, and continued from a saved :class:`RunState`.
 
 Everything random is a function of the seed (batches, crops, flips, the training subset, the
-validation subset) or of (seed, arch index) (the initial weights), never of K or of which archs
-share a batch. Which archs share a fused group changes only float rounding (grouped kernels of
-other sizes); near chance level, where many predictions are almost ties, that can move an accuracy
-by a point or so. On a CPU the default is one network per group (see :func:`train`), so there a
-score does not depend on the other archs of its batch at all, and a resumed run gives the same
-scores as an uninterrupted one.
+validation subset: :mod:`benchmark.training.data`) or of (seed, arch index) (the initial weights),
+never of K, of which archs share a batch, or of where a run was stopped and continued: a run
+trained to epoch m, saved and continued to n gives the same weights, bit for bit, as one trained to
+n at once (the same kernels on the same state). Which archs share a fused group changes only float
+rounding (grouped kernels of other sizes); near chance level, where many predictions are almost
+ties, that can move an accuracy by a point or so (docs/BENCHMARKS.md, "How much a score moves").
+On a CPU each network is its own group, so there a score does not depend on the other archs of its
+batch at all. On CUDA the group size depends only on the recipe (not on free memory) and the
+runner forms chunks from sorted indices, so a rerun or a resumed run groups the same archs.
 """
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.datasets import ImageData, proxy_split
+from benchmark.catalog import derive_seed
 from benchmark.network import Network
 from benchmark.space import Arch
 
-from .augment import crop_flip, draw, normalize, resize
-from .fused import FusedNetwork, fold_batchnorm, fuse
+from .augment import normalize
+from .data import INIT, Split, batch_images, epoch_batches
+from .fused import FusedNetwork, fold_batchnorm, fuse, load_momentum, momentum_of, unfuse
 from .recipe import Recipe
 
-#: bump whenever a change to the engine changes the scores it computes: stored training rows are
-#: keyed by it (through the training proxies' fingerprint)
-ENGINE_VERSION = 1
-# salts that keep the random streams of one seed apart
-_SUBSET, _VALID, _BATCHES, _INIT = 1, 2, 3, 4
-
-
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (numpy's SeedSequence mixing)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> 1)
-
-
-def _generator(*parts: int) -> torch.Generator:
-    return torch.Generator().manual_seed(derive_seed(*parts))
-
-
-@dataclass(frozen=True, eq=False)
-class Split:
-    """Training and validation images at the training resolution, uint8, on the device."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    valid_x: torch.Tensor
-    valid_y: torch.Tensor
-    padding: int
-    num_classes: int
-
-
-def prepare(images: ImageData, recipe: Recipe, seed: int, device: torch.device) -> Split:
-    """The seed's proxy split (``benchmark.datasets.proxy_split``), its ``1/s`` training subset and
-    validation subset (when ``recipe.valid_images`` is set), resized once, put on the device.
-    Cached per process (the last few)."""
-    data_only = Recipe(resolution_factor=recipe.resolution_factor, sample_factor=recipe.sample_factor,
-                       crop_padding=recipe.crop_padding, valid_images=recipe.valid_images)
-    return _prepare(images, data_only, seed, torch.device(device))
-
-
-def prepare_indices(images: ImageData, recipe: Recipe, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Which images of the seed's proxy split a run uses: (training indices, validation indices),
-    sorted; a seeded random ``1/s`` of the training split, ``recipe.valid_images`` of the
-    validation split (all when None)."""
-    _, train_y, _, valid_y = proxy_split(images, seed)
-    train = torch.arange(len(train_y))
-    keep = recipe.train_size(len(train_y))
-    if keep < len(train_y):
-        train = torch.randperm(len(train_y), generator=_generator(seed, _SUBSET))[:keep].sort().values
-    valid = torch.arange(len(valid_y))
-    if recipe.valid_images is not None and recipe.valid_images < len(valid_y):
-        valid = torch.randperm(len(valid_y), generator=_generator(seed, _VALID))[:recipe.valid_images]
-        valid = valid.sort().values
-    return train, valid
-
-
-@lru_cache(maxsize=2)
-def _prepare(images: ImageData, recipe: Recipe, seed: int, device: torch.device) -> Split:
-    train_x, train_y, valid_x, valid_y = proxy_split(images, seed)
-    train, valid = prepare_indices(images, recipe, seed)
-    resolution = recipe.resolution(images.resolution)
-    return Split(resize(train_x[train].to(device), resolution), train_y[train].to(device),
-                 resize(valid_x[valid].to(device), resolution), valid_y[valid].to(device),
-                 recipe.padding(resolution), images.num_classes)
+#: Bump whenever a change alters what a run computes (batches, initialisation, kernels' grouping,
+#: evaluation): stored runs and saved run states of other versions are then not reused.
+#: 2: per-epoch batch streams (continuable runs), stratified ``s{k}`` subsets.
+ENGINE_VERSION = 2
 
 
 def init_network(arch: Arch, recipe: Recipe, num_classes: int, seed: int, index: int) -> Network:
     """NB201's network at the recipe's width, initialised from (seed, arch index) only."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, _INIT, index))
+        torch.manual_seed(derive_seed(seed, INIT, index))
         return Network(arch, channels=recipe.width, cells=recipe.cells, num_classes=num_classes)
 
 
@@ -143,11 +91,36 @@ def evaluate(model: FusedNetwork, x: torch.Tensor, y: torch.Tensor, recipe: Reci
     chunk = chunk or _eval_chunk(k, recipe.width, x.shape[-1])
     correct = torch.zeros(k, dtype=torch.int64, device=x.device)
     for start in range(0, len(y), chunk):
-        batch = _to_model(normalize(x[start:start + chunk], recipe.mean, recipe.std, dtype))
+        batch = normalize(x[start:start + chunk], recipe.mean, recipe.std, dtype)
         with _autocast(batch.device, amp):
-            logits = model(batch)
+            logits = model(batch.contiguous(memory_format=model.input_format))
         correct += (logits.argmax(-1) == y[start:start + chunk, None]).sum(0)
     return (100.0 * correct.double() / max(1, len(y))).tolist()
+
+
+#: On a CPU, stages whose networks have fewer channels than this run in NCHW, the others in
+#: channels-last. Measured (CPU time, one thread, batch 256): at 4 channels, 8x8 a 3x3 conv takes
+#: 0.73 ms in NCHW against 1.32 ms channels-last and training-mode BN 0.23 against 0.95 ms; from 8
+#: channels channels-last wins (8 channels, 16x16: conv 2.9 against 11.3 ms; BN 1.4 against 2.1).
+CPU_CHANNELS_LAST_FROM = 8
+
+
+def apply_layout(model: FusedNetwork, device: torch.device) -> FusedNetwork:
+    """Put ``model`` (on ``device``) in the faster memory format per stage: channels-last on CUDA;
+    on a CPU NCHW for stages of fewer than :data:`CPU_CHANNELS_LAST_FROM` channels per network.
+    Sets ``model.input_format``. Activations follow the weights' format from layer to layer."""
+    model.to(memory_format=torch.channels_last)
+    model.input_format = torch.channels_last
+    if torch.device(device).type != "cpu":
+        return model
+    first = model.width // 4
+    for s, modules in enumerate(model.stages()):
+        if first * 2 ** s < CPU_CHANNELS_LAST_FROM:
+            for module in modules:
+                module.to(memory_format=torch.contiguous_format)
+            if s == 0:
+                model.input_format = torch.contiguous_format
+    return model
 
 
 def _eval_chunk(networks: int, width: int, resolution: int) -> int:
@@ -162,97 +135,187 @@ def _dtype(model: torch.nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
 
-def _to_model(x: torch.Tensor) -> torch.Tensor:
-    """Channels-last inputs (the models are channels-last: faster convs on CPU and GPU)."""
-    return x.contiguous(memory_format=torch.channels_last)
+@dataclass
+class RunState:
+    """Where one network's run stands after ``epoch`` epochs of its schedule: its weights (with BN
+    statistics) and SGD momentum, on the CPU, named like :class:`benchmark.network.Network`'s
+    state dict; and its history: accuracy after each epoch so far (NaN where it was not
+    evaluated), mean training loss of each epoch, and ``segments``, one ``[from epoch, to epoch,
+    seconds]`` per stretch of training that led here."""
+
+    epoch: int
+    curve: list[float]
+    losses: list[float]
+    weights: dict[str, torch.Tensor] = field(repr=False)
+    momentum: dict[str, torch.Tensor] = field(repr=False)
+    segments: list[list[float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Result:
-    """Per network: validation accuracy (%) after each epoch and mean training loss of each epoch;
-    the wall time of the whole run (building, training, evaluating)."""
+    """Per network: its final :class:`RunState` (curve NaN where not evaluated); the wall time of
+    the whole call (building, training, evaluating)."""
 
-    curves: list[list[float]]
-    losses: list[list[float]]
+    states: list[RunState]
     seconds: float
 
+    @property
+    def curves(self) -> list[list[float]]:
+        return [s.curve for s in self.states]
 
-def epoch_batches(n: int, batch_size: int, padding: int, generator: torch.Generator
-                  ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """One epoch's (indices, dy, dx, flips) per batch, drawn on the CPU: a random permutation cut
-    into batches (the last may be smaller; a batch of one image is dropped)."""
-    order = torch.randperm(n, generator=generator)
-    dy, dx, flips = draw(n, padding, generator)
-    parts = zip(*(t.split(batch_size) for t in (order, dy, dx, flips)))
-    return [p for p in parts if len(p[0]) > 1]
+    @property
+    def losses(self) -> list[list[float]]:
+        return [s.losses for s in self.states]
+
+
+#: A checkpoint hook: (position of the network in ``archs``, its state), called from the worker
+#: threads after an epoch when ``checkpoint_seconds`` have passed since the last call, and at the end.
+Checkpoint = Callable[[int, RunState], None]
 
 
 def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, seed: int,
           device: torch.device | str = "cpu", amp: str | None = None,
-          workers: int | None = None, group_size: int | None = None) -> Result:
+          workers: int | None = None, group_size: int | None = None, *,
+          until: int | None = None, evaluate_at: Collection[int] | None = None,
+          states: list[RunState | None] | None = None, checkpoint: Checkpoint | None = None,
+          checkpoint_seconds: float = 0.0) -> Result:
     """Train ``archs`` (NB201 indices ``indices``, which seed their initial weights) under
-    ``recipe`` on ``split``; return each one's validation curve.
+    ``recipe`` on ``split`` up to epoch ``until`` (default: the whole schedule), each from scratch
+    or from its entry of ``states``; evaluate after the epochs in ``evaluate_at`` (1-based; default
+    every epoch). A restored state is also evaluated if its own epoch is asked for and missing.
 
-    The archs are trained in fused groups of ``group_size`` networks (default: all of them on
-    CUDA; :data:`CPU_NETWORKS_PER_GROUP` on a CPU). On a CPU the groups are spread over
-    ``workers`` threads (default: ``torch.get_num_threads()``), each with one intra-op thread and
-    taking the next group when it is done: small networks use a core far better that way than
-    with several intra-op threads per op (which, on a busy machine, spin against each other:
-    measured 5-10x slower). Every group sees the same batches."""
+    Networks are trained in fused groups of ``group_size`` that start at the same epoch (default:
+    all of them on CUDA, where the caller's chunk is the group, see :func:`auto_fuse`;
+    :data:`CPU_NETWORKS_PER_GROUP` on a CPU). On a CPU the groups
+    are spread over ``workers`` threads (default: ``torch.get_num_threads()``), each with one
+    intra-op thread and taking the next group when it is done: small networks use a core far
+    better that way than with several intra-op threads per op. Every group sees the same batches.
+    Each returned state's last segment holds its share of the call's wall time."""
     started = time.perf_counter()
     device = torch.device(device)
+    until = recipe.epochs if until is None else until
+    if not 1 <= until <= recipe.epochs:
+        raise ValueError(f"until={until} is not an epoch of the {recipe.epochs}-epoch schedule")
+    evaluate_at = frozenset(range(1, until + 1) if evaluate_at is None else evaluate_at)
+    states = list(states) if states is not None else [None] * len(archs)
+    if any(s is not None and s.epoch > until for s in states):
+        raise ValueError(f"a run state is past epoch {until}: start those runs from scratch")
     if group_size is None:
         group_size = len(archs) if device.type == "cuda" else CPU_NETWORKS_PER_GROUP
     if workers is None:
         workers = 1 if device.type == "cuda" else torch.get_num_threads()
     # networks are built here, in one thread: their initialisation draws from torch's global RNG
     nets = [init_network(a, recipe, split.num_classes, seed, i) for a, i in zip(archs, indices)]
-    groups = [nets[g:g + max(1, group_size)] for g in range(0, len(nets), max(1, group_size))]
+    for net, state in zip(nets, states):
+        if state is not None:
+            net.load_state_dict(state.weights)
+    by_start: dict[int, list[int]] = {}
+    for k, state in enumerate(states):
+        by_start.setdefault(0 if state is None else state.epoch, []).append(k)
+    size = max(1, group_size)
+    groups = [members[g:g + size] for members in by_start.values() for g in range(0, len(members), size)]
+    job = _Job(split, recipe, seed, device, amp, until, evaluate_at, checkpoint, checkpoint_seconds,
+               concurrency=max(1, min(workers, len(groups))) if device.type == "cpu" else 1)
+    run = lambda g: job.train_group(g, [nets[k] for k in g], [states[k] for k in g])  # noqa: E731
     if device.type == "cuda":
-        parts = [_train_group(g, split, recipe, seed, device, amp) for g in groups]
+        parts = [run(g) for g in groups]
     else:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(max(1, min(workers, len(groups)))) as pool:
-                parts = list(pool.map(lambda g: _train_group(g, split, recipe, seed, device, amp),
-                                      groups))
+            with ThreadPoolExecutor(job.concurrency) as pool:
+                parts = list(pool.map(run, groups))
         finally:
             torch.set_num_threads(threads)
-    curves = [c for part in parts for c in part[0]]
-    losses = [c for part in parts for c in part[1]]
-    return Result(curves, losses, time.perf_counter() - started)
+    final: list[RunState] = [None] * len(archs)  # type: ignore[list-item]
+    for group, group_states in zip(groups, parts):
+        for k, state in zip(group, group_states):
+            final[k] = state
+    seconds = time.perf_counter() - started
+    # share the call's wall time out in proportion to each network's own measured time
+    spent = [s.segments[-1][2] for s in final]
+    scale = seconds / sum(spent) if sum(spent) > 0 else 0.0
+    for state in final:
+        state.segments[-1][2] *= scale
+    return Result(final, seconds)
 
 
-def _train_group(nets: list[Network], split: Split, recipe: Recipe, seed: int, device: torch.device,
-                 amp: str | None) -> tuple[list[list[float]], list[list[float]]]:
-    model = fuse(nets).to(device, memory_format=torch.channels_last)
-    dtype = _dtype(model)
-    optimizer = make_optimizer(model, recipe)
-    generator = _generator(seed, _BATCHES)
-    curves: list[list[float]] = []
-    losses: list[list[float]] = []
-    model.train()
-    for epoch in range(recipe.epochs):
-        for group in optimizer.param_groups:
-            group["lr"] = recipe.lr_at(epoch)
-        total, images = torch.zeros(len(nets), device=device, dtype=dtype), 0
-        batches = epoch_batches(len(split.train_y), recipe.batch_size, split.padding, generator)
-        for idx, dy, dx, flips in batches:
-            idx = idx.to(device)
-            x = crop_flip(split.train_x[idx], dy, dx, flips, split.padding)
-            x = _to_model(normalize(x, recipe.mean, recipe.std, dtype))
-            total += train_step(model, optimizer, x, split.train_y[idx], amp) * len(idx)
-            images += len(idx)
-        losses.append((total / max(1, images)).tolist())
-        curves.append(evaluate(model, split.valid_x, split.valid_y, recipe, amp))
-    return [list(c) for c in zip(*curves)], [list(c) for c in zip(*losses)]
+@dataclass(frozen=True)
+class _Job:
+    split: Split
+    recipe: Recipe
+    seed: int
+    device: torch.device
+    amp: str | None
+    until: int
+    evaluate_at: frozenset[int]
+    checkpoint: Checkpoint | None
+    checkpoint_seconds: float
+    concurrency: int
 
-#: Validation images scored after every epoch: None = the whole validation split; a number = a
-#: fixed seeded subset of it. All 25,000 at C=4, 8x8 cost about as much as 2-3 training epochs
-#: of 1/10 of the data on a CPU; kept whole, since the subset would add sampling noise to every
-#: score.
-DEFAULT_VALID_IMAGES: int | None = None
+    def train_group(self, group: list[int], nets: list[Network], states: list[RunState | None]
+                    ) -> list[RunState]:
+        began = time.perf_counter()
+        split, recipe = self.split, self.recipe
+        model = apply_layout(fuse(nets).to(self.device), self.device)
+        optimizer = make_optimizer(model, recipe)
+        start = 0 if states[0] is None else states[0].epoch
+        if start:
+            load_momentum(model, optimizer, nets, [s.momentum for s in states])
+        curves = [list(s.curve) if s else [] for s in states]
+        losses = [list(s.losses) if s else [] for s in states]
+        history = [[list(seg) for seg in s.segments] if s else [] for s in states]
+        k = len(nets)
+        if start and start in self.evaluate_at and any(math.isnan(c[start - 1]) for c in curves):
+            model.eval()
+            for curve, acc in zip(curves, evaluate(model, split.valid_x, split.valid_y, recipe, self.amp)):
+                curve[start - 1] = acc
+        model.train()
+        saved = time.perf_counter()
+        for epoch in range(start, self.until):
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = recipe.lr_at(epoch)
+            total, images = torch.zeros(k, device=self.device, dtype=_dtype(model)), 0
+            for idx, dy, dx, flips in epoch_batches(len(split.train_y), recipe.batch_size,
+                                                    split.padding, self.seed, epoch):
+                idx = idx.to(self.device)
+                x = batch_images(split, recipe, idx, dy, dx, flips, model.input_format, _dtype(model))
+                total += train_step(model, optimizer, x, split.train_y[idx], self.amp) * len(idx)
+                images += len(idx)
+            for loss, value in zip(losses, (total / max(1, images)).tolist()):
+                loss.append(value)
+            accuracy = (evaluate(model, split.valid_x, split.valid_y, recipe, self.amp)
+                        if epoch + 1 in self.evaluate_at else [math.nan] * k)
+            for curve, acc in zip(curves, accuracy):
+                curve.append(acc)
+            now = time.perf_counter()
+            if self.checkpoint is not None and epoch + 1 < self.until and now - saved >= self.checkpoint_seconds:
+                for position, state in zip(group, self._states(model, optimizer, nets, epoch + 1, curves,
+                                                                losses, history, start, now - began)):
+                    self.checkpoint(position, state)
+                saved = time.perf_counter()
+        final = self._states(model, optimizer, nets, max(start, self.until), curves, losses, history,
+                             start, time.perf_counter() - began)
+        if self.checkpoint is not None:
+            for position, state in zip(group, final):
+                self.checkpoint(position, state)
+        return final
+
+    def _states(self, model, optimizer, nets, epoch, curves, losses, history, start, elapsed
+                ) -> list[RunState]:
+        """Each network's state now; its last segment is [start, epoch, its share of ``elapsed``]
+        (the group's time over its networks and the threads that ran alongside)."""
+        share = elapsed / len(nets) / self.concurrency
+        out = []
+        for k, net in enumerate(nets):
+            unfuse(model, k, net)
+            weights = {name: t.detach().clone() for name, t in net.state_dict().items()}
+            out.append(RunState(epoch, list(curves[k]), list(losses[k]), weights,
+                                momentum_of(model, optimizer, k, net),
+                                history[k] + [[start, epoch, share]]))
+        return out
+
+
 #: Networks stacked in one fused group on a CPU. Measured on a 2-core CPU at C=4, 8x8
 #: (docs/BENCHMARKS.md): stacking does not make the arithmetic cheaper per network there
 #: (PyTorch's CPU kernels are compute-bound on these shapes, the channel permutations cost extra
@@ -260,17 +323,29 @@ DEFAULT_VALID_IMAGES: int | None = None
 CPU_NETWORKS_PER_GROUP = 1
 #: Archs per batch (commit) on a CPU, per thread: enough groups to keep every thread busy.
 CPU_ARCHS_PER_THREAD = 4
+#: Activation memory one CUDA group may use, by :func:`activation_bytes`. A constant, not a share
+#: of the free memory, so that the grouping (and with it the float rounding) is the same on every
+#: run and on every GPU that has the room (the estimate is generous, about 3x what is used: an
+#: 80 GB GPU holds it with room to spare; with less memory pass --fuse).
+CUDA_GROUP_BYTES = 32 * 2 ** 30
+#: Most networks in one CUDA group.
+CUDA_MAX_GROUP = 512
+
+
+def cuda_group_size(recipe: Recipe, native_resolution: int) -> int:
+    """Networks per fused CUDA group: as many as :data:`CUDA_GROUP_BYTES` of activations hold (a
+    function of the recipe only), at most :data:`CUDA_MAX_GROUP`."""
+    per_network = activation_bytes(recipe, native_resolution) * recipe.batch_size
+    return int(np.clip(CUDA_GROUP_BYTES // max(1, per_network), 1, CUDA_MAX_GROUP))
 
 
 def auto_fuse(device: torch.device, recipe: Recipe, native_resolution: int) -> int:
     """How many archs to train at once (one batch, committed together). CPU: 4 per torch thread
-    (their groups are shared out over the threads, see :func:`train`). CUDA: as many as half the
-    free memory holds (estimated activation memory per network), at most 512."""
+    (their groups are shared out over the threads, see :func:`train`). CUDA: one group
+    (:func:`cuda_group_size`)."""
     if device.type != "cuda":
         return CPU_ARCHS_PER_THREAD * torch.get_num_threads()
-    free, _ = torch.cuda.mem_get_info(device)
-    per_network = activation_bytes(recipe, native_resolution) * recipe.batch_size
-    return int(np.clip(free // 2 // max(1, per_network), 1, 512))
+    return cuda_group_size(recipe, native_resolution)
 
 
 def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
@@ -281,18 +356,21 @@ def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
     return 4 * sum(m * (30 * recipe.cells + 10) for m in per_stage)
 
 
-def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000) -> float:
-    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run.
+def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000,
+                     epochs: int | None = None, evaluations: int | None = None) -> float:
+    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run:
+    ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the held-out
+    images (default: one, at the end).
 
-    Fitted on the quick experiment's runs of a fresh clone (16 archs each; ``./run_all.sh``):
-    1.2 s fixed, then per epoch 1.3e-4 s per training image and 2.7e-5 s per validation image at
-    C=4, 8x8 (c4r4s8e5 6.6 s measured, 6.6 s here; c4r4s8e10 12.0 / 12.0; c4r4s4e5 8.6 / 8.6;
-    c4r4s16e10 9.4 / 10.0). Larger networks scale with their FLOPs; smaller ones are
-    overhead-bound and save less (c8r4s8e5 6.0 s measured: x0.88; c4r8s8e5 3.5 s: x0.42).
+    Fitted on the quick experiment's runs (16 archs each; docs/BENCHMARKS.md): a fixed cost, then
+    per epoch 1.3e-4 s per training image and per evaluation 2.7e-5 s per validation image at
+    C=4, 8x8. Larger networks scale with their FLOPs; smaller ones are overhead-bound and save less.
     """
     res = recipe.resolution(native_resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
     scale = max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
     train = recipe.train_size(25000) * 1.3e-4
     valid = (recipe.valid_images or valid_images) * 2.7e-5
-    return float(1.2 + recipe.epochs * (train + valid) * scale)
+    epochs = recipe.epochs if epochs is None else epochs
+    evaluations = 1 if evaluations is None else evaluations
+    return float(1.2 + (epochs * train + evaluations * valid) * scale)

@@ -217,6 +217,19 @@ class FusedNetwork(nn.Module):
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = GroupedLinear(k, c, num_classes)
         self.width = c
+        #: the memory format inputs are given in (:func:`benchmark.training.engine.apply_layout`)
+        self.input_format = torch.contiguous_format
+
+    def stages(self) -> list[list[nn.Module]]:
+        """The modules of each stage: the stem and the first cells; then each reduction block with
+        the cells after it. The head and classifier follow the last stage."""
+        stages: list[list[nn.Module]] = [[self.stem]]
+        for layer in self.cells:
+            if isinstance(layer, FusedReduction):
+                stages.append([])
+            stages[-1].append(layer)
+        stages[-1] += [self.head, self.classifier]
+        return stages
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.head(self.cells(self.stem(x)))
@@ -241,15 +254,22 @@ def _pairs(fused: FusedNetwork, k: int, net: Network) -> Iterator[tuple[nn.Modul
     yield net.classifier, fused.classifier, k
 
 
-def _slots(fused_part: nn.Module, part: nn.Module, slot: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(network tensor, its slice of the fused tensor) for every parameter and buffer."""
-    fused_state = fused_part.state_dict(keep_vars=True)
-    for name, tensor in part.state_dict(keep_vars=True).items():
-        target = fused_state[name]
-        if tensor.dim() == 0:           # num_batches_tracked: one counter shared by all
-            yield tensor, target
-        else:
-            yield tensor, target.view(-1, *tensor.shape)[slot]
+def _entries(fused: FusedNetwork, k: int, net: Network
+             ) -> Iterator[tuple[str, torch.Tensor, torch.Tensor, int]]:
+    """(name in ``net``'s state dict, network tensor, fused tensor, slot of network k) for every
+    parameter and buffer of the parts the fused module holds (dead edges are not among them)."""
+    names = {id(m): n for n, m in net.named_modules()}
+    for part, fused_part, slot in _pairs(fused, k, net):
+        fused_state = fused_part.state_dict(keep_vars=True)
+        prefix = names[id(part)] + "."
+        for name, tensor in part.state_dict(keep_vars=True).items():
+            yield prefix + name, tensor, fused_state[name], slot
+
+
+def _view(target: torch.Tensor, like: torch.Tensor, slot: int) -> torch.Tensor:
+    """Network ``slot``'s slice of a (contiguous) fused tensor, shaped like the network's tensor;
+    0-d tensors (num_batches_tracked: one counter shared by all) are the whole tensor."""
+    return target if like.dim() == 0 else target.view(-1, *like.shape)[slot]
 
 
 @torch.no_grad()
@@ -261,21 +281,48 @@ def fuse(networks: Sequence[Network]) -> FusedNetwork:
     fused = FusedNetwork([n.arch for n in networks], width, _cells_per_stage(first),
                          first.classifier.out_features).to(first.stem[0].weight.dtype)
     for k, net in enumerate(networks):
-        for part, fused_part, slot in _pairs(fused, k, net):
-            for tensor, target in _slots(fused_part, part, slot):
-                target.copy_(tensor)
+        for _, tensor, target, slot in _entries(fused, k, net):
+            _view(target, tensor, slot).copy_(tensor)
     return fused
 
 
 @torch.no_grad()
 def unfuse(fused: FusedNetwork, k: int, net: Network) -> Network:
-    """Copy network k's weights and BN statistics out of ``fused`` into ``net`` (same arch)."""
+    """Copy network k's weights and BN statistics out of ``fused`` (on any device, in any memory
+    format) into ``net`` (same arch)."""
     if net.arch != fused.archs[k]:
         raise ValueError(f"network {k} of the fused module is {fused.archs[k]}, not {net.arch}")
-    for part, fused_part, slot in _pairs(fused, k, net):
-        for tensor, target in _slots(fused_part, part, slot):
-            tensor.copy_(target)
+    for _, tensor, target, slot in _entries(fused, k, net):
+        tensor.copy_(_view(target.contiguous(), tensor, slot))
     return net
+
+
+@torch.no_grad()
+def momentum_of(fused: FusedNetwork, optimizer: torch.optim.Optimizer, k: int, net: Network
+                ) -> dict[str, torch.Tensor]:
+    """Network k's SGD momentum buffers, on the CPU, named like ``net``'s parameters (none before
+    the first step)."""
+    out = {}
+    for name, tensor, target, slot in _entries(fused, k, net):
+        buffer = optimizer.state.get(target, {}).get("momentum_buffer")
+        if buffer is not None:
+            out[name] = _view(buffer.contiguous(), tensor, slot).cpu().clone()
+    return out
+
+
+@torch.no_grad()
+def load_momentum(fused: FusedNetwork, optimizer: torch.optim.Optimizer, nets: Sequence[Network],
+                  momenta: Sequence[dict[str, torch.Tensor]]) -> None:
+    """Set the optimizer's momentum buffers of ``fused`` (built from ``nets``) from each network's
+    :func:`momentum_of`; buffers keep their parameter's device and memory format."""
+    full: dict[torch.Tensor, torch.Tensor] = {}
+    for k, (net, momentum) in enumerate(zip(nets, momenta)):
+        for name, tensor, target, slot in _entries(fused, k, net):
+            if name in momentum:
+                buffer = full.setdefault(target, torch.zeros(target.shape, dtype=target.dtype))
+                _view(buffer, tensor, slot).copy_(momentum[name])
+    for param, buffer in full.items():
+        optimizer.state[param]["momentum_buffer"] = torch.empty_like(param).copy_(buffer)
 
 
 def _cells_per_stage(net: Network) -> int:

@@ -1,9 +1,11 @@
 """NAS-Bench-201's training recipe as a frozen config, and EcoNAS-notation diffs of it.
 
-A training proxy is ``c{k}r{k}s{k}e{n}[b{B}][@m]`` (EcoNAS notation): channels 16/k, resolution
-(native)/k, 1/k of the training split, n epochs of cosine schedule, batch B; ``@m`` reads the
-validation accuracy after epoch m. k = 0 or 1 means no reduction. :func:`parse` turns such a name
-into a :class:`Recipe` (a ``dataclasses.replace`` of :data:`NB201`) and the epoch to read.
+A training proxy is ``[protocol:]c{k}r{k}s{k}e{n}[b{B}][@m]`` (EcoNAS notation): channels 16/k,
+resolution (native)/k, 1/k of the training split, n epochs of cosine schedule, batch B; ``@m`` reads
+the validation accuracy after epoch m. k = 0 or 1 means no reduction. :func:`parse` turns such a
+name into a :class:`Recipe` (a ``dataclasses.replace`` of :data:`NB201`) and the epoch to read.
+A ``protocol:`` prefix names a preset of :data:`PROTOCOLS` applied on top (``zc-paper``: the
+zero-cost-proxies paper's EcoNAS pipeline).
 """
 from __future__ import annotations
 
@@ -33,6 +35,16 @@ class Recipe:
 
     ``valid_images``: the validation accuracy after each epoch is measured on this many images of
     the validation split (a fixed random subset drawn with the seed), or on all of them if None.
+
+    ``held_out``: ``"valid"`` (the suite's default) trains on the proxy split's training half and
+    scores on its held-out validation half (NB201's split of the CIFAR-10 training set; the
+    ``xvalid`` half of the test set for CIFAR-100 and ImageNet16-120); ``"test"`` trains on the
+    whole training set and scores on the test images (what some papers did; fine for reproducing
+    them, not for the suite's own comparisons). ``resize_after_crop``: crop (with padding
+    ``crop_padding`` at the native resolution) and flip each batch first, then resize it, as
+    torchvision pipelines of the form RandomCrop(32, 4), Resize(r) do; by default the images are
+    resized once and cropped with the padding scaled to the training resolution.
+    ``protocol``: the name of the preset these fields came from (part of :attr:`spec`).
     """
 
     epochs: int = 200
@@ -50,6 +62,9 @@ class Recipe:
     mean: tuple[float, float, float] = MEAN
     std: tuple[float, float, float] = STD
     valid_images: int | None = None
+    held_out: str = "valid"
+    resize_after_crop: bool = False
+    protocol: str = ""
 
     def __post_init__(self):
         for name in ("channel_factor", "resolution_factor", "sample_factor"):
@@ -62,6 +77,8 @@ class Recipe:
         if self.channels // _factor(self.channel_factor) < 1:
             raise UserError(f"c{self.channel_factor}: {self.channels} channels cannot be divided "
                             f"by {self.channel_factor}")
+        if self.held_out not in ("valid", "test"):
+            raise UserError(f"held_out must be 'valid' or 'test', got {self.held_out!r}")
         if self.valid_images is not None and self.valid_images < 1:
             raise UserError(f"valid_images must be positive or None, got {self.valid_images}")
 
@@ -97,7 +114,8 @@ class Recipe:
     def spec(self) -> str:
         """The canonical EcoNAS spelling of the schedule (without ``@m``)."""
         batch = "" if self.batch_size == NB201.batch_size else f"b{self.batch_size}"
-        return (f"c{_canon(self.channel_factor)}r{_canon(self.resolution_factor)}"
+        prefix = f"{self.protocol}:" if self.protocol else ""
+        return (f"{prefix}c{_canon(self.channel_factor)}r{_canon(self.resolution_factor)}"
                 f"s{_canon(self.sample_factor)}e{self.epochs}{batch}")
 
 
@@ -111,7 +129,18 @@ def _canon(k: int) -> int:
 
 NB201 = Recipe()
 
-_SPEC = re.compile(r"c(\d+)r(\d+)s(\d+)e(\d+)(?:b(\d+))?(?:@(\d+))?")
+#: Named protocols: the recipe fields a ``protocol:`` prefix sets. ``zc-paper`` is the pipeline of
+#: the zero-cost-proxies paper's EcoNAS numbers (Abdelfattah et al., ICLR 2021; their
+#: ``nasbench2_train.py`` and ``foresight/dataset.py``): all 50,000 CIFAR training images, random
+#: crop 32 with padding 4 and flip *before* the resize to the proxy resolution, their CIFAR
+#: normalisation, and accuracy on the 10,000 test images. Use it with their batch and schedule,
+#: ``zc-paper:c4r4s0e40b2048@20`` (EcoNAS) and ``zc-paper:c2r2s0e40b2048@15`` (econas+).
+PROTOCOLS = {
+    "zc-paper": dict(held_out="test", resize_after_crop=True,
+                     mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010)),
+}
+
+_SPEC = re.compile(r"(?:([a-z][a-z0-9-]*):)?c(\d+)r(\d+)s(\d+)e(\d+)(?:b(\d+))?(?:@(\d+))?")
 
 
 def matches(name: str) -> bool:
@@ -123,14 +152,18 @@ def parse(name: str, base: Recipe = NB201) -> tuple[Recipe, int]:
     """``c4r4s0e40b2048@20`` -> (the recipe diff of ``base``, the epoch to read: 20).
 
     Without ``@m`` the last epoch is read. Raises UserError on a name that is not of this form or
-    asks for something impossible (no epochs, @m beyond the schedule, ...)."""
+    asks for something impossible (no epochs, @m beyond the schedule, an unknown protocol, ...)."""
     found = _SPEC.fullmatch(name)
     if found is None:
-        raise UserError(f"{name!r} is not a training proxy c{{k}}r{{k}}s{{k}}e{{n}}[b{{B}}][@m]")
-    c, r, s, e, b, at = found.groups()
+        raise UserError(f"{name!r} is not a training proxy "
+                        f"[protocol:]c{{k}}r{{k}}s{{k}}e{{n}}[b{{B}}][@m]")
+    protocol, c, r, s, e, b, at = found.groups()
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise UserError(f"{name}: unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    preset = dict(PROTOCOLS[protocol], protocol=protocol) if protocol else {}
     recipe = dataclasses.replace(
         base, channel_factor=int(c), resolution_factor=int(r), sample_factor=int(s),
-        epochs=int(e), batch_size=base.batch_size if b is None else int(b))
+        epochs=int(e), batch_size=base.batch_size if b is None else int(b), **preset)
     epoch = recipe.epochs if at is None else int(at)
     if not 1 <= epoch <= recipe.epochs:
         raise UserError(f"{name}: @{epoch} must be an epoch of the schedule, 1..{recipe.epochs}")
