@@ -27,6 +27,7 @@ import importlib
 import json
 import math
 import os
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ RESOURCES = {
     ("training", "cuda"): {"num_cpus": 1, "num_gpus": 1},
 }
 RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU"}
+#: seconds to wait for a cluster's address to answer
+CONNECT_TIMEOUT_S = 10
 #: the context fields a task rebuilds its Context from
 FIELDS = ("dataset", "seed", "data_dir", "fuse", "amp", "zc_batch")
 
@@ -112,6 +115,8 @@ class RayExecutor:
     def _connect(self) -> None:
         if ray.is_initialized():
             return
+        if self.address not in (None, "auto", "local"):
+            _check_reachable(self.address)
         try:
             # "local": a new instance even when RAY_ADDRESS or a `ray start` cluster is around
             ray.init(address=self.address or "local", include_dashboard=False,
@@ -172,6 +177,17 @@ class RayExecutor:
         finally:
             for ref in pending:
                 ray.cancel(ref)
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT that nothing answers on is a UserError (Ray itself would retry for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except ValueError:
+        raise UserError(f"--ray-address {address}: expected HOST:PORT or auto") from None
+    except OSError as err:
+        raise UserError(f"--ray-address {address}: no Ray cluster answers there ({err})") from None
 
 
 def _get(ref) -> TaskResult:

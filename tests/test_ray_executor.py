@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -197,3 +198,16 @@ def test_cli_scores_on_ray_as_locally(cluster, tmp_path, capsys):
     assert [s["score"] for s in remote["scores"]] == [s["score"] for s in local["scores"]]
     assert main([*args, "--results", str(tmp_path / "c.sqlite"), "--ray-address", "auto"]) == 2
     assert capsys.readouterr().err.strip() == "error: --ray-address needs --executor ray"
+
+
+def test_an_address_nothing_answers_on_is_a_user_error():
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))         # a free port, held (not listening) so nothing answers
+    try:
+        address = f"127.0.0.1:{port.getsockname()[1]}"
+        with pytest.raises(UserError, match="no Ray cluster answers there"):
+            ray_executor._check_reachable(address)
+        with pytest.raises(UserError, match="expected HOST:PORT"):
+            ray_executor._check_reachable("nowhere")
+    finally:
+        port.close()
