@@ -1,5 +1,6 @@
 """Shared fixtures: a registry of the test's own, and isolation from the user's data settings."""
 import pytest
+import torch
 
 import benchmark.cli
 import proxies
@@ -21,3 +22,13 @@ def isolated(monkeypatch, tmp_path):
     """No $NB201_DATA_DIR, and a dataset cache of the test's own."""
     monkeypatch.delenv("NB201_DATA_DIR", raising=False)
     monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: tiny networks run faster so (on a busy 2-core machine, many times
+    faster), and the engine's own worker threads take one each anyway."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

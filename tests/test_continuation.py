@@ -19,12 +19,7 @@ from tests.test_training import SMALL, THREE, _split
 from tests.test_training_proxy import folder  # noqa: F401  (fixture)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 RECIPE = dataclasses.replace(SMALL, epochs=4, batch_size=16)

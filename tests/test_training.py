@@ -30,13 +30,7 @@ DISCONNECTED = Arch(("nor_conv_3x3", "none", "none", "none", "none", "nor_conv_1
 #: every op on some edge, and edges that read a zero node
 EVERY_OP = [Arch((op,) * 6) for op in OPS] + [ALL_NONE, DISCONNECTED]
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one intra-op thread is faster (and on a busy 2-core machine, much faster)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()
