@@ -11,7 +11,8 @@ reused while requirements.txt is unchanged) and runs one experiment of data/expe
 
   (default)  quick: a CPU-sized version of the study on the embedded CIFAR-10 (JPEG copy):
              the table proxies, every zero-cost proxy on a small sample, and EcoNAS-style
-             training proxies reduced one factor at a time with a same-iterations comparison.
+             training proxies reduced one factor at a time with a same-iterations comparison,
+             and CPU-sized searches with proxies as fitness (docs/SEARCH.md).
              Sized to finish in under about 30 minutes on 2 CPU cores.
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the
              zero-cost paper's EcoNAS/econas+ points on 1,000 archs per training setting,

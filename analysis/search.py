@@ -177,11 +177,12 @@ def report_parts(frame: pd.DataFrame, selection, out: Path
     if not found:
         return None, [], [], []
     rows, figures, commands = [], {}, []
-    labels = [spec["label"] for spec, _, _ in found]
+    labels = [(spec["dataset"], spec["label"]) for spec, _, _ in found]
     for spec, runs, command in found:
         optimum = float(np.nanmax(gt.vector(spec["dataset"], spec["truth"])))
         summary = summarize(runs, optimum)
-        name = spec["label"] + (f" ({_limit(spec)})" if labels.count(spec["label"]) > 1 else "")
+        twice = labels.count((spec["dataset"], spec["label"])) > 1
+        name = spec["label"] + (f" ({_limit(spec)})" if twice else "")
         quarter, _, quarter_se = (_spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)
                                   if spec.get("budget_s") else (None, None, None))
         rows.append({"dataset": spec["dataset"], "label": name, "budget": _limit(spec),

@@ -224,7 +224,7 @@ def test_shipped_experiments_are_valid(path):
 
 
 def test_shipped_experiment_names():
-    assert {"quick", "paper", "econas-factors", "econas-nb201"} <= {
+    assert {"quick", "paper", "econas-factors", "econas-nb201", "search"} <= {
         p.stem for p in EXPERIMENTS_DIR.glob("*.toml")}
 
 

@@ -16,7 +16,9 @@ below, and is charged only the extra epochs: :mod:`benchmark.search.cost`). The 
 The answer is the best arch at the highest level read. Source: Zhou et al., "EcoNAS: Finding
 Proxies for Economical Neural Architecture Search", CVPR 2020, and its code (search/main.py:
 16 random nets, continue the best 8 of stage 1 and the best 4 of stage 2, 6/5/5 mothers from
-tournaments of size len//4+1 in the three stages, nets not updated for 10 iterations age out).
+tournaments of size len//4+1 in the three stages, nets not updated for 10 iterations age out;
+its code labels the initial nets and its first iteration both 0, so its initial nets stay one
+iteration longer than here).
 """
 from __future__ import annotations
 

@@ -14,8 +14,9 @@ and run by ``python -m benchmark run`` after the proxy groups, reported from the
                                     # sample_size, unique, zc_proxy, pool, zc_move, age
 
 ``strategy``, ``fitness``, ``budget``/``queries`` and the options may be lists: one search per
-combination (an option a strategy does not read is ignored by it). Every combination is checked like the command line's (``benchmark.search.service.check``) when
-the file is loaded; a mistake is one line naming the file and the table.
+combination (an option a strategy does not read is ignored by it). Every combination is checked
+like the command line's (``benchmark.search.service.check``) when the file is loaded; a mistake is
+one line naming the file and the table.
 """
 from __future__ import annotations
 
@@ -121,11 +122,13 @@ def plan_lines(entries, contexts, store) -> list[str]:
     lines = []
     for entry in entries:
         s = entry.spec
-        key = digest(describe(entry.checked, Fitness(entry.checked.proxies, contexts[s.dataset], store)))
-        stored = len(SearchRuns(store).get(key, s.seed, list(range(s.runs))))
-        lines.append(f"  search {label(entry.checked)} on {s.dataset}, "
-                     f"{'budget %g s' % s.limits.budget_s if s.limits.budget_s else '%d queries' % s.limits.queries}"
-                     f": {s.runs} runs, {stored} stored, {s.runs - stored} to run")
+        fitness = Fitness(entry.checked.proxies, contexts[s.dataset], store)
+        stored = len(SearchRuns(store).get(digest(describe(entry.checked, fitness)), s.seed,
+                                           list(range(s.runs))))
+        limit = (f"budget {s.limits.budget_s:g} s" if s.limits.budget_s is not None
+                 else f"{s.limits.queries} queries")
+        lines.append(f"  search {label(entry.checked)} on {s.dataset}, {limit}: {s.runs} runs, "
+                     f"{stored} stored, {s.runs - stored} to run")
     return lines
 
 

@@ -1,10 +1,11 @@
 """The strategy interface, its options, and the registry of strategies by name.
 
 A strategy is a small frozen dataclass whose fields are the options it reads. Its :meth:`run`
-gets four things and nothing else: its ladder (the levels :meth:`levels` made of ``--fitness``), ``ask(level, indices)`` (fitness values of NB201 indices at a
+gets four things and nothing else: ``ask(level, indices)`` (fitness values of NB201 indices at a
 level of its ladder, oriented so that higher is better, charged against the budget; it raises
 :class:`~benchmark.search.loop.BudgetSpent` when the budget is spent), ``moves`` (drawing and
-mutating archs: :class:`~benchmark.search.moves.Moves`) and a seeded ``rng``. It never sees the
+mutating archs: :class:`~benchmark.search.moves.Moves`), a seeded ``rng`` and its ladder (the
+levels :meth:`levels` made of ``--fitness``). It never sees the
 truth: the observer, which the run loop owns, is the only holder of it. Which arch a search would
 return at any moment is decided by the loop, by one rule for every strategy: the best fitness at
 the highest level of the ladder that has been read.
