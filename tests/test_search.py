@@ -181,9 +181,10 @@ def test_charges_of_table_and_training_proxies():
     # the 12-epoch test and validation accuracies come from the same NB201 run: paid once
     assert charge_of(REGISTRY.get("nb201-12ep"), 123, 0.0, "cifar10") == twelve
     assert charge_of(REGISTRY.get("params"), 123, 0.25, "cifar10") == Charge("params", 1, 1, 0.25)
-    at2 = charge_of(REGISTRY.get("c8r4s8e6@2"), 5, 60.0, "cifar10")
-    assert (at2.schedule, at2.upto, at2.of, at2.seconds) == ("c8r4s8e6", 2, 6, 60.0)
-    assert increment(charge_of(REGISTRY.get("c8r4s8e6@4"), 5, 60.0, "cifar10"), at2.upto) == 20.0
+    # a training read is handed Proxy.cost: the run's 10 s per trained epoch x the epochs read
+    at2 = charge_of(REGISTRY.get("c8r4s8e6@2"), 5, 20.0, "cifar10")
+    assert (at2.schedule, at2.upto, at2.of, at2.seconds) == ("c8r4s8e6", 2, 2, 20.0)
+    assert increment(charge_of(REGISTRY.get("c8r4s8e6@4"), 5, 40.0, "cifar10"), at2.upto) == 20.0
 
 
 def test_moves_unique_space_and_neighbours():

@@ -6,12 +6,9 @@ the same schedule of the same arch again, later in the run (a later ``@m``), cos
 epochs; reading it at an epoch already paid for costs nothing (the search keeps what it learnt).
 
 - Training proxies (``c8r4s8e6@2``): the schedule is the run's spec (``c8r4s8e6``); ``seconds`` is
-  the stored compute time of that arch's run; ``@2`` then ``@4`` of a 6-epoch run is charged
-  ``seconds * 2/6`` then ``seconds * 2/6`` more. Today one stored run trains all ``e`` epochs and
-  stores the whole curve (so the compute is done in full, the charge is pro rata); once runs stop
-  at the epoch read and continue later, the stored seconds of a run cover the epochs it has
-  trained: the fitness module then hands ``seconds`` and ``of`` for those epochs and
-  :func:`increment` stays as it is.
+  the stored run's seconds per trained epoch times the ``m`` epochs read (``Proxy.cost``; runs
+  stop at the epoch read and continue later), with ``upto = of = m``; ``@2`` then ``@4`` of one
+  arch's run is charged 2 epochs, then 2 more.
 - Table proxies that stand for NB201 training (``charge_epochs``): the schedule is NB201's
   ``charge_epochs``-epoch run; ``seconds`` is that share of NB201's recorded 200-epoch training
   time of the arch. Different schedules never continue each other (NB201's 12- and 200-epoch runs

@@ -58,7 +58,8 @@ def _(proxy: TableProxy, index: int, seconds: float, dataset: str) -> Charge:
 
 @charge_of.register
 def _(proxy: TrainingProxy, index: int, seconds: float, dataset: str) -> Charge:
-    return Charge(proxy.store_name, proxy.at, proxy.recipe.epochs, seconds)
+    # ``seconds`` is Proxy.cost: the run's seconds per trained epoch times the ``at`` epochs read
+    return Charge(proxy.store_name, proxy.at, proxy.at, seconds)
 
 
 @singledispatch
@@ -75,8 +76,8 @@ def _(proxy: TableProxy) -> str:
 
 @basis.register
 def _(proxy: TrainingProxy) -> str:
-    return (f"stored seconds of the {proxy.recipe.epochs}-epoch run x epochs trained/"
-            f"{proxy.recipe.epochs} (continuing a run pays only the extra epochs)")
+    return (f"stored seconds per trained epoch of the {proxy.recipe.epochs}-epoch run x epochs "
+            f"trained (continuing a run pays only the extra epochs)")
 
 
 class Fitness:
