@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--full-curve", action="store_true", help="evaluate after every epoch")
     parser.add_argument("--tight-channels-last", action="store_true",
                         help="the tight loop in channels-last memory format")
+    parser.add_argument("--tight-threads", type=int, default=None,
+                        help="intra-op threads of the tight loop (default: --threads, all cores)")
     parser.add_argument("--naive-threads", type=int, default=1,
                         help="torch threads of the naive loop (1: fastest measured on 2 cores)")
     parser.add_argument("--naive-workers", type=int, default=1, help="DataLoader workers (naive)")
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
            "evaluated_epochs": sorted(evaluate_at), "train_images": len(split.train_y),
            "valid_images": len(split.valid_y), "naive_threads": args.naive_threads,
            "naive_workers": args.naive_workers, "tight_channels_last": args.tight_channels_last,
+           "tight_threads": args.tight_threads or threads,
            "load_average_before": load_before}
     runs = {m: m == "engine" or not getattr(args, f"skip_{m}") for m in METHODS}
     cpu = dict.fromkeys(METHODS, 0.0)
@@ -107,7 +110,8 @@ def main(argv: list[str] | None = None) -> dict:
         for method in METHODS:
             if not runs[method]:
                 continue
-            torch.set_num_threads(args.naive_threads if method == "naive" else threads)
+            torch.set_num_threads({"naive": args.naive_threads,
+                                   "tight": args.tight_threads or threads}.get(method, threads))
             _sync(device)
             began, used = time.perf_counter(), _cpu_seconds()
             curves[method] += jobs[method]()

@@ -124,9 +124,9 @@ def zero_cost(cfg: dict, ctx: Context, budget: float) -> dict:
             "all_proxies_minutes_for_15625": total * gt.NUM_ARCHS / 60}
 
 
-def econas(cfg: dict, ctx: Context, clock: Clock, out_dir: Path) -> dict:
+def econas(cfg: dict, ctx: Context, clock: Clock, store_path: Path) -> dict:
     proxy = REGISTRY.get(cfg["econas"])
-    store = Store(out_dir / "gpu_check.sqlite")
+    store = Store(store_path)
     order = [int(i) for i in gt.sample(gt.NUM_ARCHS, 0)]
     chunk = proxy.chunk_size(ctx)
     done, last = [], None
@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="CPU-sized dry run")
     parser.add_argument("--out", default="results/gpu_check")
     parser.add_argument("--budget", type=float, default=None, help="seconds for all phases")
+    parser.add_argument("--store", default="results/gpu_check.sqlite",
+                        help="results store of the EcoNAS point (its unfinished runs' states beside it)")
     args = parser.parse_args(argv)
     cfg = dict(TINY if args.tiny else FULL)
     clock = Clock(args.budget or cfg["budget"])
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     share = lambda key: min(clock.budget * cfg[key], clock.left() - 30)  # noqa: E731
     phases = (("train_throughput", lambda: throughput(cfg, ctx, share("train_share"))),
               ("zero_cost", lambda: zero_cost(cfg, ctx, share("zc_share"))),
-              ("econas_point", lambda: econas(cfg, ctx, clock, out_dir)))
+              ("econas_point", lambda: econas(cfg, ctx, clock, Path(args.store))))
     for phase, run in phases:
         t = time.perf_counter()
         summary[phase] = run()

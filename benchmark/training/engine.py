@@ -369,7 +369,11 @@ def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: 
     res = recipe.resolution(native_resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
     scale = max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
-    train = recipe.train_size(25000) * 1.3e-4
+    if recipe.held_out == "test":             # CIFAR's whole training set, scored on its test set
+        pool, valid_images = 50000, 10000
+    else:
+        pool = 25000
+    train = recipe.train_size(pool) * 1.3e-4
     valid = (recipe.valid_images or valid_images) * 2.7e-5
     epochs = recipe.epochs if epochs is None else epochs
     evaluations = 1 if evaluations is None else evaluations
