@@ -380,9 +380,11 @@ def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: 
     ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the held-out
     images (default: one, at the end).
 
-    Fitted on the quick experiment's runs (16 archs each; docs/BENCHMARKS.md): a fixed cost, then
-    per epoch 1.3e-4 s per training image and per evaluation 2.7e-5 s per validation image at
-    C=4, 8x8. Larger networks scale with their FLOPs; smaller ones are overhead-bound and save less.
+    Fitted (least squares) on the quick experiment's eight training runs (the same 16 archs each,
+    engine version 2; docs/BENCHMARKS.md): a fixed cost, then per epoch 2.1e-4 s per training
+    image and per evaluation 2.7e-5 s per validation image at C=4, 8x8. Larger networks scale with
+    their FLOPs; smaller ones are overhead-bound and save less. An arch's own cost varies about
+    6x (:func:`cpu_step_cost`), so a small sample can be far from the estimate.
     """
     res = recipe.resolution(native_resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
@@ -391,8 +393,8 @@ def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: 
         pool, valid_images = 50000, 10000
     else:
         pool = 25000
-    train = recipe.train_size(pool) * 1.3e-4
+    train = recipe.train_size(pool) * 2.1e-4
     valid = (recipe.valid_images or valid_images) * 2.7e-5
     epochs = recipe.epochs if epochs is None else epochs
     evaluations = 1 if evaluations is None else evaluations
-    return float(1.2 + (epochs * train + evaluations * valid) * scale)
+    return float(0.46 + (epochs * train + evaluations * valid) * scale)

@@ -1,0 +1,123 @@
+"""Why a CPU training step of a reduced NB201 network costs what it does, and whether other
+kernels would do better: three measurements on one thread, side by side in one run.
+
+    python perf/cpu_kernels.py [--proxy c4r4s0e2] [--archs 11759,10533,8177,7648]
+
+1. steps: ms per engine training step (batch 256) of each arch, with mkldnn on (the default) and
+   off (PyTorch's own kernels), each in the engine's per-stage layout;
+2. calls: for the first arch, the convolution calls (forward and backward) that take longest,
+   with their input shapes, from torch.profiler;
+3. alternatives: ms for forward + backward of one op on a batch of 256 at the shapes the reduced
+   networks have, by mkldnn and by the obvious replacements: a 1x1 conv as a matmul, the
+   average pooling's box filter as shifted adds, a 3x3 conv as im2col + matmul.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+from benchmark import groundtruth as gt
+from benchmark.training import engine
+from benchmark.training.fused import fuse
+from proxies.training import recipe_for
+
+SHAPES = ((4, 8), (8, 4), (16, 2), (8, 16), (16, 8), (32, 4))  # (channels, side)
+
+
+def _model(index: int, recipe, resolution: int):
+    net = engine.init_network(gt.arch_of(index), recipe, 10, 0, index)
+    model = engine.apply_layout(fuse([net]), torch.device("cpu"))
+    x = torch.randn(256, 3, resolution, resolution).contiguous(memory_format=model.input_format)
+    return model, engine.make_optimizer(model, recipe), x, torch.randint(0, 10, (256,))
+
+
+def step_ms(index: int, recipe, resolution: int, steps: int = 8) -> float:
+    model, optimizer, x, y = _model(index, recipe, resolution)
+    for _ in range(2):
+        engine.train_step(model, optimizer, x, y)
+    began = time.perf_counter()
+    for _ in range(steps):
+        engine.train_step(model, optimizer, x, y)
+    return (time.perf_counter() - began) / steps * 1e3
+
+
+def conv_calls(index: int, recipe, resolution: int, top: int = 8) -> list[dict]:
+    model, optimizer, x, y = _model(index, recipe, resolution)
+    engine.train_step(model, optimizer, x, y)
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(5):
+            engine.train_step(model, optimizer, x, y)
+    rows = [e for e in prof.key_averages(group_by_input_shape=True)
+            if e.key in ("aten::mkldnn_convolution", "aten::convolution_backward")]
+    rows.sort(key=lambda e: -e.self_cpu_time_total)
+    return [{"op": e.key.removeprefix("aten::"), "ms_per_call": e.self_cpu_time_total / e.count / 1e3,
+             "input": e.input_shapes[0], "weight": e.input_shapes[-1 if "mkldnn" in e.key else 2]}
+            for e in rows[:top]]
+
+
+def _box_shifted(x: torch.Tensor) -> torch.Tensor:
+    p = F.pad(x, (1, 1, 1, 1))
+    rows = p[..., :-2] + p[..., 1:-1] + p[..., 2:]
+    return rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]
+
+
+def op_ms(fn, x: torch.Tensor, n: int = 30) -> float:
+    for _ in range(3):
+        fn(x).sum().backward()
+    began = time.perf_counter()
+    for _ in range(n):
+        fn(x).sum().backward()
+    return (time.perf_counter() - began) / n * 1e3
+
+
+def alternatives(channels: int, side: int, channels_last: bool) -> dict:
+    x = torch.randn(256, channels, side, side)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    w1 = torch.randn(channels, channels, 1, 1, requires_grad=True)
+    w3 = torch.randn(channels, channels, 3, 3, requires_grad=True)
+    ones = torch.ones(channels, 1, 3, 3)
+    c = channels
+    return {"conv1x1 mkldnn": op_ms(lambda t: F.conv2d(t, w1), x),
+            "conv1x1 matmul": op_ms(lambda t: torch.matmul(w1.view(c, c), t.flatten(2)).view_as(t), x),
+            "box mkldnn (depthwise)": op_ms(lambda t: F.conv2d(t, ones, padding=1, groups=c), x),
+            "box shifted adds": op_ms(_box_shifted, x),
+            "conv3x3 mkldnn": op_ms(lambda t: F.conv2d(t, w3, padding=1), x),
+            "conv3x3 im2col+matmul": op_ms(lambda t: torch.matmul(w3.view(c, -1), F.unfold(t, 3, padding=1))
+                                           .view(t.shape[0], c, side, side), x)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--proxy", default="c4r4s0e2")
+    parser.add_argument("--archs", default="11759,10533,8177,7648", help="NB201 indices")
+    args = parser.parse_args(argv)
+    recipe, _ = recipe_for(args.proxy)
+    resolution = recipe.resolution(32)
+    indices = [int(i) for i in args.archs.split(",")]
+    torch.set_num_threads(1)
+    out: dict = {"proxy": args.proxy, "load_average_before": os.getloadavg()[0], "steps_ms": {}}
+    for enabled in (True, False):
+        torch.backends.mkldnn.enabled = enabled
+        out["steps_ms"][f"mkldnn {'on' if enabled else 'off'}"] = {
+            str(gt.arch_of(i)): round(step_ms(i, recipe, resolution), 2) for i in indices}
+    torch.backends.mkldnn.enabled = True
+    out["conv_calls"] = {"arch": str(gt.arch_of(indices[0])),
+                         "calls": conv_calls(indices[0], recipe, resolution)}
+    out["alternatives_ms"] = {f"{c}ch {s}x{s} {fmt}": {k: round(v, 3) for k, v in
+                                                       alternatives(c, s, fmt == "channels-last").items()}
+                              for c, s in SHAPES for fmt in ("NCHW", "channels-last")}
+    out["load_average_after"] = os.getloadavg()[0]
+    print(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
