@@ -15,6 +15,7 @@ def scorecard(proxy, dataset: str, truth_name: str, indices, scores: np.ndarray,
     summary = summarize(scores, truth, higher_is_better=proxy.higher_is_better)
     return {
         "proxy": proxy.name, "dataset": dataset, "truth": truth_name,
+        "scored": proxy.description,      # what the score is and what it reads
         **summary,
         "seeds": list(seeds),
         "seconds": float(np.sum(seconds)),

@@ -154,7 +154,8 @@ def cmd_score(args) -> None:
             f"Kendall tau {_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, "
             f"Spearman {_fmt(result['spearman'])}, Pearson {_fmt(result['pearson'])}, "
             f"top-10% retrieval {_fmt(result['retrieval_top10'])} {_ci(result, 'retrieval_top10')}, "
-            f"non-finite scores {result['nan_scores']}, {result['seconds']:.1f} s of compute")
+            f"non-finite scores {result['nan_scores']}, {result['seconds']:.1f} s of compute\n"
+            f"  scored: {result['scored']}")
     _emit(result, args.json, text)
 
 

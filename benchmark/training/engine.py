@@ -31,7 +31,7 @@ from benchmark.space import Arch
 
 from .augment import normalize
 from .data import INIT, Split, batch_images, epoch_batches
-from .fused import FusedNetwork, fold_batchnorm, fuse, live_ops, load_momentum, momentum_of, unfuse
+from .fused import FusedNetwork, fold_batchnorm, fuse, load_momentum, momentum_of, unfuse
 from .recipe import Recipe
 
 #: Bump whenever a change alters what a run computes (batches, initialisation, kernels' grouping,
@@ -188,9 +188,8 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     all of them on CUDA, where the caller's chunk is the group, see :func:`auto_fuse`;
     :data:`CPU_NETWORKS_PER_GROUP` on a CPU). On a CPU the groups
     are spread over ``workers`` threads (default: ``torch.get_num_threads()``), each with one
-    intra-op thread and taking the next group (longest first, :func:`cpu_step_cost`) when it is
-    done: small networks use a core far better that way than with several intra-op threads per
-    op. Every group sees the same batches.
+    intra-op thread and taking the next group when it is done: small networks use a core far
+    better that way than with several intra-op threads per op. Every group sees the same batches.
     Each returned state's last segment holds its share of the call's wall time."""
     started = time.perf_counter()
     device = torch.device(device)
@@ -221,17 +220,13 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     if device.type == "cuda":
         parts = [run(g) for g in groups]
     else:
-        # longest first, so that no thread is left with a long group while the others idle
-        cost = [cpu_step_cost(a) for a in archs]
-        order = sorted(range(len(groups)), key=lambda g: -sum(cost[k] for k in groups[g]))
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             with ThreadPoolExecutor(job.concurrency) as pool:
-                done = dict(zip(order, pool.map(run, [groups[g] for g in order])))
+                parts = list(pool.map(run, groups))
         finally:
             torch.set_num_threads(threads)
-        parts = [done[g] for g in range(len(groups))]
     final: list[RunState] = [None] * len(archs)  # type: ignore[list-item]
     for group, group_states in zip(groups, parts):
         for k, state in zip(group, group_states):
@@ -321,19 +316,6 @@ class _Job:
         return out
 
 
-#: Relative CPU time of one live edge's op in a training step, for scheduling only. At the
-#: reduced widths mkldnn's per-call cost dominates, so a 1x1 conv costs about what the pooling
-#: (a depthwise conv) does and a 3x3 conv about twice that (perf/profile_training.py, C=4, 8x8).
-CPU_OP_COST = {"none": 0.0, "skip_connect": 0.0, "avg_pool_3x3": 1.0, "nor_conv_1x1": 1.0,
-               "nor_conv_3x3": 2.0}
-
-
-def cpu_step_cost(arch: Arch) -> float:
-    """Relative time of one training step of ``arch`` on a CPU: the stem, reductions and head
-    (1) plus its cells' live ops (:data:`CPU_OP_COST`)."""
-    return 1.0 + sum(CPU_OP_COST[op] for op in live_ops(arch))
-
-
 #: Networks stacked in one fused group on a CPU. Measured on a 2-core CPU at C=4, 8x8
 #: (docs/BENCHMARKS.md): stacking does not make the arithmetic cheaper per network there
 #: (PyTorch's CPU kernels are compute-bound on these shapes, the channel permutations cost extra
@@ -383,8 +365,8 @@ def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: 
     Fitted (least squares) on the quick experiment's eight training runs (the same 16 archs each,
     engine version 2; docs/BENCHMARKS.md): a fixed cost, then per epoch 2.1e-4 s per training
     image and per evaluation 2.7e-5 s per validation image at C=4, 8x8. Larger networks scale with
-    their FLOPs; smaller ones are overhead-bound and save less. An arch's own cost varies about
-    6x (:func:`cpu_step_cost`), so a small sample can be far from the estimate.
+    their FLOPs; smaller ones are overhead-bound and save less. A step's cost varies up to 6x
+    between archs (perf/cpu_kernels.py), so a small sample can be far from the estimate.
     """
     res = recipe.resolution(native_resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
