@@ -5,8 +5,8 @@ kernels would do better: three measurements on one thread, side by side in one r
 
 1. steps: ms per engine training step (batch 256) of each arch, with mkldnn on (the default) and
    off (PyTorch's own kernels), each in the engine's per-stage layout;
-2. calls: for the first arch, the convolution calls (forward and backward) that take longest,
-   with their input shapes, from torch.profiler;
+2. calls: over the same archs, the convolution calls (forward and backward) that take longest
+   in total, with their input and weight shapes, from torch.profiler;
 3. alternatives: ms for forward + backward of one op on a batch of 256 at the shapes the reduced
    networks have, by mkldnn and by the obvious replacements: a 1x1 conv as a matmul, the
    average pooling's box filter as shifted adds, a 3x3 conv as im2col + matmul.
@@ -47,17 +47,22 @@ def step_ms(index: int, recipe, resolution: int, steps: int = 8) -> float:
     return (time.perf_counter() - began) / steps * 1e3
 
 
-def conv_calls(index: int, recipe, resolution: int, top: int = 8) -> list[dict]:
-    model, optimizer, x, y = _model(index, recipe, resolution)
-    engine.train_step(model, optimizer, x, y)
+def conv_calls(indices: list[int], recipe, resolution: int, top: int = 10) -> list[dict]:
+    """The convolution calls of 5 training steps of each arch, by (op, input and weight shape),
+    slowest in total first."""
+    models = [_model(i, recipe, resolution) for i in indices]
+    for model, optimizer, x, y in models:
+        engine.train_step(model, optimizer, x, y)
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-        for _ in range(5):
-            engine.train_step(model, optimizer, x, y)
+        for model, optimizer, x, y in models:
+            for _ in range(5):
+                engine.train_step(model, optimizer, x, y)
     rows = [e for e in prof.key_averages(group_by_input_shape=True)
             if e.key in ("aten::mkldnn_convolution", "aten::convolution_backward")]
     rows.sort(key=lambda e: -e.self_cpu_time_total)
-    return [{"op": e.key.removeprefix("aten::"), "ms_per_call": e.self_cpu_time_total / e.count / 1e3,
-             "input": e.input_shapes[0], "weight": e.input_shapes[-1 if "mkldnn" in e.key else 2]}
+    return [{"op": e.key.removeprefix("aten::"), "calls": e.count,
+             "ms_per_call": round(e.self_cpu_time_total / e.count / 1e3, 3),
+             "input": e.input_shapes[0], "weight": e.input_shapes[1 if "mkldnn" in e.key else 2]}
             for e in rows[:top]]
 
 
@@ -109,8 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
         out["steps_ms"][f"mkldnn {'on' if enabled else 'off'}"] = {
             str(gt.arch_of(i)): round(step_ms(i, recipe, resolution), 2) for i in indices}
     torch.backends.mkldnn.enabled = True
-    out["conv_calls"] = {"arch": str(gt.arch_of(indices[0])),
-                         "calls": conv_calls(indices[0], recipe, resolution)}
+    out["conv_calls"] = conv_calls(indices, recipe, resolution)
     out["alternatives_ms"] = {f"{c}ch {s}x{s} {fmt}": {k: round(v, 3) for k, v in
                                                        alternatives(c, s, fmt == "channels-last").items()}
                               for c, s in SHAPES for fmt in ("NCHW", "channels-last")}

@@ -50,6 +50,7 @@ def test_score_is_cached_and_deterministic(tmp_path, capsys):
     assert a["n"] == 40 and len(a["scores"]) == 40 and -1 <= a["kendall_tau"] <= 1
     assert set(a["ci"]) == {"kendall_tau", "spearman", "pearson", "retrieval_top10"}
     assert set(a["scores"][0]) == {"index", "arch", "score", "truth", "seconds"}
+    assert "parameters" in a["scored"].lower()     # what the proxy scores, from its description
 
 
 def test_score_archs_and_truth(tmp_path, capsys):

@@ -363,6 +363,7 @@ def test_experiment_runs_searches_and_reports_them(tmp_path, capsys):
     assert main(["run", str(path), "--results", str(results), "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert [s["computed_runs"] for s in summary["searches"]] == [3, 3, 3, 3, 2]
+    assert summary["search_seconds"] > 0 and "; searches in " in summary["message"]
     html = (out / "report.html").read_text()
     assert 'id="figure-g-cifar10"' in html and 'id="figure-g-cifar100"' in html
     assert 'id="table-search"' in html and "python -m benchmark search --strategy econas" in html
