@@ -18,7 +18,6 @@ ignored, with a one-line notice: those rows do not record what made them.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sqlite3
@@ -32,6 +31,7 @@ import pandas as pd
 
 from .api import Outcome, Proxy
 from .errors import UserError
+from .provenance import config_digest
 
 DEFAULT_PATH = Path("results") / "results.sqlite"
 
@@ -77,7 +77,7 @@ class Key:
     def setting(self) -> str:
         """Digest of the fingerprint without the seed: the seeds of one computation share it."""
         rest = {k: v for k, v in self.config.items() if k != "seed"}
-        return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:32]
+        return config_digest(rest)
 
 
 @dataclass(frozen=True)

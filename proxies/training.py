@@ -16,8 +16,6 @@ reaches the end of its schedule has nothing left to continue: its state file is 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import os
 import pickle
@@ -29,6 +27,7 @@ import torch
 
 from benchmark.api import REGISTRY, Outcome, Proxy
 from benchmark.catalog import dataset_spec
+from benchmark.provenance import config_digest
 from benchmark.training import data, engine
 from benchmark.training.engine import RunState
 from benchmark.training.recipe import NB201, Recipe, matches, parse
@@ -66,8 +65,7 @@ def run_identity(recipe: Recipe, ctx, index: int) -> dict:
 
 
 def state_path(state_dir: str, identity: dict) -> Path:
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
-    return Path(state_dir) / f"{digest}.pt"
+    return Path(state_dir) / f"{config_digest(identity)}.pt"
 
 
 def save_state(path: Path, state: RunState, identity: dict) -> None:

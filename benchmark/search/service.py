@@ -8,8 +8,6 @@ run number. A rerun with the same options computes nothing; more runs add only t
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from dataclasses import dataclass, field
 
@@ -19,7 +17,7 @@ from .. import groundtruth as gt
 from ..api import Context
 from ..catalog import dataset_spec
 from ..errors import UserError
-from ..provenance import SUITE_VERSION, git_hash
+from ..provenance import SUITE_VERSION, config_digest, git_hash
 from ..store import SearchRuns, Store
 from .fitness import Fitness, resolve
 from .ladder import Ladder, parse
@@ -95,8 +93,7 @@ def digest(description: dict) -> str:
     identity = {**{k: v for k, v in description.items() if k != "label"},
                 "levels": [{k: v for k, v in level.items() if k != "charge"}
                            for level in description["levels"]]}
-    text = json.dumps(identity, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return config_digest(identity, 16)
 
 
 def search(checked: Checked, ctx: Context, store: Store, progress: bool = True,
