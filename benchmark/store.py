@@ -23,6 +23,7 @@ import math
 import sqlite3
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,7 +74,7 @@ class Key:
         return {"proxy": self.proxy, "version": self.version, "dataset": self.dataset,
                 "source": self.source, "seed": self.seed}
 
-    @property
+    @cached_property
     def setting(self) -> str:
         """Digest of the fingerprint without the seed: the seeds of one computation share it."""
         rest = {k: v for k, v in self.config.items() if k != "seed"}
