@@ -24,17 +24,16 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmark import groundtruth as gt
 from benchmark.training import engine
-from benchmark.training.fused import fuse
+from perf.profile_training import one_network
 from proxies.training import recipe_for
 
 SHAPES = ((4, 8), (8, 4), (16, 2), (8, 16), (16, 8), (32, 4))  # (channels, side)
 
 
 def _model(index: int, recipe, resolution: int):
-    net = engine.init_network(gt.arch_of(index), recipe, 10, 0, index)
-    model = engine.apply_layout(fuse([net]), torch.device("cpu"))
+    model, optimizer = one_network(index, recipe, 10, 0)
     x = torch.randn(256, 3, resolution, resolution).contiguous(memory_format=model.input_format)
-    return model, engine.make_optimizer(model, recipe), x, torch.randint(0, 10, (256,))
+    return model, optimizer, x, torch.randint(0, 10, (256,))
 
 
 def step_ms(index: int, recipe, resolution: int, steps: int = 8) -> float:

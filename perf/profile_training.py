@@ -41,6 +41,14 @@ def kind_of(name: str) -> str:
     return "other"
 
 
+def one_network(index: int, recipe, num_classes: int, seed: int):
+    """NB201 arch ``index`` as one engine worker trains it on a CPU: a fused group of one network
+    in the engine's per-stage memory layout, and its optimizer."""
+    net = engine.init_network(gt.arch_of(index), recipe, num_classes, seed, index)
+    model = engine.apply_layout(fuse([net]), torch.device("cpu"))
+    return model, engine.make_optimizer(model, recipe)
+
+
 def shares(prof) -> dict[str, float]:
     totals: dict[str, float] = {}
     for event in prof.key_averages():
@@ -67,10 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {"proxy": args.proxy, "load_average_before": os.getloadavg()[0], "step_s": [], "eval_s_per_1000": []}
     train_prof, eval_prof = [], []
     for index in gt.sample(args.archs, args.seed):
-        arch = gt.arch_of(int(index))
-        model = fuse([engine.init_network(arch, recipe, split.num_classes, args.seed, int(index))])
-        model = engine.apply_layout(model, torch.device("cpu"))
-        optimizer = engine.make_optimizer(model, recipe)
+        model, optimizer = one_network(int(index), recipe, split.num_classes, args.seed)
         for idx, dy, dx, flips in batches[:2]:        # warm-up
             engine.train_step(model, optimizer, data.batch_images(split, recipe, idx, dy, dx, flips,
                                                                   model.input_format), split.train_y[idx])

@@ -112,10 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
                 continue
             torch.set_num_threads({"naive": args.naive_threads,
                                    "tight": args.tight_threads or threads}.get(method, threads))
-            _sync(device)
+            sync(device)
             began, used = time.perf_counter(), _cpu_seconds()
             curves[method] += jobs[method]()
-            _sync(device)
+            sync(device)
             gc.collect()                                  # DataLoader workers exit and are reaped
             chunk_s[method].append(time.perf_counter() - began)
             seconds[method] += chunk_s[method][-1]
@@ -150,7 +150,8 @@ def _cpu_seconds() -> float:
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA), so that a timer reads finished work."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 

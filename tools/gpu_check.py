@@ -33,7 +33,7 @@ from benchmark.runner import Request, compute
 from benchmark.store import Store
 from benchmark.training import data, engine
 from perf.baselines import naive_train, tight_train
-from perf.train_throughput import native_data
+from perf.train_throughput import native_data, sync
 from perf.zero_cost_throughput import measure
 from proxies import REGISTRY
 from proxies.training import recipe_for
@@ -55,11 +55,6 @@ class Clock:
         return self.budget - (time.perf_counter() - self.start)
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def throughput(cfg: dict, ctx: Context, budget: float) -> dict:
     began = time.perf_counter()
     device, seed = ctx.device, ctx.seed
@@ -71,13 +66,13 @@ def throughput(cfg: dict, ctx: Context, budget: float) -> dict:
     out = {"proxy": cfg["train_proxy"], "archs": len(archs), "chunk": chunk, "epochs": epochs,
            "train_images": len(split.train_y), "valid_images": len(split.valid_y)}
     first = min(2, epochs)
-    _sync(device)
+    sync(device)
     t = time.perf_counter()
     states = []
     for at in range(0, len(archs), chunk):
         states += engine.train(archs[at:at + chunk], indices[at:at + chunk], split, recipe, seed,
                                device, until=first, evaluate_at=()).states
-    _sync(device)
+    sync(device)
     measured = time.perf_counter() - t
     per_epoch = measured / first
     remaining = per_epoch * (epochs - first) * 1.1
@@ -86,7 +81,7 @@ def throughput(cfg: dict, ctx: Context, budget: float) -> dict:
         for at in range(0, len(archs), chunk):
             engine.train(archs[at:at + chunk], indices[at:at + chunk], split, recipe, seed, device,
                          until=epochs, evaluate_at=(epochs,), states=states[at:at + chunk])
-        _sync(device)
+        sync(device)
         out["engine_seconds"] = measured + time.perf_counter() - t
         out["engine_seconds_basis"] = f"measured: {first} epochs, then continued to {epochs}"
     else:
@@ -97,7 +92,7 @@ def throughput(cfg: dict, ctx: Context, budget: float) -> dict:
     for method, n, ep in (("tight", cfg["tight_archs"], cfg["tight_epochs"]),
                           ("naive", cfg["naive_archs"], cfg["naive_epochs"])):
         ep = min(ep, epochs)
-        _sync(device)
+        sync(device)
         t = time.perf_counter()
         for a, i in zip(archs[:n], indices[:n]):
             if method == "tight":
@@ -105,7 +100,7 @@ def throughput(cfg: dict, ctx: Context, budget: float) -> dict:
             else:
                 naive_train(a, i, native, recipe, split.num_classes, seed, device,
                             cfg["naive_workers"], {ep})
-        _sync(device)
+        sync(device)
         per_arch_epoch = (time.perf_counter() - t) / n / ep
         out[f"{method}_archs_timed"], out[f"{method}_epochs_timed"] = n, ep
         out[f"{method}_seconds_per_arch_projected"] = per_arch_epoch * epochs
