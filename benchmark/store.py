@@ -23,8 +23,8 @@ import math
 import sqlite3
 import sys
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np

@@ -14,7 +14,6 @@ import json
 import os
 
 import numpy as np
-import torch
 
 from analysis.metrics import kendall_tau, spearman
 from benchmark import groundtruth as gt
