@@ -32,3 +32,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def float64():
+    """Networks, fused modules and random inputs built in float64 (the engine follows the model's
+    dtype), so that two code paths agree to float64 rounding, on any CPU's kernels."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)

@@ -33,16 +33,6 @@ EVERY_OP = [Arch((op,) * 6) for op in OPS] + [ALL_NONE, DISCONNECTED]
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture()
-def float64():
-    """Networks, fused modules and random inputs built in float64 (the engine follows the model's
-    dtype), so that two code paths agree to float64 rounding, on any CPU's kernels."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
-
-
 SMALL = dataclasses.replace(NB201, channels=8, cells=2, channel_factor=2)   # 4 channels, 2 cells
 
 
