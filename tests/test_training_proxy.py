@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 import proxies  # noqa: F401  registers the families
-from benchmark.errors import UserError
 from benchmark.api import REGISTRY, Context, Outcome
+from benchmark.errors import UserError
 from benchmark.runner import compute
 from benchmark.store import Store
 
@@ -67,7 +67,7 @@ def test_score_stores_curves_and_is_reproducible(folder, tmp_path):
     ctx = Context("cifar10", seed=1, data_dir=str(folder), fuse=3)
     first = compute(proxy, [0, 1, 2, 3], ctx, Store(tmp_path / "a.sqlite"), progress=False)
     again = compute(proxy, [0, 1, 2, 3], ctx, Store(tmp_path / "b.sqlite"), progress=False)
-    assert [first[i].curve for i in range(4)] == [again[i].curve for i in range(4)]
+    np.testing.assert_array_equal([first[i].curve for i in range(4)], [again[i].curve for i in range(4)])
     for o in first.values():
         assert len(o.curve) == 2 and o.score == o.curve[-1] and o.seconds > 0
     at2 = compute(REGISTRY.get("c4r4s0e2b16@2"), [0, 1, 2, 3], ctx, Store(tmp_path / "a.sqlite"),

@@ -14,6 +14,7 @@ runner forms chunks from sorted indices, so a rerun or a resumed run groups the 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Collection
@@ -29,15 +30,19 @@ from benchmark.catalog import derive_seed
 from benchmark.network import Network
 from benchmark.space import Arch
 
+from . import processes
 from .augment import normalize
 from .data import INIT, Split, batch_images, epoch_batches
-from .fused import FusedNetwork, fold_batchnorm, fuse, load_momentum, momentum_of, unfuse
+from .fused import FusedNetwork, fold_batchnorm, fuse, live_ops, load_momentum, momentum_of, unfuse
 from .recipe import Recipe
 
 #: Bump whenever a change alters what a run computes (batches, initialisation, kernels' grouping,
 #: evaluation): stored runs and saved run states of other versions are then not reused.
 #: 2: per-epoch batch streams (continuable runs), stratified ``s{k}`` subsets.
-ENGINE_VERSION = 2
+#: 3: on a CPU, convolutions and average pools of small maps as matrix products
+#: (:mod:`benchmark.training.kernels`, :class:`~benchmark.training.fused.BoxPool`): the same sums in
+#: another order, so other float rounding.
+ENGINE_VERSION = 3
 
 
 def init_network(arch: Arch, recipe: Recipe, num_classes: int, seed: int, index: int) -> Network:
@@ -129,6 +134,13 @@ def _eval_chunk(networks: int, width: int, resolution: int) -> int:
     return int(np.clip(2 ** 19 // (networks * width * resolution * resolution), 64, 8192))
 
 
+def relative_cost(arch: Arch) -> float:
+    """A training step's cost, roughly, in units of a network whose cells do nothing: each
+    convolution or pooling that reaches the cell output adds about 1.5 (fitted on eight archs at
+    4 channels, 8x8, whose steps cost 1x to 7x the cheapest)."""
+    return 1.0 + 1.5 * sum(op not in ("none", "skip_connect") for op in live_ops(arch))
+
+
 def _dtype(model: torch.nn.Module) -> torch.dtype:
     """The model's floating-point dtype (float32 unless its networks were built in another, as the
     float64 equivalence tests do with ``torch.set_default_dtype``)."""
@@ -168,8 +180,9 @@ class Result:
         return [s.losses for s in self.states]
 
 
-#: A checkpoint hook: (position of the network in ``archs``, its state), called from the worker
-#: threads after an epoch when ``checkpoint_seconds`` have passed since the last call, and at the end.
+#: A checkpoint hook: (position of the network in ``archs``, its state), called after an epoch when
+#: ``checkpoint_seconds`` have passed since the network's last call, and at the end; in the calling
+#: process (from a worker thread where there is no fork).
 Checkpoint = Callable[[int, RunState], None]
 
 
@@ -187,10 +200,13 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     Networks are trained in fused groups of ``group_size`` that start at the same epoch (default:
     all of them on CUDA, where the caller's chunk is the group, see :func:`auto_fuse`;
     :data:`CPU_NETWORKS_PER_GROUP` on a CPU). On a CPU the groups
-    are spread over ``workers`` threads (default: ``torch.get_num_threads()``), each with one
-    intra-op thread and taking the next group when it is done: small networks use a core far
-    better that way than with several intra-op threads per op. Every group sees the same batches.
-    Each returned state's last segment holds its share of the call's wall time."""
+    are spread over ``workers`` forked processes (:mod:`benchmark.training.processes`; threads
+    where there is no fork), default ``torch.get_num_threads()``, each with one intra-op thread and
+    taking the next group when it is done, the costliest groups first (:func:`relative_cost`):
+    small networks use a core far better that way than with several intra-op threads per op, and
+    processes, unlike threads, do not wait for each other's GIL between kernel calls. Every group
+    sees the same batches. Each returned state's last segment holds its share of the call's wall
+    time. ``checkpoint`` is called in this process, whichever worker trained the network."""
     started = time.perf_counter()
     device = torch.device(device)
     until = recipe.epochs if until is None else until
@@ -214,17 +230,30 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
         by_start.setdefault(0 if state is None else state.epoch, []).append(k)
     size = max(1, group_size)
     groups = [members[g:g + size] for members in by_start.values() for g in range(0, len(members), size)]
+    # the costliest groups first, so that the workers finish together (only the order changes)
+    groups.sort(key=lambda g: -sum(relative_cost(archs[k]) for k in g))
     job = _Job(split, recipe, seed, device, amp, until, evaluate_at, checkpoint, checkpoint_seconds,
                concurrency=max(1, min(workers, len(groups))) if device.type == "cpu" else 1)
-    run = lambda g: job.train_group(g, [nets[k] for k in g], [states[k] for k in g])  # noqa: E731
+
+    def run(group: list[int], job: _Job = job) -> list[RunState]:
+        return job.train_group(group, [nets[k] for k in group], [states[k] for k in group])
+
+    def in_process(i: int, send: Callable) -> list[RunState]:    # a checkpoint goes to the parent
+        tell = None if checkpoint is None else lambda position, state: send((position, state))
+        return run(groups[i], dataclasses.replace(job, checkpoint=tell))
+
     if device.type == "cuda":
         parts = [run(g) for g in groups]
     else:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            with ThreadPoolExecutor(job.concurrency) as pool:
-                parts = list(pool.map(run, groups))
+            if job.concurrency > 1 and processes.available():
+                parts = processes.run(in_process, len(groups), job.concurrency,
+                                      lambda message: checkpoint(*message))
+            else:
+                with ThreadPoolExecutor(job.concurrency) as pool:
+                    parts = list(pool.map(run, groups))
         finally:
             torch.set_num_threads(threads)
     final: list[RunState] = [None] * len(archs)  # type: ignore[list-item]
@@ -304,7 +333,7 @@ class _Job:
     def _states(self, model, optimizer, nets, epoch, curves, losses, history, start, elapsed
                 ) -> list[RunState]:
         """Each network's state now; its last segment is [start, epoch, its share of ``elapsed``]
-        (the group's time over its networks and the threads that ran alongside)."""
+        (the group's time over its networks and the workers that ran alongside)."""
         share = elapsed / len(nets) / self.concurrency
         out = []
         for k, net in enumerate(nets):
@@ -321,7 +350,7 @@ class _Job:
 #: (PyTorch's CPU kernels are compute-bound on these shapes, the channel permutations cost extra
 #: and larger stacked maps fall out of the caches), so each network is its own group.
 CPU_NETWORKS_PER_GROUP = 1
-#: Archs per batch (commit) on a CPU, per thread: enough groups to keep every thread busy.
+#: Archs per batch (commit) on a CPU, per thread: enough groups to keep every worker busy.
 CPU_ARCHS_PER_THREAD = 4
 #: Activation memory one CUDA group may use, by :func:`activation_bytes`. A constant, not a share
 #: of the free memory, so that the grouping (and with it the float rounding) is the same on every
@@ -341,7 +370,7 @@ def cuda_group_size(recipe: Recipe, native_resolution: int) -> int:
 
 def auto_fuse(device: torch.device, recipe: Recipe, native_resolution: int) -> int:
     """How many archs to train at once (one batch, committed together). CPU: 4 per torch thread
-    (their groups are shared out over the threads, see :func:`train`). CUDA: one group
+    (their groups are shared out over the worker processes, see :func:`train`). CUDA: one group
     (:func:`cuda_group_size`)."""
     if device.type != "cuda":
         return CPU_ARCHS_PER_THREAD * torch.get_num_threads()

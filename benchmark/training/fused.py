@@ -18,6 +18,7 @@ output cannot reach the cell output are left out (:func:`live_ops`): they change
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -27,6 +28,8 @@ from torch import nn
 from benchmark.network import Cell, Network, ResidualReduction
 from benchmark.space import EDGES, OPS, Arch
 
+from .kernels import Conv2d
+
 
 class GroupedReLUConvBN(nn.Sequential):
     """ReLU, a grouped bias-free conv (``groups`` networks, c_in -> c_out each), BN.
@@ -34,15 +37,21 @@ class GroupedReLUConvBN(nn.Sequential):
 
     def __init__(self, groups: int, c_in: int, c_out: int, kernel: int, stride: int = 1):
         super().__init__(nn.ReLU(inplace=False),
-                         nn.Conv2d(groups * c_in, groups * c_out, kernel, stride,
+                         Conv2d(groups * c_in, groups * c_out, kernel, stride,
                                    padding=kernel // 2, groups=groups, bias=False),
                          nn.BatchNorm2d(groups * c_out))
 
 
 class BoxPool(nn.Module):
-    """``AvgPool2d(3, stride=1, padding=1, count_include_pad=False)`` as a depthwise 3x3 conv
-    with a ones kernel times 1 / (the number of in-image taps): the same values up to float
-    rounding, and much faster than PyTorch's CPU avg_pool2d kernel on many channels."""
+    """``AvgPool2d(3, stride=1, padding=1, count_include_pad=False)``, by the kernel measured
+    fastest for where ``x`` lies (forward + backward, batch 256, one thread): on CUDA a depthwise
+    3x3 conv with a ones kernel times 1 / (the number of in-image taps), far faster than
+    avg_pool2d on many channels. On a CPU: in channels-last (8 channels and more, see
+    :func:`benchmark.training.engine.apply_layout`) PyTorch's avg_pool2d (2.5-4x faster than the
+    conv there); in NCHW on maps of up to 64 pixels one matrix product of each channel's pixels
+    with the (pixels x pixels) averaging matrix (1.9x faster than the conv at 4 channels, 8x8);
+    on larger NCHW maps the conv, with the same conv as its backward (:class:`_Box`, cheaper
+    than autograd's convolution_backward). The same values up to float rounding."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -50,19 +59,54 @@ class BoxPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
+        if x.device.type == "cpu" and not x.is_contiguous():     # channels-last
+            return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        if x.device.type == "cpu" and h * w <= 64:
+            return (x.reshape(-1, h * w) @ _box_matrix(h, w, x.dtype)).view_as(x)
         taps = _taps(h, w, x.device, x.dtype)
-        return F.conv2d(x, self.ones.to(x.dtype), padding=1, groups=x.shape[1]) * taps
+        ones = self.ones.to(x.dtype)
+        if x.device.type == "cpu":
+            return _Box.apply(x, ones, taps)
+        return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * taps
 
 
+class _Box(torch.autograd.Function):
+    """The box filter ``conv(x, ones) * taps``; its gradient ``conv(grad * taps, ones)`` (the
+    3x3 ones kernel is its own flip, so the transposed conv is the conv itself)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, ones: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(ones, taps)
+        return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * taps
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        ones, taps = ctx.saved_tensors
+        return F.conv2d(grad * taps, ones, padding=1, groups=grad.shape[1]), None, None
+
+
+@functools.lru_cache(maxsize=64)
+def _box_matrix(h: int, w: int, dtype: torch.dtype) -> torch.Tensor:
+    """(h*w, h*w): column p averages the in-image pixels of p's 3x3 window (cached, read only;
+    made outside inference mode, as :func:`_taps`)."""
+    with torch.inference_mode(False):
+        y, x = torch.arange(h * w) // w, torch.arange(h * w) % w
+        near = (((y[:, None] - y[None, :]).abs() <= 1) & ((x[:, None] - x[None, :]).abs() <= 1)).to(dtype)
+        return near / near.sum(0, keepdim=True)
+
+
+@functools.lru_cache(maxsize=64)
 def _taps(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """1 / (number of in-image pixels in each 3x3 window) for an h x w map."""
-    rows = torch.full((h,), 3.0, device=device)
-    cols = torch.full((w,), 3.0, device=device)
-    rows[0] -= 1
-    rows[-1] -= 1
-    cols[0] -= 1
-    cols[-1] -= 1
-    return (1.0 / (rows[:, None] * cols[None, :])).to(dtype)
+    """1 / (number of in-image pixels in each 3x3 window) for an h x w map (cached, so read only;
+    made outside inference mode, so that training may save it for backward after an evaluation)."""
+    with torch.inference_mode(False):
+        rows = torch.full((h,), 3.0, device=device)
+        cols = torch.full((w,), 3.0, device=device)
+        rows[0] -= 1
+        rows[-1] -= 1
+        cols[0] -= 1
+        cols[-1] -= 1
+        return (1.0 / (rows[:, None] * cols[None, :])).to(dtype)
 
 
 #: The fused ops table: op -> factory(groups, channels), the fused twin of ``OP_FACTORIES``.
@@ -176,7 +220,7 @@ class FusedReduction(nn.Module):
         self.conv_a = GroupedReLUConvBN(networks, c_in, c_out, 3, stride=2)
         self.conv_b = GroupedReLUConvBN(networks, c_out, c_out, 3)
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2),
-                                      nn.Conv2d(networks * c_in, networks * c_out, 1,
+                                      Conv2d(networks * c_in, networks * c_out, 1,
                                                 groups=networks, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -205,7 +249,7 @@ class FusedNetwork(nn.Module):
         super().__init__()
         self.archs = tuple(archs)
         k, c = len(archs), channels
-        self.stem = nn.Sequential(nn.Conv2d(3, k * c, 3, padding=1, bias=False), nn.BatchNorm2d(k * c))
+        self.stem = nn.Sequential(Conv2d(3, k * c, 3, padding=1, bias=False), nn.BatchNorm2d(k * c))
         layers: list[nn.Module] = []
         for stage in range(3):
             if stage:
