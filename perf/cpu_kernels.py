@@ -8,8 +8,11 @@ kernels would do better: three measurements on one thread, side by side in one r
 2. calls: over the same archs, the convolution calls (forward and backward) that take longest
    in total, with their input and weight shapes, from torch.profiler;
 3. alternatives: ms for forward + backward of one op on a batch of 256 at the shapes the reduced
-   networks have, by mkldnn and by the obvious replacements: a 1x1 conv as a matmul, the
-   average pooling's box filter as shifted adds, a 3x3 conv as im2col + matmul.
+   networks have: the engine's own kernels (benchmark/training/kernels.py: small maps as one
+   dense matrix product, 1x1 in channels-last as a product over the channels; BoxPool), mkldnn's
+   convolution and avg_pool2d, and the obvious replacements: a 1x1 conv as a batched matmul, a
+   3x3 conv as im2col + matmul, the pooling's box filter as a depthwise conv (engine version 2)
+   and as shifted adds.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmark import groundtruth as gt
 from benchmark.training import engine
+from benchmark.training.fused import BoxPool
+from benchmark.training.kernels import Conv2d
 from perf.profile_training import one_network
 from proxies.training import recipe_for
 
@@ -81,21 +86,33 @@ def op_ms(fn, x: torch.Tensor, n: int = 30) -> float:
 
 
 def alternatives(channels: int, side: int, channels_last: bool) -> dict:
+    """ms (forward + backward) of each way to run the ops of one shape, the engine's own first."""
     x = torch.randn(256, channels, side, side)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
-    w1 = torch.randn(channels, channels, 1, 1, requires_grad=True)
-    w3 = torch.randn(channels, channels, 3, 3, requires_grad=True)
-    ones = torch.ones(channels, 1, 3, 3)
     c = channels
-    return {"conv1x1 mkldnn": op_ms(lambda t: F.conv2d(t, w1), x),
+    w1 = torch.randn(c, c, 1, 1, requires_grad=True)
+    w3 = torch.randn(c, c, 3, 3, requires_grad=True)
+    w3s2 = torch.randn(2 * c, c, 3, 3, requires_grad=True)
+    ones = torch.ones(c, 1, 3, 3)
+    counts = F.avg_pool2d(torch.ones(1, 1, side, side), 3, 1, 1, count_include_pad=True) * 9
+    ours1, ours3 = Conv2d(c, c, 1, bias=False), Conv2d(c, c, 3, padding=1, bias=False)
+    ours3s2 = Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=False)
+    return {"conv1x1 engine": op_ms(ours1, x),
+            "conv1x1 mkldnn": op_ms(lambda t: F.conv2d(t, w1), x),
             "conv1x1 matmul": op_ms(lambda t: torch.matmul(w1.view(c, c), t.flatten(2)).view_as(t), x),
-            "box mkldnn (depthwise)": op_ms(lambda t: F.conv2d(t, ones, padding=1, groups=c), x),
-            "box shifted adds": op_ms(_box_shifted, x),
+            "conv3x3 engine": op_ms(ours3, x),
             "conv3x3 mkldnn": op_ms(lambda t: F.conv2d(t, w3, padding=1), x),
             "conv3x3 im2col+matmul": op_ms(lambda t: torch.matmul(w3.view(c, -1), F.unfold(t, 3, padding=1))
-                                           .view(t.shape[0], c, side, side), x)}
+                                           .view(t.shape[0], c, side, side), x),
+            "conv3x3 stride 2, c -> 2c, engine": op_ms(ours3s2, x),
+            "conv3x3 stride 2, c -> 2c, mkldnn": op_ms(lambda t: F.conv2d(t, w3s2, stride=2, padding=1), x),
+            "avg pool engine (BoxPool)": op_ms(BoxPool(c), x),
+            "avg pool as depthwise conv (engine v2)": op_ms(
+                lambda t: F.conv2d(t, ones, padding=1, groups=c) / counts, x),
+            "avg pool avg_pool2d": op_ms(lambda t: F.avg_pool2d(t, 3, 1, 1, count_include_pad=False), x),
+            "avg pool shifted adds": op_ms(_box_shifted, x)}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -19,7 +19,7 @@ CL = torch.channels_last
 
 #: (c_in, c_out, side, kernel, stride, channels-last, bias): 1x1 as a matrix product over the
 #: channels, small maps as one dense product (both layouts, stride 2, bias), maps too large for it
-CASES = [(8, 8, 4, 1, 1, True, False), (16, 16, 2, 3, 1, True, False), (8, 16, 4, 3, 2, True, False),
+CASES = [(8, 8, 4, 1, 1, True, False), (4, 8, 4, 1, 1, False, True), (16, 32, 8, 1, 1, True, False), (16, 16, 2, 3, 1, True, False), (8, 16, 4, 3, 2, True, False),
          (4, 8, 8, 3, 2, False, False), (4, 4, 4, 3, 1, False, True), (16, 16, 2, 3, 1, True, True),
          (3, 4, 1, 3, 1, False, False), (5, 6, 3, 3, 1, True, True), (4, 4, 8, 3, 1, False, False),
          (4, 8, 4, 1, 1, False, False), (16, 16, 4, 3, 1, True, False)]

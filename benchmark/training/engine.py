@@ -385,18 +385,18 @@ def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
     return 4 * sum(m * (30 * recipe.cells + 10) for m in per_stage)
 
 
-def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000,
-                     epochs: int | None = None, evaluations: int | None = None) -> float:
-    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run:
-    ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the held-out
-    images (default: one, at the end).
+#: The training cost model's constants: seconds per arch, per training image and epoch, per
+#: evaluated image (at C=4, 8x8; see :func:`estimate_terms`). Fitted by least squares on the quick
+#: experiment's eight training units (16 archs each) with ``python perf/fit_estimate.py STORE``.
+ESTIMATE_CONSTANTS = (0.46, 2.1e-4, 2.7e-5)
 
-    Fitted (least squares) on the quick experiment's eight training runs (the same 16 archs each,
-    engine version 2; docs/BENCHMARKS.md): a fixed cost, then per epoch 2.1e-4 s per training
-    image and per evaluation 2.7e-5 s per validation image at C=4, 8x8. Larger networks scale with
-    their FLOPs; smaller ones are overhead-bound and save less. A step's cost varies up to 6x
-    between archs (perf/cpu_kernels.py), so a small sample can be far from the estimate.
-    """
+
+def estimate_terms(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000,
+                   epochs: int | None = None, evaluations: int | None = None) -> tuple[float, float]:
+    """(training images x epochs, evaluated images), each scaled by the network's size relative to
+    C=4, 8x8: ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the
+    held-out images (default: one, at the end). Larger networks scale with their FLOPs; smaller
+    ones are overhead-bound and save less."""
     res = recipe.resolution(native_resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
     scale = max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
@@ -404,8 +404,17 @@ def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: 
         pool, valid_images = 50000, 10000
     else:
         pool = 25000
-    train = recipe.train_size(pool) * 2.1e-4
-    valid = (recipe.valid_images or valid_images) * 2.7e-5
     epochs = recipe.epochs if epochs is None else epochs
     evaluations = 1 if evaluations is None else evaluations
-    return float(0.46 + (epochs * train + evaluations * valid) * scale)
+    return (epochs * recipe.train_size(pool) * scale,
+            evaluations * (recipe.valid_images or valid_images) * scale)
+
+
+def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000,
+                     epochs: int | None = None, evaluations: int | None = None) -> float:
+    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run:
+    :data:`ESTIMATE_CONSTANTS` applied to :func:`estimate_terms`. A step's cost varies up to 6x
+    between archs (perf/cpu_kernels.py), so a small sample can be far from the estimate."""
+    fixed, per_train, per_eval = ESTIMATE_CONSTANTS
+    train, valid = estimate_terms(recipe, native_resolution, valid_images, epochs, evaluations)
+    return float(fixed + train * per_train + valid * per_eval)

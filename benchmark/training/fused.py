@@ -44,14 +44,13 @@ class GroupedReLUConvBN(nn.Sequential):
 
 class BoxPool(nn.Module):
     """``AvgPool2d(3, stride=1, padding=1, count_include_pad=False)``, by the kernel measured
-    fastest for where ``x`` lies (forward + backward, batch 256, one thread): on CUDA a depthwise
-    3x3 conv with a ones kernel times 1 / (the number of in-image taps), far faster than
-    avg_pool2d on many channels. On a CPU: in channels-last (8 channels and more, see
-    :func:`benchmark.training.engine.apply_layout`) PyTorch's avg_pool2d (2.5-4x faster than the
-    conv there); in NCHW on maps of up to 64 pixels one matrix product of each channel's pixels
-    with the (pixels x pixels) averaging matrix (1.9x faster than the conv at 4 channels, 8x8);
-    on larger NCHW maps the conv, with the same conv as its backward (:class:`_Box`, cheaper
-    than autograd's convolution_backward). The same values up to float rounding."""
+    fastest for where ``x`` lies (``python perf/cpu_kernels.py``: forward + backward, batch 256,
+    one thread). On CUDA a depthwise 3x3 conv with a ones kernel times 1 / (the number of in-image
+    taps), far faster than avg_pool2d on many channels. On a CPU: on maps of up to 16 pixels in
+    channels-last, PyTorch's avg_pool2d; on NCHW maps of up to 64 pixels, one matrix product of
+    each channel's pixels with the (pixels x pixels) averaging matrix; elsewhere the conv, with the
+    same conv as its backward (:class:`_Box`, cheaper than autograd's convolution_backward).
+    The same values up to float rounding."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -59,15 +58,16 @@ class BoxPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        if x.device.type == "cpu" and not x.is_contiguous():     # channels-last
-            return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
-        if x.device.type == "cpu" and h * w <= 64:
-            return (x.reshape(-1, h * w) @ _box_matrix(h, w, x.dtype)).view_as(x)
         taps = _taps(h, w, x.device, x.dtype)
         ones = self.ones.to(x.dtype)
-        if x.device.type == "cpu":
-            return _Box.apply(x, ones, taps)
-        return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * taps
+        if x.device.type != "cpu":
+            return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * taps
+        if x.is_contiguous():                                       # NCHW
+            if h * w <= 64:
+                return (x.reshape(-1, h * w) @ _box_matrix(h, w, x.dtype)).view_as(x)
+        elif h * w <= 16:                                           # channels-last
+            return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        return _Box.apply(x, ones, taps)
 
 
 class _Box(torch.autograd.Function):

@@ -1,0 +1,65 @@
+"""Fit the training cost model (``engine.ESTIMATE_CONSTANTS``) on the training runs of a store.
+
+    python perf/fit_estimate.py results/quick.sqlite [--device cpu]
+
+For every training proxy in the store (one row per arch; runs of engine versions other than the
+current one are left out), the mean seconds per arch and the model's two terms
+(``engine.estimate_terms``: training images x epochs trained, images evaluated, both scaled to the
+network's size); then least squares for (seconds per arch, per training image, per evaluated
+image). Prints the fit, and per proxy the measured mean, the current constants' estimate and the
+fit's, as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sqlite3
+
+import numpy as np
+
+from benchmark.training import engine
+from benchmark.training.recipe import matches
+from proxies.training import recipe_for
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    rows = sqlite3.connect(args.store).execute(
+        "select proxy, seconds, curve, segments, config from scores where device = ?", (args.device,))
+    units: dict[str, list[tuple[float, float, float]]] = {}
+    for proxy, seconds, curve, segments, config in rows:
+        if not matches(proxy) or json.loads(config).get("fingerprint", {}).get("engine") != engine.ENGINE_VERSION:
+            continue
+        curve = json.loads(curve or "[]")
+        trained = sum(end - start for start, end, _ in json.loads(segments or "[]")) or len(curve)
+        evaluated = sum(1 for v in curve if v is not None and not math.isnan(v))
+        recipe, _ = recipe_for(proxy)
+        train, valid = engine.estimate_terms(recipe, epochs=trained, evaluations=evaluated)
+        units.setdefault(proxy, []).append((seconds, train, valid))
+    if len(units) < 3:
+        raise SystemExit(f"{args.store}: {len(units)} training proxies of engine version "
+                         f"{engine.ENGINE_VERSION}; the fit needs at least 3")
+    names = sorted(units)
+    mean = {n: np.mean(np.array(units[n]), axis=0) for n in names}
+    a = np.array([[1.0, mean[n][1], mean[n][2]] for n in names])
+    y = np.array([mean[n][0] for n in names])
+    fit = np.linalg.lstsq(a, y, rcond=None)[0]
+    old = np.array(engine.ESTIMATE_CONSTANTS)
+    out = {"store": args.store, "engine": engine.ENGINE_VERSION, "fit": [float(f"{v:.3g}") for v in fit],
+           "current": list(engine.ESTIMATE_CONSTANTS),
+           "units": {n: {"archs": len(units[n]), "measured_s": round(float(mean[n][0]), 3),
+                         "current_s": round(float(a[i] @ old), 3), "fit_s": round(float(a[i] @ fit), 3)}
+                     for i, n in enumerate(names)},
+           "total_measured_s": round(float(sum(mean[n][0] * len(units[n]) for n in names)), 1),
+           "total_current_s": round(float(sum(a[i] @ old * len(units[n]) for i, n in enumerate(names))), 1),
+           "total_fit_s": round(float(sum(a[i] @ fit * len(units[n]) for i, n in enumerate(names))), 1)}
+    print(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
