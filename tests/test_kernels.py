@@ -4,6 +4,10 @@ own layers compute, values and gradients, in float64; and the forked worker proc
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +20,7 @@ from benchmark.training.fused import BoxPool
 from benchmark.training.kernels import Conv2d
 
 CL = torch.channels_last
+ROOT = Path(__file__).resolve().parent.parent
 
 #: (c_in, c_out, side, kernel, stride, channels-last, bias): 1x1 as a matrix product over the
 #: channels, small maps as one dense product (both layouts, stride 2, bias), maps too large for it
@@ -115,3 +120,38 @@ def test_relative_cost_counts_live_convolutions_and_pools():
     two = Arch.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|skip_connect~2|")
     assert engine.relative_cost(skips) == engine.relative_cost(dead) == 1.0    # node 2 is dead
     assert engine.relative_cost(two) == 4.0
+
+
+def test_workers_die_with_a_killed_parent(tmp_path):
+    if not processes.available():
+        pytest.skip("no fork here")
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from benchmark.training import processes\n"
+        "def task(i, send):\n"
+        f"    open(os.path.join({str(tmp_path)!r}, f'worker{{os.getpid()}}'), 'w').close()\n"
+        "    time.sleep(60)\n"
+        "processes.run(task, 2, 2, print)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("worker*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pids = [int(p.name.removeprefix("worker")) for p in tmp_path.glob("worker*")]
+    parent.kill()
+    parent.wait()
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

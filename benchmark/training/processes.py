@@ -7,9 +7,12 @@ tensors (copy-on-write, nothing is sent) and returns only its results, pickled.
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import pickle
 import queue
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -40,7 +43,7 @@ def run(task: Callable[[int, Callable[[Any], None]], Any], count: int, processes
     processes = max(1, min(processes, count))
     for _ in range(processes):
         tasks.put(None)
-    workers = [ctx.Process(target=_work, args=(task, tasks, results), daemon=True)
+    workers = [ctx.Process(target=_work, args=(task, tasks, results, os.getpid()), daemon=True)
                for _ in range(processes)]
     for worker in workers:
         worker.start()
@@ -74,7 +77,8 @@ def run(task: Callable[[int, Callable[[Any], None]], Any], count: int, processes
     return out
 
 
-def _work(task, tasks, results) -> None:
+def _work(task, tasks, results, parent: int) -> None:
+    _die_with_parent(parent)
     torch.set_num_threads(1)
     send = lambda message: results.put(("message", pickle.dumps(message, pickle.HIGHEST_PROTOCOL)))  # noqa: E731
     try:
@@ -85,3 +89,15 @@ def _work(task, tasks, results) -> None:
     finally:
         results.close()
         results.join_thread()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when the thread that forked it ends (Linux's
+    PR_SET_PDEATHSIG), so that a killed run leaves no workers behind; exit at once if the parent
+    is already gone."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)     # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
