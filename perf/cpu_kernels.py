@@ -76,13 +76,19 @@ def _box_shifted(x: torch.Tensor) -> torch.Tensor:
     return rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]
 
 
-def op_ms(fn, x: torch.Tensor, n: int = 30) -> float:
-    for _ in range(3):
-        fn(x).sum().backward()
-    began = time.perf_counter()
-    for _ in range(n):
-        fn(x).sum().backward()
-    return (time.perf_counter() - began) / n * 1e3
+def op_ms(fn, x: torch.Tensor, seconds: float = 0.3, least: int = 10) -> float:
+    """ms per forward + backward of ``fn`` on ``x``, with a gradient laid out as the output (as in
+    training; a ``.sum().backward()`` gradient is an expanded scalar, which some kernels take a
+    slow path for): 5 warm-up calls, then as many as fill ``seconds`` (at least ``least``)."""
+    y = fn(x)
+    grad = torch.randn_like(y)
+    for _ in range(5):
+        fn(x).backward(grad)
+    calls, began = 0, time.perf_counter()
+    while calls < least or time.perf_counter() - began < seconds:
+        fn(x).backward(grad)
+        calls += 1
+    return (time.perf_counter() - began) / calls * 1e3
 
 
 def alternatives(channels: int, side: int, channels_last: bool) -> dict:
