@@ -113,6 +113,12 @@ def test_processes_report_a_failure_and_a_dead_worker():
     with pytest.raises(RuntimeError, match="exit code 3"):
         processes.run(dies, 2, 2, lambda m: None)
 
+    def leaves(i, send):
+        os._exit(0)                     # exits "cleanly" without its result: still an error
+
+    with pytest.raises(RuntimeError, match="exit code 0"):
+        processes.run(leaves, 2, 2, lambda m: None)
+
 
 def test_relative_cost_counts_live_convolutions_and_pools():
     skips = Arch.parse("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")

@@ -6,7 +6,7 @@ convolution call costs mkldnn's fixed overhead many times over its arithmetic (d
 small map: one matrix product with a dense matrix gathered from the kernel (:func:`dense_conv`),
 and a 1x1 convolution in channels-last is a matrix product over the channels (:func:`Conv2d`).
 Both compute the same sums as the convolution, in another order (the same values up to float
-rounding; tests/test_training.py compares them in float64).
+rounding; tests/test_kernels.py compares them in float64).
 """
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ from torch import nn
 #: A convolution runs as one dense matrix product when its input map has at most 9 pixels (the
 #: dense matrix then has no more entries than the kernel has taps over the map) or when the dense
 #: matrix has at most this many entries. Measured (``python perf/cpu_kernels.py``, forward and
-#: backward, batch 256, one thread): 3.8x faster for a 3x3 conv at 16 channels on 2x2, 3x for the
-#: stride-2 reduction 8 -> 16 channels at 4x4, 2x for 4 -> 8 at 8x8, 1.2x at 8 channels on 4x4;
-#: slower from 16 channels on 4x4 (matrices of 2**16 entries and more, mostly zeros).
+#: backward, batch 256, one thread): 4.1x faster than mkldnn for a 3x3 conv at 16 channels on
+#: 2x2, 2.8x for the stride-2 reduction 8 -> 16 channels at 4x4, 2.3x for 4 -> 8 at 8x8, 1.1x at
+#: 8 channels on 4x4; slower (a development measurement) from 16 channels on 4x4 and at 4
+#: channels on 8x8 (matrices of 2**16 entries and more, mostly zeros).
 DENSE_MAX_ENTRIES = 2 ** 15
 #: A 1x1 convolution in channels-last runs as a matrix product over the channels on maps of at
-#: most this many pixels (1.1-2.6x faster there, from 8 to 32 channels; up to 2x slower on 8x8
-#: and larger maps).
+#: most this many pixels (1.1-1.8x faster than mkldnn there, 8 to 32 channels, perf/cpu_kernels.py;
+#: up to 2x slower on 8x8 and larger maps, a development measurement).
 LINEAR_MAX_PIXELS = 16
 
 

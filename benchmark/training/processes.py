@@ -53,10 +53,11 @@ def run(task: Callable[[int, Callable[[Any], None]], Any], count: int, processes
         while done < count:
             try:
                 kind, *payload = results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
-                if dead:
-                    raise RuntimeError(f"a training worker process died (exit code {dead[0]})") from None
+            except queue.Empty:             # all sent is read: has a worker died, or all ended?
+                codes = [w.exitcode for w in workers]
+                if any(c not in (None, 0) for c in codes) or None not in codes:
+                    code = next((c for c in codes if c), 0)
+                    raise RuntimeError(f"a training worker process died (exit code {code})") from None
                 continue
             if kind == "error":
                 raise RuntimeError(f"a training worker process failed:\n{payload[0]}")
