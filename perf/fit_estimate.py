@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> dict:
         "select proxy, seconds, curve, segments, config from scores where device = ?", (args.device,))
     units: dict[str, list[tuple[float, float, float]]] = {}
     for proxy, seconds, curve, segments, config in rows:
-        if not matches(proxy) or json.loads(config).get("fingerprint", {}).get("engine") != engine.ENGINE_VERSION:
+        fingerprint = json.loads(config).get("fingerprint", {})
+        if not matches(proxy) or fingerprint.get("engine") != engine.ENGINE_VERSION:
             continue
         curve = json.loads(curve or "[]")
         trained = sum(end - start for start, end, _ in json.loads(segments or "[]")) or len(curve)
