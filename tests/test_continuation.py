@@ -33,15 +33,22 @@ def _nan_none(curve):
 
 # ------------------------------------------------------------------ engine
 
-def test_continued_run_equals_an_uninterrupted_one_bit_for_bit():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_continued_run_equals_an_uninterrupted_one_bit_for_bit(workers):
     """Same seed, CPU: trained to epoch 2, saved, continued to 4 == trained to 4 at once (the same
-    kernels on the same state: exactly equal weights, momentum, losses and accuracies)."""
+    kernels on the same state: exactly equal weights, momentum, losses and accuracies); with two
+    workers (forked processes) the halves equal one worker's whole run, and every network's
+    checkpoints reach this process."""
     split = _split()
-    whole = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3)
-    half = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, until=2)
+    whole = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, workers=1)
+    half = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, until=2, workers=workers)
     assert [s.epoch for s in half.states] == [2, 2, 2]
     assert {w.dtype for w in whole.states[0].weights.values() if w.is_floating_point()} == {torch.float64}
-    rest = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, until=4, states=half.states)
+    seen = []
+    rest = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, until=4, states=half.states,
+                        workers=workers, checkpoint=lambda k, state: seen.append((k, state.epoch)),
+                        checkpoint_seconds=0)
+    assert sorted(seen) == [(k, epoch) for k in range(3) for epoch in (3, 4)]
     for a, b in zip(whole.states, rest.states):
         assert a.curve == b.curve and a.losses == b.losses and a.epoch == b.epoch == 4
         assert a.weights.keys() == b.weights.keys()
