@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sqlite3
 
 import numpy as np
 
+from benchmark.errors import UserError
+from benchmark.store import Store
 from benchmark.training import engine
 from benchmark.training.recipe import matches
 from proxies.training import recipe_for
@@ -28,19 +29,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("store")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    rows = sqlite3.connect(args.store).execute(
-        "select proxy, seconds, curve, segments, config from scores where device = ?", (args.device,))
+    try:
+        frame = Store(args.store, create=False).frame()
+    except UserError as error:
+        raise SystemExit(f"error: {error}") from None
     units: dict[str, list[tuple[float, float, float]]] = {}
-    for proxy, seconds, curve, segments, config in rows:
+    for proxy, device, config, outcome in zip(frame["proxy"], frame["device"], frame["config"],
+                                              frame["outcome"]):
         fingerprint = json.loads(config).get("fingerprint", {})
-        if not matches(proxy) or fingerprint.get("engine") != engine.ENGINE_VERSION:
+        if (device != args.device or not matches(proxy)
+                or fingerprint.get("engine") != engine.ENGINE_VERSION):
             continue
-        curve = json.loads(curve or "[]")
-        trained = sum(end - start for start, end, _ in json.loads(segments or "[]")) or len(curve)
-        evaluated = sum(1 for v in curve if v is not None and not math.isnan(v))
+        curve = outcome.curve or []
+        trained = sum(end - start for start, end, _ in outcome.segments or []) or len(curve)
+        evaluated = sum(1 for v in curve if not math.isnan(v))
         recipe, _ = recipe_for(proxy)
         train, valid = engine.estimate_terms(recipe, epochs=trained, evaluations=evaluated)
-        units.setdefault(proxy, []).append((seconds, train, valid))
+        units.setdefault(proxy, []).append((outcome.seconds, train, valid))
     if len(units) < 3:
         raise SystemExit(f"{args.store}: {len(units)} training proxies of engine version "
                          f"{engine.ENGINE_VERSION}; the fit needs at least 3")
