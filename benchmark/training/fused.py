@@ -58,16 +58,15 @@ class BoxPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        taps = _taps(h, w, x.device, x.dtype)
-        ones = self.ones.to(x.dtype)
-        if x.device.type != "cpu":
-            return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * taps
-        if x.is_contiguous():                                       # NCHW
-            if h * w <= 64:
-                return (x.reshape(-1, h * w) @ _box_matrix(h, w, x.dtype)).view_as(x)
-        elif h * w <= 16:                                           # channels-last
+        cpu = x.device.type == "cpu"
+        if cpu and x.is_contiguous() and h * w <= 64:                   # NCHW
+            return (x.reshape(-1, h * w) @ _box_matrix(h, w, x.dtype)).view_as(x)
+        if cpu and not x.is_contiguous() and h * w <= 16:               # channels-last
             return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
-        return _Box.apply(x, ones, taps)
+        taps, ones = _taps(h, w, x.device, x.dtype), self.ones.to(x.dtype)
+        if cpu:
+            return _Box.apply(x, ones, taps)
+        return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * taps
 
 
 class _Box(torch.autograd.Function):

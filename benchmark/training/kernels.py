@@ -44,9 +44,8 @@ class Conv2d(nn.Conv2d):
         if (self.kernel_size == (1, 1) and self.stride == (1, 1) and _channels_last(x)
                 and h * w <= LINEAR_MAX_PIXELS):
             return F.linear(x.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
-        _, _, selection = _selection(h, w, self.kernel_size, self.stride, self.padding, x.dtype)
-        entries = selection.shape[1] * weight.shape[0] * weight.shape[1]
-        if h * w <= 9 or entries <= DENSE_MAX_ENTRIES:
+        ho, wo = _output_size(h, w, self.kernel_size, self.stride, self.padding)
+        if h * w <= 9 or ho * wo * h * w * weight.shape[0] * weight.shape[1] <= DENSE_MAX_ENTRIES:
             return dense_conv(x, weight, bias, self.stride, self.padding)
         return super()._conv_forward(x, weight, bias)
 
@@ -79,6 +78,12 @@ def _channels_last(x: torch.Tensor) -> bool:
     return not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
 
 
+def _output_size(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
+                 padding: tuple[int, int]) -> tuple[int, int]:
+    return ((h + 2 * padding[0] - kernel[0]) // stride[0] + 1,
+            (w + 2 * padding[1] - kernel[1]) // stride[1] + 1)
+
+
 @functools.lru_cache(maxsize=256)
 def _selection(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
                padding: tuple[int, int], dtype: torch.dtype) -> tuple[int, int, torch.Tensor]:
@@ -86,7 +91,7 @@ def _selection(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, int],
     joins output pixel p to input pixel q). Cached, so read only; made outside inference mode, so
     that training may use it after an evaluation."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    ho, wo = _output_size(h, w, kernel, stride, padding)
     with torch.inference_mode(False):
         out_y, out_x, tap_y, tap_x = torch.meshgrid(torch.arange(ho), torch.arange(wo),
                                                     torch.arange(kh), torch.arange(kw), indexing="ij")
