@@ -3,7 +3,7 @@
 Pure functions over two 1-D score vectors of equal length. Everywhere in this module
 "higher is better": call `orient` first for proxies where lower is better.
 
-NaN/inf policy (the only one in the suite, `benchmark.ranking.orient`): every non-finite
+NaN/inf policy (the only one in the suite, `nb201.ranking.orient`): every non-finite
 score (NaN, +inf, -inf) becomes one finite value below every finite score, so these archs
 rank last and tie among themselves; `summarize` reports how many there were as "nan_scores".
 The correlation functions below expect finite inputs (run `orient` first).
@@ -20,8 +20,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats
 
-from benchmark.errors import UserError
-from benchmark.ranking import orient, vector as _vector
+from nb201.errors import UserError
+from nb201.ranking import orient, vector as _vector
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 

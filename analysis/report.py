@@ -2,14 +2,14 @@
 figures (PNG, PDF) and one self-contained HTML page plus a Markdown page (rendered by
 ``analysis.pages``).
 
-What is reported is a list of :class:`benchmark.store.Selection` (proxy name as the registry
+What is reported is a list of :class:`nb201.store.Selection` (proxy name as the registry
 knows it, dataset, optionally the data source, arch indices and seeds). An experiment passes its
 own list (the CLI builds the :class:`ReportSpec`); without one, every proxy whose stored rows the
 registry can resolve (its store name and current version) is reported on every arch and seed
-stored. Stored outcomes become scores through :func:`benchmark.store.read_scores`, as for the
+stored. Stored outcomes become scores through :func:`nb201.store.read_scores`, as for the
 ``score`` command: ``c4r4s0e40@20`` reads epoch 20 of the stored ``c4r4s0e40`` curve and set-level
 proxies (vote, AZ-NAS) rank within the reported archs. Metrics come from
-``analysis.metrics.summarize`` against ``benchmark.groundtruth.vector(dataset, truth)``. This
+``analysis.metrics.summarize`` against ``nb201.groundtruth.vector(dataset, truth)``. This
 module reads the store and the proxy interface only: no training, proxies or orchestration code.
 """
 from __future__ import annotations
@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import groundtruth as gt
-from benchmark.api import Proxy, Registry
-from benchmark.catalog import dataset_rank
-from benchmark.errors import UserError
-from benchmark.provenance import SUITE_VERSION, git_hash
-from benchmark.ranking import orient
-from benchmark.store import SearchRuns, Selection, read_scores
+from nb201 import groundtruth as gt
+from nb201.api import Proxy, Registry
+from nb201.catalog import dataset_rank
+from nb201.errors import UserError
+from nb201.provenance import SUITE_VERSION, git_hash
+from nb201.ranking import orient
+from nb201.store import SearchRuns, Selection, read_scores
 
 from . import figures, pages, search, tables
 from .metrics import summarize
@@ -74,7 +74,7 @@ class ProxyResult:
     label: str
     dataset: str
     source: str
-    setting: str            # the computation's digest without the seed (benchmark.store.Key)
+    setting: str            # the computation's digest without the seed (nb201.store.Key)
     indices: np.ndarray
     scores: np.ndarray      # mean over seeds, raw (not oriented)
     truth: np.ndarray
@@ -372,7 +372,7 @@ def check_out_dir(out_dir) -> Path:
 
 def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = None,
                  n_boot: int = 1000) -> dict[str, Path]:
-    """Write the report of ``store`` (a ``benchmark.store.Store``) under ``out_dir``.
+    """Write the report of ``store`` (a ``nb201.store.Store``) under ``out_dir``.
 
     What is reported: ``spec`` if given, else every proxy in the store that ``registry`` resolves.
     Returns the written files by name: "html", "md", "json", "table_<stem>_<fmt>",

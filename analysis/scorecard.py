@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark import groundtruth as gt
+from nb201 import groundtruth as gt
 
 from .metrics import summarize
 

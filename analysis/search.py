@@ -1,6 +1,6 @@
 """Search results: statistics over runs, the truth of the best arch against charged cost, the
 figure and the table of the report. Pure functions of stored runs (the ``result`` JSON of
-``benchmark.store.SearchRuns``: a trajectory of ``{cost, queries, best_index, best_truth}`` points,
+``nb201.store.SearchRuns``: a trajectory of ``{cost, queries, best_index, best_truth}`` points,
 one per query at which the answer changed plus the last one) and of the dataset's optimum.
 
 Conventions: standard deviations over runs are sample standard deviations (ddof=1) and standard
@@ -169,10 +169,10 @@ def report_parts(frame: pd.DataFrame, selection, out: Path
                  ) -> tuple[pd.DataFrame | None, list[tuple[str, dict]], list[str], list[tuple]]:
     """What the report shows of the stored searches (``SearchRuns.frame()``): the table, the
     figure per dataset [(dataset, {"png", "pdf"})], notes, and (dataset, label, command) rows."""
-    from benchmark import groundtruth as gt
+    from nb201 import groundtruth as gt
 
     from .figures import save
-    from benchmark.catalog import dataset_rank
+    from nb201.catalog import dataset_rank
     found = _groups(frame, selection)
     if not found:
         return None, [], [], []

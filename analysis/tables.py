@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.catalog import SPECS, dataset_rank
+from nb201.catalog import SPECS, dataset_rank
 WITH_CI = ("kendall_tau", "spearman", "retrieval_top10")
 HEADERS = {
     "dataset": "dataset", "proxy": "proxy", "label": "proxy", "kind": "kind", "n": "n",

@@ -18,16 +18,16 @@ from analysis.report import ReportSpec, check_out_dir, write_report
 from analysis.scorecard import scorecard
 from proxies import REGISTRY
 
-from . import groundtruth as gt
-from .api import Context, check_seed, resolve_device
-from .catalog import DATASETS, dataset_spec
-from .complexity import flops_m, params_m
-from .errors import UserError
+from nb201 import groundtruth as gt
+from nb201.api import Context, check_seed, resolve_device
+from nb201.catalog import DATASETS, dataset_spec
+from nb201.complexity import flops_m, params_m
+from nb201.errors import UserError
 from .executors import LocalExecutor
 from .experiments.run import run_experiment
 from .experiments.spec import Experiment, load_experiment
 from .runner import Request, mean_scores
-from .store import DEFAULT_PATH, Store
+from nb201.store import DEFAULT_PATH, Store
 
 
 #: the fields of ``proxies --json`` (the CLI contract)
@@ -58,7 +58,7 @@ def cmd_info(args) -> None:
     index = gt.resolve(args.arch)
     arch = gt.arch_of(index)
     if args.nb201_file:
-        from .nb201_file import load_truth
+        from nb201.nb201_file import load_truth
         truth = {m: _num(load_truth(args.nb201_file, args.dataset, m, [index])[index])
                  for m in ("test_200", "valid_200", "test_12")}
     else:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from . import groundtruth as gt
-from .api import Context, Outcome, Proxy
+from nb201 import groundtruth as gt
+from nb201.api import Context, Outcome, Proxy
 
 
 class Executor(Protocol):

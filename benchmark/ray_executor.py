@@ -3,7 +3,7 @@
 Imported only for ``--executor ray`` (the local path never imports Ray). The driver sends each
 task the proxy's *name*, its chunks of arch indices and the context's fields; the task resolves the
 proxy through the registry in its own process (``import proxies``), scores the chunks with the
-proxy's own :meth:`~benchmark.api.Proxy.score` and returns the outcomes with the data source and
+proxy's own :meth:`~nb201.api.Proxy.score` and returns the outcomes with the data source and
 proxy version it used. The driver yields the chunks in completion order (``ray.wait``); the runner
 commits each one, so only the driver writes the store.
 
@@ -15,7 +15,7 @@ commits each one, so only the driver writes the store.
 - Resources by proxy kind (:data:`RESOURCES`): one GPU per task when the context's device is CUDA,
   else one CPU; table proxies are lookups and run in the driver. Tasks are spread over the nodes.
 - Faults: a task whose worker dies is retried (:data:`MAX_RETRIES`); its chunks are committed only
-  once, when a try returns. A :class:`~benchmark.errors.UserError` raised in a task stops the run
+  once, when a try returns. A :class:`~nb201.errors.UserError` raised in a task stops the run
   with its one-line message (and the worker's node); the other tasks are cancelled.
 - Data: each task reports the fingerprint of what it computed (``Proxy.fingerprint``: the data's
   content digest, the options, the versions); a fingerprint or proxy
@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import ray
 import torch
 
-from . import groundtruth as gt
-from .api import Context, Outcome, Proxy
-from .errors import UserError
+from nb201 import groundtruth as gt
+from nb201.api import Context, Outcome, Proxy
+from nb201.errors import UserError
 from .executors import LocalExecutor
 
 #: seconds of estimated work per task (proxy.cost_s per arch, a 2-core CPU guess)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from . import groundtruth as gt
-from .api import Context, Outcome, Proxy
-from .errors import UserError
+from nb201 import groundtruth as gt
+from nb201.api import Context, Outcome, Proxy
+from nb201.errors import UserError
 from .executors import Executor, LocalExecutor
-from .provenance import SUITE_VERSION, git_hash
-from .store import Key, Store, read_scores
+from nb201.provenance import SUITE_VERSION, git_hash
+from nb201.store import Key, Store, read_scores
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,12 @@ class Request:
             raise UserError("no archs to score")
         self.proxy.check(self.dataset)
         if self.nb201_file:
-            from .nb201_file import load_truth
+            from nb201.nb201_file import load_truth
             load_truth(self.nb201_file, self.dataset, self.truth, [])   # opens and checks the file
 
     def truth_values(self) -> np.ndarray:
         if self.nb201_file:
-            from .nb201_file import load_truth
+            from nb201.nb201_file import load_truth
             return load_truth(self.nb201_file, self.dataset, self.truth, self.indices)[self.indices]
         return gt.vector(self.dataset, self.truth)[self.indices]
 
@@ -84,7 +84,7 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
 def mean_scores(request: Request, ctx: Context, store: Store, progress: bool = True,
                 executor: Executor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per arch of ``request.indices``: the proxy's score (combined over the scored set, mean over
-    ``request.seeds``; see :func:`benchmark.store.read_scores`) and its compute seconds (summed
+    ``request.seeds``; see :func:`nb201.store.read_scores`) and its compute seconds (summed
     over seeds), computing what the store lacks."""
     per_seed = [compute(request.proxy, request.indices, ctx.with_seed(s), store, progress, executor)
                 for s in request.seeds]

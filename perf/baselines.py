@@ -9,7 +9,7 @@
   flipped by one vectorised gather, one network at a time with all of torch's threads, no
   DataLoader, evaluation in large no-grad batches.
 
-Both build NB201's network (:class:`benchmark.network.Network`, the engine's initial weights) and
+Both build NB201's network (:class:`nb201.network.Network`, the engine's initial weights) and
 use NB201's SGD and per-epoch cosine, and evaluate after the same epochs as the engine.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from benchmark.training import engine
-from benchmark.training.data import Split
-from benchmark.training.recipe import Recipe
+from nb201.training import engine
+from nb201.training.data import Split
+from nb201.training.recipe import Recipe
 
 
 class PerSampleImages(Dataset):

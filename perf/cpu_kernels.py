@@ -8,7 +8,7 @@ kernels would do better: three measurements on one thread, side by side in one r
 2. calls: over the same archs, the convolution calls (forward and backward) that take longest
    in total, with their input and weight shapes, from torch.profiler;
 3. alternatives: ms for forward + backward of one op on a batch of 256 at the shapes the reduced
-   networks have: the engine's own kernels (benchmark/training/kernels.py: small maps as one
+   networks have: the engine's own kernels (nb201/training/kernels.py: small maps as one
    dense matrix product, 1x1 in channels-last as a product over the channels; BoxPool), mkldnn's
    convolution and avg_pool2d, and the obvious replacements: a 1x1 conv as a batched matmul, a
    3x3 conv as im2col + matmul, the pooling's box filter as a depthwise conv (engine version 2)
@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from benchmark import groundtruth as gt
-from benchmark.training import engine
-from benchmark.training.fused import BoxPool
-from benchmark.training.kernels import Conv2d
+from nb201 import groundtruth as gt
+from nb201.training import engine
+from nb201.training.fused import BoxPool
+from nb201.training.kernels import Conv2d
 from perf.profile_training import one_network
 from proxies.training import recipe_for
 

@@ -17,10 +17,10 @@ import math
 
 import numpy as np
 
-from benchmark.errors import UserError
-from benchmark.store import Store
-from benchmark.training import engine
-from benchmark.training.recipe import matches
+from nb201.errors import UserError
+from nb201.store import Store
+from nb201.training import engine
+from nb201.training.recipe import matches
 from proxies.training import recipe_for
 
 

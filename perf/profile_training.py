@@ -16,10 +16,10 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmark import groundtruth as gt
-from benchmark.api import Context
-from benchmark.training import data, engine
-from benchmark.training.fused import fuse
+from nb201 import groundtruth as gt
+from nb201.api import Context
+from nb201.training import data, engine
+from nb201.training.fused import fuse
 from proxies.training import recipe_for
 
 #: operator name -> the part of the network it belongs to

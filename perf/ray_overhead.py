@@ -36,12 +36,12 @@ from pathlib import Path
 import ray
 import torch
 
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
 from benchmark.executors import LocalExecutor
 from benchmark.ray_executor import RESOURCES, RayExecutor, _remote_score
 from benchmark.runner import compute
-from benchmark.store import Store
+from nb201.store import Store
 from proxies import REGISTRY
 
 

@@ -16,9 +16,9 @@ import os
 import numpy as np
 
 from analysis.metrics import kendall_tau, spearman
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
-from benchmark.training import data, engine
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
+from nb201.training import data, engine
 from proxies.training import recipe_for
 
 

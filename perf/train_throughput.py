@@ -1,7 +1,7 @@
 """Training throughput: the same archs trained by the engine, by a tight tensor loop and naively
 (perf/baselines.py), alternating in one run.
 
-Engine = ``benchmark.training.engine.train`` on chunks of K archs (data on the device as uint8,
+Engine = ``nb201.training.engine.train`` on chunks of K archs (data on the device as uint8,
 augmented per batch; on a CPU each network in its own thread with one intra-op thread).
 Tight = one network at a time with all threads, the whole split as a tensor, per-batch vectorised
 crop and flip, no DataLoader. Naive = NB201's per-image DataLoader loop.
@@ -28,10 +28,10 @@ import time
 
 import torch
 
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
-from benchmark.datasets import proxy_split
-from benchmark.training import data, engine
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
+from nb201.datasets import proxy_split
+from nb201.training import data, engine
 from perf.baselines import naive_train, tight_train
 from proxies.training import default_fuse, recipe_for
 

@@ -1,7 +1,7 @@
 """Zero-cost scoring throughput: archs per second for every zero-cost proxy, and the projected time
 for all 15,625 NB201 archs.
 
-Each proxy scores the same archs (``--archs`` of ``benchmark.groundtruth.sample(n, seed=1)``)
+Each proxy scores the same archs (``--archs`` of ``nb201.groundtruth.sample(n, seed=1)``)
 exactly as the runner would (full NB201 network C=16, N=5, a CIFAR-10 minibatch of
 ``--zc-batch`` images, per-arch seeds), after one untimed warm-up arch. Nothing is stored.
 The machine's 1-minute load average is printed before and after the run (other work on the
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
 
 
 def cpu_name() -> str:

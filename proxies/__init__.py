@@ -1,6 +1,6 @@
-"""Every proxy of the suite. Importing this package registers them all in benchmark.api.REGISTRY
+"""Every proxy of the suite. Importing this package registers them all in nb201.api.REGISTRY
 (one explicit import per module: a new proxy is one small module plus one line here)."""
-from benchmark.api import REGISTRY
+from nb201.api import REGISTRY
 
 from . import table  # noqa: F401  params, flops, nb201-12ep(-valid), nb201-200ep-valid, random
 from . import zero_cost  # noqa: F401  grad_norm, snip, grasp, fisher, synflow, jacov, nwot, zen, ... vote

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark import groundtruth as gt
-from benchmark.catalog import dataset_spec
-from benchmark.complexity import flops_m, params_m
-from benchmark.api import REGISTRY, Outcome, Proxy
+from nb201 import groundtruth as gt
+from nb201.catalog import dataset_spec
+from nb201.complexity import flops_m, params_m
+from nb201.api import REGISTRY, Outcome, Proxy
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Flops(TableProxy):
 
 @dataclass(frozen=True)
 class TableMetric(TableProxy):
-    """One column of NB201's table for the dataset scored (``benchmark.groundtruth.METRICS``)."""
+    """One column of NB201's table for the dataset scored (``nb201.groundtruth.METRICS``)."""
 
     metric: str = "test_12"
 

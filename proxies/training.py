@@ -1,7 +1,7 @@
 """Training proxies: NB201's recipe reduced in EcoNAS notation, ``[protocol:]c{k}r{k}s{k}e{n}[b{B}][@m]``.
 
 Any name of that form is a proxy (a registry family); it is a diff of the recipe
-(:mod:`benchmark.training.recipe`), trained by the fused engine (:mod:`benchmark.training.engine`).
+(:mod:`nb201.training.recipe`), trained by the fused engine (:mod:`nb201.training.engine`).
 All reads of one schedule share one stored run under the schedule's canonical name (without
 ``@m``): ``c4r4s0e40@20`` and ``c4r4s0e40`` read one 40-epoch cosine run.
 
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import torch
 
-from benchmark.api import REGISTRY, Outcome, Proxy
-from benchmark.catalog import dataset_spec
-from benchmark.provenance import config_digest
-from benchmark.training import data, engine
-from benchmark.training.engine import RunState
-from benchmark.training.recipe import NB201, Recipe, matches, parse
+from nb201.api import REGISTRY, Outcome, Proxy
+from nb201.catalog import dataset_spec
+from nb201.provenance import config_digest
+from nb201.training import data, engine
+from nb201.training.engine import RunState
+from nb201.training.recipe import NB201, Recipe, matches, parse
 
 PATTERN = "[protocol:]c{k}r{k}s{k}e{n}[b{B}][@m]"
 #: 2: the engine's ENGINE_VERSION 2 (per-epoch batch streams, stratified subsets), curves

@@ -4,7 +4,7 @@ import torch
 
 import benchmark.cli
 import proxies
-from benchmark.api import Registry
+from nb201.api import Registry
 
 
 @pytest.fixture

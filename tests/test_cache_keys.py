@@ -6,11 +6,11 @@ import sqlite3
 import pytest
 import torch
 
-from benchmark.api import REGISTRY, Context, Outcome
-from benchmark.datasets import ImageData
+from nb201.api import REGISTRY, Context, Outcome
+from nb201.datasets import ImageData
 from benchmark.runner import compute
-from benchmark.store import Key, Store
-from benchmark.training import engine
+from nb201.store import Key, Store
+from nb201.training import engine
 from proxies.zero_cost.harness import ZeroCostProxy
 
 

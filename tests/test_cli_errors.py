@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.datasets import EMBEDDED_CIFAR10
-from benchmark.api import Outcome
-from benchmark.store import Key, Store
+from nb201.datasets import EMBEDDED_CIFAR10
+from nb201.api import Outcome
+from nb201.store import Key, Store
 
 
 def _experiment(spec: str) -> str:

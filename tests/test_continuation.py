@@ -9,12 +9,12 @@ import pytest
 import torch
 
 import proxies.training as training
-from benchmark.api import REGISTRY, Context, Outcome
-from benchmark.errors import UserError
+from nb201.api import REGISTRY, Context, Outcome
+from nb201.errors import UserError
 from benchmark.runner import compute
-from benchmark.store import Store
-from benchmark.training import data, engine
-from benchmark.training.recipe import NB201, PROTOCOLS, parse
+from nb201.store import Store
+from nb201.training import data, engine
+from nb201.training.recipe import NB201, PROTOCOLS, parse
 from tests.test_training import SMALL, THREE, _split
 from tests.test_training_proxy import folder  # noqa: F401  (fixture)
 
@@ -150,7 +150,7 @@ def test_reading_a_later_epoch_continues_the_stored_run(folder, tmp_path):  # no
 
 
 def _key(store, ctx, name):
-    from benchmark.store import Key
+    from nb201.store import Key
     return Key.of(REGISTRY.get(name), ctx)
 
 

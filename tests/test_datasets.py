@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark import datasets as D
-from benchmark import formats
-from benchmark.catalog import SPECS
-from benchmark.datasets import ImageData, load_dataset, proxy_split
-from benchmark.errors import UserError
+from nb201 import datasets as D
+from nb201 import formats
+from nb201.catalog import SPECS
+from nb201.datasets import ImageData, load_dataset, proxy_split
+from nb201.errors import UserError
 
 _USER_CACHE_DIR = os.environ.get("NB201_CACHE_DIR")
 

@@ -9,17 +9,17 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark import groundtruth as gt
-from benchmark.api import Context, Outcome
-from benchmark.catalog import DATASETS
+from nb201 import groundtruth as gt
+from nb201.api import Context, Outcome
+from nb201.catalog import DATASETS
 from benchmark.cli import main
-from benchmark.errors import UserError
+from nb201.errors import UserError
 from benchmark.experiments.plan import duration, format_plan, make_plan
 from benchmark.experiments.run import run_experiment
 from benchmark.experiments.spec import (EXPERIMENTS_DIR, load_experiment, parse_data_dir,
                                         parse_experiment)
 from benchmark.runner import compute
-from benchmark.store import Key, Store
+from nb201.store import Key, Store
 from proxies import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +229,7 @@ def test_shipped_experiment_names():
 
 
 def test_estimates_of_unmeasured_proxies_are_calibrated_on_measured_ones(tmp_path, registry):
-    from benchmark.api import Proxy
+    from nb201.api import Proxy
     for name in ("cal-a", "cal-b"):
         registry.register(Proxy(name, "zero-cost", cost_s=2.0, source="none"))
     text = '[[group]]\nname="z"\nproxies=["cal-a", "cal-b"]\nsample=10'

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from benchmark import groundtruth as gt
-from benchmark.catalog import DATASETS
-from benchmark.errors import UserError
+from nb201 import groundtruth as gt
+from nb201.catalog import DATASETS
+from nb201.errors import UserError
 
 
 def test_table_order_and_published_bests():

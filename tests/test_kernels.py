@@ -1,6 +1,6 @@
-"""The CPU kernels for small maps (benchmark/training/kernels.py, BoxPool) compute what PyTorch's
+"""The CPU kernels for small maps (nb201/training/kernels.py, BoxPool) compute what PyTorch's
 own layers compute, values and gradients, in float64; and the forked worker processes
-(benchmark/training/processes.py) return results in order, pass messages and report failures."""
+(nb201/training/processes.py) return results in order, pass messages and report failures."""
 from __future__ import annotations
 
 import os
@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.space import Arch
-from benchmark.training import engine, processes
-from benchmark.training.fused import BoxPool
-from benchmark.training.kernels import Conv2d
+from nb201.space import Arch
+from nb201.training import engine, processes
+from nb201.training.fused import BoxPool
+from nb201.training.kernels import Conv2d
 
 CL = torch.channels_last
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +136,7 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import os, sys, time\n"
-        "from benchmark.training import processes\n"
+        "from nb201.training import processes\n"
         "def task(i, send):\n"
         f"    open(os.path.join({str(tmp_path)!r}, f'worker{{os.getpid()}}'), 'w').close()\n"
         "    time.sleep(60)\n"

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from analysis import metrics as M
-from benchmark.errors import UserError
+from nb201.errors import UserError
 
 
 def tied_pair(n, seed):

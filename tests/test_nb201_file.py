@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import groundtruth
-from benchmark import nb201_file as F
-from benchmark.errors import UserError
+from nb201 import groundtruth
+from nb201 import nb201_file as F
+from nb201.errors import UserError
 
 SEEDS = (777, 888, 999)
 CLASSES = {"cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}

@@ -3,11 +3,11 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark import groundtruth as gt
-from benchmark.catalog import SPECS
-from benchmark.complexity import flops_m, params_m
-from benchmark.network import Network, count_flops, count_params
-from benchmark.space import Arch
+from nb201 import groundtruth as gt
+from nb201.catalog import SPECS
+from nb201.complexity import flops_m, params_m
+from nb201.network import Network, count_flops, count_params
+from nb201.space import Arch
 
 FIXTURES = "tests/fixtures"
 

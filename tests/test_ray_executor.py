@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 
 import proxies
-from benchmark.api import Context, Outcome, Proxy
+from nb201.api import Context, Outcome, Proxy
 from benchmark.cli import main
-from benchmark.errors import UserError
+from nb201.errors import UserError
 from benchmark.executors import LocalExecutor
 from benchmark.runner import compute
-from benchmark.store import Store
+from nb201.store import Store
 from test_training_proxy import write_folder
 
 ray = pytest.importorskip("ray")
@@ -112,8 +112,8 @@ def test_tasks_group_chunks_by_estimated_seconds_in_full_waves():
 def test_only_the_ray_executor_imports_ray():
     """The local path never imports Ray: no module but benchmark.ray_executor imports it, and that
     one is imported only inside a function (the CLI's, for --executor ray)."""
-    for path in [*(ROOT / "benchmark").rglob("*.py"), *(ROOT / "proxies").rglob("*.py"),
-                 *(ROOT / "analysis").rglob("*.py")]:
+    for path in [*(ROOT / "nb201").rglob("*.py"), *(ROOT / "benchmark").rglob("*.py"),
+                 *(ROOT / "proxies").rglob("*.py"), *(ROOT / "analysis").rglob("*.py")]:
         tree = ast.parse(path.read_text())
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         names = [a.name for n in top for a in n.names] + [n.module or "" for n in top

@@ -3,9 +3,9 @@ import sqlite3
 
 import pytest
 
-from benchmark.errors import UserError
-from benchmark.api import Outcome, Proxy, Registry
-from benchmark.store import Key, Store, read_scores
+from nb201.errors import UserError
+from nb201.api import Outcome, Proxy, Registry
+from nb201.store import Key, Store, read_scores
 
 
 def test_registry_refuses_duplicates_and_suggests_on_typos():

@@ -13,11 +13,11 @@ import pytest
 
 from analysis import figures, tables
 from analysis.report import ReportSpec, collect, write_report
-from benchmark import groundtruth as gt
-from benchmark.api import Context, Outcome, Proxy
-from benchmark.provenance import git_hash
+from nb201 import groundtruth as gt
+from nb201.api import Context, Outcome, Proxy
+from nb201.provenance import git_hash
 from benchmark.runner import compute
-from benchmark.store import Key, Selection, Store
+from nb201.store import Key, Selection, Store
 from devtools import DevTools, find_browser
 from proxies import REGISTRY
 

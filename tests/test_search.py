@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from analysis import search as analysis
-from benchmark import groundtruth as gt
-from benchmark.api import Context
-from benchmark.errors import UserError
+from nb201 import groundtruth as gt
+from nb201.api import Context
+from nb201.errors import UserError
 from benchmark.search import STRATEGIES
 from benchmark.search.cost import Charge, Ledger, increment
 from benchmark.search.econas import split
@@ -27,7 +27,7 @@ from benchmark.search.observer import Observer
 from benchmark.search.rea import evolve
 from benchmark.search.service import SearchSpec, check, search
 from benchmark.search.strategy import Options, Strategy, StrategyRegistry
-from benchmark.store import SearchRuns, Store
+from nb201.store import SearchRuns, Store
 from proxies import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from benchmark import groundtruth as gt
-from benchmark.errors import UserError
-from benchmark.space import EDGES, OPS, Arch, all_archs
+from nb201 import groundtruth as gt
+from nb201.errors import UserError
+from nb201.space import EDGES, OPS, Arch, all_archs
 
 FIXTURES = "tests/fixtures"
 

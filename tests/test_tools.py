@@ -8,9 +8,9 @@ from PIL import Image
 
 from tools import jpeg_sensitivity
 from tools import proxy_anatomy
-from benchmark import groundtruth as gt
-from benchmark.datasets import load_dataset
-from benchmark.space import OPS
+from nb201 import groundtruth as gt
+from nb201.datasets import load_dataset
+from nb201.space import OPS
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

@@ -14,12 +14,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.errors import UserError
-from benchmark.network import Network
-from benchmark.space import OPS, Arch
-from benchmark.training import augment, data, engine
-from benchmark.training.fused import FusedNetwork, fold_batchnorm, fuse, live_ops, unfuse
-from benchmark.training.recipe import NB201, Recipe, matches, parse
+from nb201.errors import UserError
+from nb201.network import Network
+from nb201.space import OPS, Arch
+from nb201.training import augment, data, engine
+from nb201.training.fused import FusedNetwork, fold_batchnorm, fuse, live_ops, unfuse
+from nb201.training.recipe import NB201, Recipe, matches, parse
 
 THREE = [Arch.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"),
          Arch.parse("|avg_pool_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_1x1~0|nor_conv_3x3~1|none~2|"),

@@ -16,10 +16,10 @@ import torch
 from PIL import Image
 
 import proxies  # noqa: F401  registers the families
-from benchmark.api import REGISTRY, Context, Outcome
-from benchmark.errors import UserError
+from nb201.api import REGISTRY, Context, Outcome
+from nb201.errors import UserError
 from benchmark.runner import compute
-from benchmark.store import Store
+from nb201.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = [f"c{i}" for i in range(10)]

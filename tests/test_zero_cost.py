@@ -14,13 +14,13 @@ from torch import nn
 
 import proxies  # noqa: F401  registers every proxy
 from analysis.metrics import orient, spearman
-from benchmark import groundtruth as gt
-from benchmark.api import REGISTRY, Context, Outcome
-from benchmark.datasets import ImageData
+from nb201 import groundtruth as gt
+from nb201.api import REGISTRY, Context, Outcome
+from nb201.datasets import ImageData
 from benchmark.cli import score
 from benchmark.runner import Request
-from benchmark.space import Arch
-from benchmark.store import Key, Store
+from nb201.space import Arch
+from nb201.store import Key, Store
 from proxies.zero_cost import harness
 from proxies.zero_cost.aznas import AZNAS
 from proxies.zero_cost.harness import Batch, RankedProxy, ZeroCostProxy, run

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.catalog import dataset_spec
-from benchmark.complexity import params_m
-from benchmark.space import Arch
+from nb201.catalog import dataset_spec
+from nb201.complexity import params_m
+from nb201.space import Arch
 
 DATASETS = {"cifar10": ("cifar10", "cifar10valid"), "cifar100": ("cifar100", "cifar100"),
             "imagenet16-120": ("imagenet16", "imagenet16")}

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import torch
 
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
 from benchmark.cli import score
 from benchmark.runner import Request, compute
-from benchmark.store import Store
-from benchmark.training import data, engine
+from nb201.store import Store
+from nb201.training import data, engine
 from perf.baselines import naive_train, tight_train
 from perf.train_throughput import native_data, sync
 from perf.zero_cost_throughput import measure

@@ -33,11 +33,11 @@ from tqdm import tqdm
 
 
 from analysis.metrics import orient, spearman, summarize
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
-from benchmark.datasets import EMBEDDED_CIFAR10, load_dataset
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
+from nb201.datasets import EMBEDDED_CIFAR10, load_dataset
 from benchmark.runner import Request, mean_scores
-from benchmark.store import DEFAULT_PATH, Store
+from nb201.store import DEFAULT_PATH, Store
 from proxies import REGISTRY
 
 IMAGE_PROXIES = ("grad_norm", "snip", "fisher", "jacov", "epe_nas", "nwot", "zico", "meco")

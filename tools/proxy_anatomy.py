@@ -17,11 +17,11 @@ import numpy as np
 
 
 from analysis.metrics import kendall_tau, orient
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
 from benchmark.runner import Request, mean_scores
-from benchmark.space import OPS
-from benchmark.store import DEFAULT_PATH, Store
+from nb201.space import OPS
+from nb201.store import DEFAULT_PATH, Store
 from proxies import REGISTRY
 
 

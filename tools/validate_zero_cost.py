@@ -17,7 +17,7 @@ score and our NaN/inf are both ranked last, by the suite's policy).
 Kendall tau, Spearman and top-10% retrieval against the 200-epoch test accuracy, with bootstrap CIs.
 
 The reference archs are those of ``tests/fixtures/zc_reference.csv``: the CIFAR-10 archs of
-NASLib's file in the order of ``benchmark.groundtruth.sample(15625, seed=0)`` (so the first ones
+NASLib's file in the order of ``nb201.groundtruth.sample(15625, seed=0)`` (so the first ones
 are the archs of ``--sample 200 --seed 0`` that NASLib scored), 320 of them.
 """
 from __future__ import annotations
@@ -33,10 +33,10 @@ import pandas as pd
 
 
 from analysis.metrics import orient, spearman
-from benchmark import groundtruth as gt
-from benchmark.api import Context, resolve_device
+from nb201 import groundtruth as gt
+from nb201.api import Context, resolve_device
 from benchmark.runner import compute
-from benchmark.store import DEFAULT_PATH, Store
+from nb201.store import DEFAULT_PATH, Store
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "zc_reference.csv"
 PROXIES = ("params", "flops", "synflow", "grad_norm", "snip", "grasp", "fisher", "plain",

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from benchmark.api import Context, Proxy, Registry
-from benchmark.errors import UserError
-from benchmark.store import Key, Store
+from nb201.api import Context, Proxy, Registry
+from nb201.errors import UserError
+from nb201.store import Key, Store
 
 if TYPE_CHECKING:
     from .spec import Experiment

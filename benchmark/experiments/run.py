@@ -9,12 +9,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from benchmark.api import Context, Registry, resolve_device
-from benchmark.catalog import DATASETS
+from nb201.api import Context, Registry, resolve_device
+from nb201.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute, device_name
 from benchmark.search.experiment import plan_lines, run_searches
-from benchmark.store import DEFAULT_PATH, Store
+from nb201.store import DEFAULT_PATH, Store
 
 from .plan import Plan, duration, format_plan, make_plan
 from .spec import EXPERIMENTS_DIR, Experiment, load_experiment, parse_data_dir

@@ -46,12 +46,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import groundtruth as gt
-from benchmark.api import MAX_SEED, Registry
-from benchmark.catalog import DATASETS
-from benchmark.errors import UserError
-from benchmark.provenance import ROOT
-from benchmark.store import Selection
+from nb201 import groundtruth as gt
+from nb201.api import MAX_SEED, Registry
+from nb201.catalog import DATASETS
+from nb201.errors import UserError
+from nb201.provenance import ROOT
+from nb201.store import Selection
 
 EXPERIMENTS_DIR = ROOT / "data" / "experiments"
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "device", "fuse", "amp",

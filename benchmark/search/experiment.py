@@ -25,7 +25,7 @@ import itertools
 import sys
 from dataclasses import dataclass
 
-from ..errors import UserError
+from nb201.errors import UserError
 from .loop import Limits
 from .service import Checked, SearchSpec, check, describe, digest, label, search
 from .strategy import Options
@@ -117,7 +117,7 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
 
 def plan_lines(entries, contexts, store) -> list[str]:
     """One line per search: what it is and how many of its runs are stored."""
-    from ..store import SearchRuns
+    from nb201.store import SearchRuns
     from .fitness import Fitness
     lines = []
     for entry in entries:

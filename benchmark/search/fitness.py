@@ -26,12 +26,12 @@ import numpy as np
 from proxies.table import TableProxy
 from proxies.training import TrainingProxy
 
-from .. import groundtruth as gt
-from ..api import Context
-from ..api import Proxy
+from nb201 import groundtruth as gt
+from nb201.api import Context
+from nb201.api import Proxy
 from ..executors import Executor
 from ..runner import Request, device_name, mean_scores
-from ..store import Key, Store
+from nb201.store import Key, Store
 from .cost import Charge
 from .ladder import Ladder
 
@@ -120,7 +120,7 @@ class Fitness:
     def identity(self) -> list[dict]:
         """What each level reads and how it is charged (part of a stored search's identity):
         ``setting`` is the digest of everything that makes its scores (the proxy's fingerprint:
-        version, data content, options; :class:`benchmark.store.Key`)."""
+        version, data content, options; :class:`nb201.store.Key`)."""
         return [{"proxy": p.name, "store_name": p.store_name, "version": p.version,
                  "source": p.data_source(self.ctx), "setting": Key.of(p, self.ctx).setting,
                  "seed": self.ctx.seed, "charge": basis(p)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UserError
+from nb201.errors import UserError
 
 #: Named ladders (``--fitness NAME``).
 PRESETS = {

@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .. import groundtruth as gt
+from nb201 import groundtruth as gt
 
 
 class Moves:

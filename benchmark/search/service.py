@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from .. import groundtruth as gt
-from ..api import Context
-from ..catalog import dataset_spec
-from ..errors import UserError
-from ..provenance import SUITE_VERSION, config_digest, git_hash
-from ..store import SearchRuns, Store
+from nb201 import groundtruth as gt
+from nb201.api import Context
+from nb201.catalog import dataset_spec
+from nb201.errors import UserError
+from nb201.provenance import SUITE_VERSION, config_digest, git_hash
+from nb201.store import SearchRuns, Store
 from .fitness import Fitness, resolve
 from .ladder import Ladder, parse
 from .loop import Limits, run_one

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import UserError
+from nb201.errors import UserError
 from .ladder import Ladder
 
 Ask = Callable[[int, list[int]], list[float]]

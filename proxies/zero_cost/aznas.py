@@ -34,8 +34,8 @@ import torch
 from scipy import stats
 from torch import nn
 
-from benchmark.network import count_flops
-from benchmark.api import REGISTRY
+from nb201.network import count_flops
+from nb201.api import REGISTRY
 
 from .harness import Batch, RankedProxy
 

@@ -4,7 +4,7 @@ function, and handles no_grad, CUDA out-of-memory (split the batch and retry) an
 A zero-cost proxy is a pure function ``fn(net, batch) -> float`` registered with its metadata by
 the :func:`zero_cost` decorator. The harness, not the function, decides
 
-* the network: NB201's own (``benchmark.network.Network``, C=16, N=5 by default; tests use
+* the network: NB201's own (``nb201.network.Network``, C=16, N=5 by default; tests use
   ``dataclasses.replace(proxy, channels=4, cells=1)``), built under a seed drawn from
   (``ctx.seed``, arch index), so an arch's score does not depend on which other archs are scored;
 * the weights' initialisation: PyTorch's default unless the proxy names one (``init``);
@@ -24,7 +24,7 @@ the :func:`zero_cost` decorator. The harness, not the function, decides
   warning) instead of stopping the run; on any other arch the error propagates.
 
 Scores are returned as computed; NaN and +-inf are stored as they are and ranked last by the
-suite's one NaN/inf policy (``benchmark.ranking.orient``).
+suite's one NaN/inf policy (``nb201.ranking.orient``).
 """
 from __future__ import annotations
 
@@ -40,11 +40,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.ranking import orient
-from benchmark.catalog import MEAN, STD, dataset_spec
-from benchmark.network import Network
-from benchmark.api import REGISTRY, Outcome, Proxy
-from benchmark.space import Arch
+from nb201.ranking import orient
+from nb201.catalog import MEAN, STD, dataset_spec
+from nb201.network import Network
+from nb201.api import REGISTRY, Outcome, Proxy
+from nb201.space import Arch
 
 #: bump when the harness changes what any zero-cost proxy computes (network, batch, seeding, dtype)
 HARNESS_VERSION = 1

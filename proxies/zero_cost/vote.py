@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from benchmark.api import REGISTRY
+from nb201.api import REGISTRY
 
 from .harness import RankedProxy, ZeroCostProxy
 

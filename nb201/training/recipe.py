@@ -14,8 +14,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from benchmark.catalog import MEAN, STD
-from benchmark.errors import UserError
+from nb201.catalog import MEAN, STD
+from nb201.errors import UserError
 
 
 @dataclass(frozen=True)

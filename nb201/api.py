@@ -251,7 +251,7 @@ class Context:
 
     @property
     def images(self):
-        """The dataset's images (:class:`benchmark.datasets.ImageData`), loaded once per process."""
+        """The dataset's images (:class:`nb201.datasets.ImageData`), loaded once per process."""
         return _load(self.dataset, self.data_dir)
 
     def with_seed(self, seed: int) -> Context:

@@ -6,7 +6,7 @@
   * an image folder `train/<class>/*`, `test/<class>/*` (classes sorted by name),
 found in a folder or one of its children, on disk (`DirTree`) or in a tar archive (`read_tar`).
 Pickled batches are read with an unpickler that accepts arrays, lists and dicts only.
-`detect` picks the format holding a dataset; `benchmark.datasets` caches and wraps the result.
+`detect` picks the format holding a dataset; `nb201.datasets` caches and wraps the result.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 only after the epochs that are asked for, and continued from a saved :class:`RunState`.
 
 Everything random is a function of the seed (batches, crops, flips, the training subset, the
-validation subset: :mod:`benchmark.training.data`) or of (seed, arch index) (the initial weights),
+validation subset: :mod:`nb201.training.data`) or of (seed, arch index) (the initial weights),
 never of K, of which archs share a batch, or of where a run was stopped and continued: a run
 trained to epoch m, saved and continued to n gives the same weights, bit for bit, as one trained to
 n at once (the same kernels on the same state). Which archs share a fused group changes only float
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.catalog import derive_seed
-from benchmark.network import Network
-from benchmark.space import Arch
+from nb201.catalog import derive_seed
+from nb201.network import Network
+from nb201.space import Arch
 
 from . import processes
 from .augment import normalize
@@ -40,7 +40,7 @@ from .recipe import Recipe
 #: evaluation): stored runs and saved run states of other versions are then not reused.
 #: 2: per-epoch batch streams (continuable runs), stratified ``s{k}`` subsets.
 #: 3: on a CPU, convolutions and average pools of small maps as matrix products
-#: (:mod:`benchmark.training.kernels`, :class:`~benchmark.training.fused.BoxPool`): the same sums in
+#: (:mod:`nb201.training.kernels`, :class:`~nb201.training.fused.BoxPool`): the same sums in
 #: another order, so other float rounding.
 ENGINE_VERSION = 3
 
@@ -150,7 +150,7 @@ def _dtype(model: torch.nn.Module) -> torch.dtype:
 @dataclass
 class RunState:
     """Where one network's run stands after ``epoch`` epochs of its schedule: its weights (with BN
-    statistics) and SGD momentum, on the CPU, named like :class:`benchmark.network.Network`'s
+    statistics) and SGD momentum, on the CPU, named like :class:`nb201.network.Network`'s
     state dict; and its history: accuracy after each epoch so far (NaN where it was not
     evaluated), mean training loss of each epoch, and ``segments``, one ``[from epoch, to epoch,
     seconds]`` per stretch of training that led here."""
@@ -200,7 +200,7 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     Networks are trained in fused groups of ``group_size`` that start at the same epoch (default:
     all of them on CUDA, where the caller's chunk is the group, see :func:`auto_fuse`;
     :data:`CPU_NETWORKS_PER_GROUP` on a CPU). On a CPU the groups
-    are spread over ``workers`` forked processes (:mod:`benchmark.training.processes`; threads
+    are spread over ``workers`` forked processes (:mod:`nb201.training.processes`; threads
     where there is no fork), default ``torch.get_num_threads()``, each with one intra-op thread and
     taking the next group when it is done, the costliest groups first (:func:`relative_cost`):
     small networks use a core far better that way than with several intra-op threads per op, and

@@ -7,7 +7,7 @@ permutes its source node so that the networks sharing an op on that edge hold on
 block of channels, runs one grouped op per block (``none`` blocks give zeros) and permutes the
 result back (:class:`FusedEdge`); no masks multiply one network's values into another's, so a
 diverging network cannot touch the others. The head is K linear layers in one einsum. Every step
-of the forward pass is the one :class:`benchmark.network.Network` does (avg-pool as a ones
+of the forward pass is the one :class:`nb201.network.Network` does (avg-pool as a ones
 depthwise conv, :class:`BoxPool`), so with the same weights the outputs, gradients and
 (elementwise) SGD updates are the same up to float rounding.
 
@@ -25,15 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.network import Cell, Network, ResidualReduction
-from benchmark.space import EDGES, OPS, Arch
+from nb201.network import Cell, Network, ResidualReduction
+from nb201.space import EDGES, OPS, Arch
 
 from .kernels import Conv2d
 
 
 class GroupedReLUConvBN(nn.Sequential):
     """ReLU, a grouped bias-free conv (``groups`` networks, c_in -> c_out each), BN.
-    Same layout (and state-dict names) as :class:`benchmark.network.ReLUConvBN`."""
+    Same layout (and state-dict names) as :class:`nb201.network.ReLUConvBN`."""
 
     def __init__(self, groups: int, c_in: int, c_out: int, kernel: int, stride: int = 1):
         super().__init__(nn.ReLU(inplace=False),
@@ -260,7 +260,7 @@ class FusedNetwork(nn.Module):
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = GroupedLinear(k, c, num_classes)
         self.width = c
-        #: the memory format inputs are given in (:func:`benchmark.training.engine.apply_layout`)
+        #: the memory format inputs are given in (:func:`nb201.training.engine.apply_layout`)
         self.input_format = torch.contiguous_format
 
     def stages(self) -> list[list[nn.Module]]:

@@ -12,8 +12,8 @@ from functools import lru_cache
 
 import torch
 
-from benchmark.catalog import derive_seed
-from benchmark.datasets import ImageData, proxy_split
+from nb201.catalog import derive_seed
+from nb201.datasets import ImageData, proxy_split
 
 from .augment import crop_flip, draw, normalize, resize
 from .recipe import Recipe
@@ -23,7 +23,7 @@ SUBSET, VALID, BATCHES, INIT = 1, 2, 3, 4
 
 
 def generator(*parts: int) -> torch.Generator:
-    """A CPU generator seeded from integers (:func:`benchmark.catalog.derive_seed`)."""
+    """A CPU generator seeded from integers (:func:`nb201.catalog.derive_seed`)."""
     return torch.Generator().manual_seed(derive_seed(*parts))
 
 
@@ -48,7 +48,7 @@ class Split:
 
 def pools(images: ImageData, recipe: Recipe, seed: int) -> tuple[torch.Tensor, ...]:
     """(train_x, train_y, held_x, held_y) before subsetting: the seed's proxy split
-    (:func:`benchmark.datasets.proxy_split`: NB201's held-out validation images), or, for a recipe
+    (:func:`nb201.datasets.proxy_split`: NB201's held-out validation images), or, for a recipe
     with ``held_out="test"``, the whole training set and the test set."""
     if recipe.held_out == "test":
         return images.x_train, images.y_train, images.x_test, images.y_test

@@ -1,7 +1,7 @@
 """The results store: one SQLite file, one row per (computation, arch index). All of the suite's
 SQL is here.
 
-A computation is identified by the digest of its fingerprint (:meth:`benchmark.api.Proxy.
+A computation is identified by the digest of its fingerprint (:meth:`nb201.api.Proxy.
 fingerprint`: proxy, version, dataset, seed, the data's content digest, and every option that
 changes the value), so a stored score is served only for the exact computation that made it.
 The readable fields (proxy, version, dataset, source, seed, the fingerprint itself as ``config``)

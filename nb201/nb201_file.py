@@ -1,6 +1,6 @@
 """Truth vectors read from a user's official NAS-Bench-201 / NATS-Bench (topology) file.
 
-Optional: the shipped table (``benchmark.groundtruth``) is the default truth. A user who has an
+Optional: the shipped table (``nb201.groundtruth``) is the default truth. A user who has an
 official file can read the same vectors from it, through the benchmark's own package:
 
 - ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth`` (``torch.save``'d dict:
@@ -47,7 +47,7 @@ class Query:
 #: our dataset -> (official dataset read for test, for valid)
 _NAMES = {"cifar10": ("cifar10", "cifar10-valid"), "cifar100": ("cifar100", "cifar100"),
           "imagenet16-120": ("ImageNet16-120", "ImageNet16-120")}
-#: (our dataset, our metric) -> Query; the metric names are benchmark.groundtruth's.
+#: (our dataset, our metric) -> Query; the metric names are nb201.groundtruth's.
 QUERIES = {
     (ours, f"{kind}_{hp}"): Query(name, hp, f"{kind}-accuracy")
     for ours, (test_name, valid_name) in _NAMES.items()

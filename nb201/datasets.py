@@ -1,6 +1,6 @@
 """Image datasets loaded once as uint8 tensors (no DataLoader).
 
-`load_dataset(name, data_dir)` reads, by the files it finds (see `benchmark.formats`):
+`load_dataset(name, data_dir)` reads, by the files it finds (see `nb201.formats`):
   * official CIFAR-10 python batches (`cifar-10-batches-py/`, or its parent),
   * official CIFAR-100 python (`cifar-100-python/`, or its parent),
   * official ImageNet16 batches as NAS-Bench-201 uses them (`train_data_batch_1..10`, `val_data`;
@@ -36,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_CIFAR10 = REPO_ROOT / "data" / "cifar10-jpeg.tar.gz"
 EMBEDDED_SOURCE = "cifar10-jpeg75"
 SPLITS_DIR = REPO_ROOT / "data" / "splits"
-CACHE_FORMAT_VERSION = 1  # bump when decoding (benchmark.formats) changes: old cache files are then ignored
+CACHE_FORMAT_VERSION = 1  # bump when decoding (nb201.formats) changes: old cache files are then ignored
 
 
 @dataclass(frozen=True, eq=False)
