@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from nb201.errors import UserError
+from nb201.numbers import json_number
 from nb201.ranking import orient, vector as _vector
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -157,10 +158,6 @@ def bootstrap_ci(fn: Metric, scores, truth, n_boot: int = 1000, alpha: float = 0
     return float(lo), float(hi)
 
 
-def _json(x: float) -> float | None:
-    return None if not np.isfinite(x) else float(x)
-
-
 def summarize(scores, truth, higher_is_better: bool = True, k: float = 0.10,
               n_boot: int = 1000, seed: int = 0) -> dict:
     """All metrics of one proxy against the truth, as a JSON-serialisable dict.
@@ -187,8 +184,8 @@ def summarize(scores, truth, higher_is_better: bool = True, k: float = 0.10,
     for name, fn in metrics.items():
         value = fn(s, t) if defined else float("nan")
         bounds = bootstrap_ci(fn, s, t, n_boot, seed=seed) if defined else (float("nan"),) * 2
-        out[name] = _json(value)
-        ci[name] = [_json(bounds[0]), _json(bounds[1])]
+        out[name] = json_number(value)
+        ci[name] = [json_number(bounds[0]), json_number(bounds[1])]
     out["ci"] = ci
     out["nan_scores"] = n_bad
     if k != 0.10:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nb201 import groundtruth as gt
+from nb201.numbers import json_number
 
 from .metrics import summarize
 
@@ -20,16 +21,7 @@ def scorecard(proxy, dataset: str, truth_name: str, indices, scores: np.ndarray,
         "seeds": list(seeds),
         "seconds": float(np.sum(seconds)),
         "wall_seconds": wall_seconds,
-        "scores": [{"index": i, "arch": str(gt.arch_of(i)), "score": json_float(s),
-                    "truth": json_float(t), "seconds": float(c)}
+        "scores": [{"index": i, "arch": str(gt.arch_of(i)), "score": json_number(s),
+                    "truth": json_number(t), "seconds": float(c)}
                    for i, s, t, c in zip(indices, scores, truth, seconds)],
     }
-
-
-def json_float(x: float) -> float | None | str:
-    """JSON has no NaN or inf: NaN becomes null, inf the strings "inf" / "-inf"."""
-    if np.isnan(x):
-        return None
-    if np.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return float(x)

@@ -13,17 +13,23 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from nb201.catalog import DEFAULT_TRUTH
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WITHIN = 0.5
+
+
+def optimum(dataset: str, truth: str) -> float:
+    """The best ``truth`` value of ``dataset`` over all archs, NaN-ignoring."""
+    from nb201 import groundtruth as gt
+    return float(np.nanmax(gt.vector(dataset, truth)))
 
 
 def _spread(values) -> tuple[float | None, float | None, float | None]:
@@ -88,13 +94,16 @@ def grid_for(groups: dict[str, list[dict]], points: int = 200, span: float = 200
     return np.geomspace(lo, max(hi, lo * 1.01), points)
 
 
-def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = "test_200",
+def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = DEFAULT_TRUTH,
                   within: float = WITHIN) -> Figure | None:
     """Truth of the answer against charged cost (log x): mean over runs with a standard-error
     band per search, the optimum as a line and the reach target as a dotted line."""
     groups = {k: v for k, v in groups.items() if any(r["trajectory"] for r in v)}
     if not groups:
         return None
+    import seaborn as sns         # plotting is loaded by what plots (not by the search command)
+
+    from .figures import plt
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
     grid = grid_for(groups)
     fig, ax = plt.subplots(figsize=(7.6, 4.4 + 0.22 * len(groups)))
@@ -169,8 +178,6 @@ def report_parts(frame: pd.DataFrame, selection, out: Path
                  ) -> tuple[pd.DataFrame | None, list[tuple[str, dict]], list[str], list[tuple]]:
     """What the report shows of the stored searches (``SearchRuns.frame()``): the table, the
     figure per dataset [(dataset, {"png", "pdf"})], notes, and (dataset, label, command) rows."""
-    from nb201 import groundtruth as gt
-
     from .figures import save
     from nb201.catalog import dataset_rank
     found = _groups(frame, selection)
@@ -179,20 +186,21 @@ def report_parts(frame: pd.DataFrame, selection, out: Path
     rows, figures, commands = [], {}, []
     labels = [(spec["dataset"], spec["label"]) for spec, _, _ in found]
     for spec, runs, command in found:
-        optimum = float(np.nanmax(gt.vector(spec["dataset"], spec["truth"])))
-        summary = summarize(runs, optimum)
+        best = optimum(spec["dataset"], spec["truth"])
+        summary = summarize(runs, best)
         twice = labels.count((spec["dataset"], spec["label"])) > 1
         name = spec["label"] + (f" ({_limit(spec)})" if twice else "")
         quarter, _, quarter_se = (_spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)
                                   if spec.get("budget_s") else (None, None, None))
         rows.append({"dataset": spec["dataset"], "label": name, "budget": _limit(spec),
                      "summary": summary, "at_quarter": quarter, "at_quarter_se": quarter_se})
-        figures.setdefault((spec["dataset"], spec["truth"], optimum), {})[name] = runs
+        figures.setdefault((spec["dataset"], spec["truth"], best), {})[name] = runs
         if command:
             commands.append((spec["dataset"], name, command))
     images = []
-    for (dataset, truth, optimum), groups in sorted(figures.items(), key=lambda k: dataset_rank(k[0][0])):
-        fig = truth_vs_cost(groups, optimum, truth)
+    for (dataset, truth, best), groups in sorted(figures.items(),
+                                                 key=lambda k: dataset_rank(k[0][0])):
+        fig = truth_vs_cost(groups, best, truth)
         if fig is not None:
             images.append((dataset, save(fig, out / "figures" / f"g-search-{dataset}")))
     shown = table(sorted(rows, key=lambda r: dataset_rank(r["dataset"])))

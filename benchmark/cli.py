@@ -2,38 +2,31 @@
 
 A thin layer over the library, and the one module that wires its layers together: the proxies
 (plugins) into the registry, the runner and experiments (orchestration) to the store, and the
-results to ``analysis``. With ``--json`` a command prints exactly one JSON object on stdout;
-progress and logs go to stderr. Bad input exits with status 2 and a one-line message.
+results to ``analysis`` (through :mod:`benchmark.library`). Each command imports what it uses when
+it runs, so ``--help`` and a cached ``score`` do not load what they do not need (torch, plotting).
+With ``--json`` a command prints exactly one JSON object on stdout; progress and logs go to stderr. Bad input exits with status 2 and a one-line message.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
-import time
 from contextlib import contextmanager
 
-from analysis.report import ReportSpec, check_out_dir, write_report
-from analysis.scorecard import scorecard
-from proxies import REGISTRY
-
-from nb201 import groundtruth as gt
-from nb201.api import Context, check_seed, resolve_device
-from nb201.catalog import DATASETS, dataset_spec
-from nb201.complexity import flops_m, params_m
+from nb201.catalog import DATASETS, DEFAULT_RESULTS, DEFAULT_TRUTH, TRUTHS, check_seed
 from nb201.errors import UserError
-from .executors import LocalExecutor
-from .experiments.run import run_experiment
-from .experiments.spec import Experiment, load_experiment
-from .runner import Request, mean_scores
-from nb201.store import DEFAULT_PATH, Store
-
+from nb201.options import RunOptions, flag, run_option_fields
 
 #: the fields of ``proxies --json`` (the CLI contract)
 PROXY_FIELDS = ("name", "kind", "higher_is_better", "version")
 NB201_FILE_HELP = ("take the truth from an official NAS-Bench-201 .pth or NATS-Bench tss file "
                    "(needs the nas-bench-201 or nats_bench package)")
+RESULTS_HELP = f"SQLite results store (default: {DEFAULT_RESULTS})"
+#: the run options each computing command takes (RunOptions fields; flags made from their metadata)
+SCORE_OPTIONS = tuple(f.name for f in run_option_fields())
+SEARCH_OPTIONS = ("device", "data_dir", "fuse", "amp", "zc_batch")
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,12 +34,18 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+def _registry():
+    """The proxy registry, filled (importing the proxies loads torch: only commands that need it)."""
+    from proxies import REGISTRY
+    return REGISTRY
+
+
 def _emit(obj: dict, as_json: bool, text: str) -> None:
     print(json.dumps(obj, allow_nan=False) if as_json else text)
 
 
 def cmd_proxies(args) -> None:
-    registry = REGISTRY
+    registry = _registry()
     rows = [{k: p.describe()[k] for k in PROXY_FIELDS} for p in registry]
     lines = [f"{r['name']:<14} {r['kind']:<10} {'higher' if r['higher_is_better'] else 'lower':<7}"
              f" v{r['version']}" for r in rows]
@@ -55,15 +54,19 @@ def cmd_proxies(args) -> None:
 
 
 def cmd_info(args) -> None:
+    from nb201 import groundtruth as gt
+    from nb201.catalog import dataset_spec
+    from nb201.complexity import flops_m, params_m
+    from nb201.numbers import json_number
     index = gt.resolve(args.arch)
     arch = gt.arch_of(index)
+    metrics = ("test_200", "valid_200", "test_12")
     if args.nb201_file:
         from nb201.nb201_file import load_truth
-        truth = {m: _num(load_truth(args.nb201_file, args.dataset, m, [index])[index])
-                 for m in ("test_200", "valid_200", "test_12")}
+        truth = {m: json_number(load_truth(args.nb201_file, args.dataset, m, [index])[index])
+                 for m in metrics}
     else:
-        truth = {m: _num(gt.vector(args.dataset, m)[index])
-                 for m in ("test_200", "valid_200", "test_12")}
+        truth = {m: json_number(gt.vector(args.dataset, m)[index]) for m in metrics}
     spec = dataset_spec(args.dataset)
     out = {"index": index, "arch": str(arch), "unique": arch.canonical(),
            "params_m": round(params_m(arch, spec.num_classes), 6),
@@ -71,10 +74,6 @@ def cmd_info(args) -> None:
            "truth": truth}
     text = "\n".join(f"{k:<9} {v}" for k, v in out.items())
     _emit(out, args.json, text)
-
-
-def _num(x: float) -> float | None:
-    return None if x != x else float(x)
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -88,6 +87,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def _indices(args) -> list[int]:
+    from nb201 import groundtruth as gt
     if args.all:
         return list(range(gt.NUM_ARCHS))
     if args.archs is not None:
@@ -96,6 +96,27 @@ def _indices(args) -> list[int]:
             raise UserError(f"--archs lists no archs: {args.archs!r}")
         return list(dict.fromkeys(indices))
     return gt.sample(args.sample, args.seed)
+
+
+def add_run_options(p: argparse.ArgumentParser, names: tuple[str, ...], override: bool = False,
+                    helps: dict[str, str] | None = None) -> None:
+    """The flags of the run options ``names``, made from RunOptions' field metadata; with
+    ``override`` every default is None (the experiment file's value stands unless given)."""
+    fields = {f.name: f for f in run_option_fields()}
+    for name in names:
+        meta, default = fields[name].metadata, fields[name].default
+        help_ = (helps or {}).get(name, meta["help"])
+        if meta["kind"] is bool:
+            p.add_argument(f"--{flag(name)}", action="store_true", default=None if override
+                           else default, help=help_)
+        else:
+            p.add_argument(f"--{flag(name)}", type=meta["kind"], help=help_,
+                           default=None if override else default)
+
+
+def run_options(args, names: tuple[str, ...]) -> RunOptions:
+    """The RunOptions of parsed flags (the others at their defaults)."""
+    return RunOptions(**{name: getattr(args, name) for name in names})
 
 
 def add_executor_args(p: argparse.ArgumentParser) -> None:
@@ -112,6 +133,7 @@ def executor_from(args, start: bool = True):
     """The executor the options ask for; a Ray one is connected on entry and closed on exit (the
     Ray module is imported only then). ``start=False`` (a dry run): the options are checked, and
     the local executor stands in."""
+    from .executors import LocalExecutor
     if args.ray_address and args.executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     if args.executor == "local" or not start:
@@ -122,27 +144,19 @@ def executor_from(args, start: bool = True):
         yield executor
 
 
-def score(request: Request, ctx: Context, store: Store, progress: bool = True,
-          executor=None) -> dict:
-    """Score ``request.proxy`` on ``request.indices`` (mean over seeds), computing what the store
-    lacks, and compare with the truth: the ``score`` command's JSON object."""
-    started = time.perf_counter()
-    request.check()
-    truth = request.truth_values()      # before computing: a bad truth file costs nothing
-    scores, seconds = mean_scores(request, ctx, store, progress, executor)
-    return scorecard(request.proxy, request.dataset, request.truth, request.indices, scores,
-                     truth, seconds, request.seeds, time.perf_counter() - started)
-
-
 def cmd_score(args) -> None:
     """Every input is checked (proxy, dataset, archs, seeds, options, truth file, images) before
     the store is opened and anything is computed."""
-    proxy = REGISTRY.get(args.proxy)
+    from nb201.context import Context
+    from nb201.store import Store
+
+    from .library import score
+    from .runner import Request
+    proxy = _registry().get(args.proxy)
     check_seed(args.seed, "--seed")
     seeds = _seeds(args.seeds) if args.seeds is not None else (args.seed,)
     indices = _indices(args)
-    ctx = Context(args.dataset, seeds[0], resolve_device(args.device), args.data_dir,
-                  fuse=args.fuse, amp=args.amp, zc_batch=args.zc_batch, full_curve=args.full_curve)
+    ctx = Context.of(args.dataset, seeds[0], run_options(args, SCORE_OPTIONS))
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
     request.check()                    # archs, proxy vs dataset, truth file
     if proxy.needs_images:
@@ -168,58 +182,31 @@ def _ci(result: dict, key: str) -> str:
     return "" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
 
 
-def experiment_report(exp: Experiment, plan=None, command: str | None = None,
-                      searches: list[dict] | None = None) -> ReportSpec:
-    """What the report of an experiment shows: its selections, on the data sources and settings
-    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and the
-    stored searches that its run returned (``searches``; None: every stored search)."""
-    sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
-    return ReportSpec(title=exp.title or f"Experiment {exp.name}",
-                      selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings),
-                      truth=exp.truth, main=exp.main, description=exp.description,
-                      commands=(command or f"python -m benchmark run {exp.name}",),
-                      skipped=tuple(skipped), design=exp.design(),
-                      searches=None if searches is None else tuple(
-                          (s["digest"], s["seed"], s["runs"], e.command())
-                          for s, e in zip(searches, exp.searches)))
-
-
 def cmd_search(args) -> None:
-    import numpy as np
+    from nb201.context import Context
+    from nb201.store import Store
 
-    from analysis.search import summarize
-
+    from .library import search_result
     from .search.loop import Limits
     from .search.service import SearchSpec, check, search
     from .search.strategy import Options
-    options = Options(population=args.population, sample_size=args.sample_size, unique=args.unique,
-                      zc_proxy=args.zc_proxy, pool=args.pool, zc_move=args.zc_move, age=args.age)
+    options = Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Options)})
     checked = check(SearchSpec(args.strategy, args.fitness, args.dataset,
                                Limits(args.budget, args.queries), args.runs, args.seed, args.truth,
-                               options, args.proxy_seed))
-    ctx = Context(args.dataset, args.proxy_seed, resolve_device(args.device), args.data_dir,
-                  fuse=args.fuse, zc_batch=args.zc_batch)
+                               options, args.proxy_seed), _registry())
+    ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
     store = Store(args.results)
     with executor_from(args) as executor:
         found = search(checked, ctx, store, progress=not args.quiet, executor=executor)
-    spec = found["spec"]
-    optimum = float(np.nanmax(gt.vector(args.dataset, args.truth)))
-    summary = summarize(found["runs"], optimum)
-    result = {"strategy": args.strategy, "fitness": args.fitness, "dataset": args.dataset,
-              "truth": args.truth, "runs": args.runs, "seed": args.seed,
-              "budget_s": args.budget, "queries": args.queries, "ladder": spec["ladder"],
-              "options": spec["options"], "levels": spec["levels"],
-              **{k: v for k, v in summary.items() if k != "runs"},
-              "digest": found["digest"], "computed_runs": found["computed_runs"],
-              "device": found["device"], "runs_detail": found["runs"]}
-    reach = summary["reach"]
-    text = (f"{spec['label']} on {args.dataset}: final {args.truth} "
-            f"{_fmt2(summary['final_truth_mean'])} +- {_fmt2(summary['final_truth_std'])} "
-            f"(se {_fmt2(summary['final_truth_se'])}) over {args.runs} runs; "
+    result = search_result(checked, found)
+    reach = result["reach"]
+    text = (f"{result['label']} on {args.dataset}: final {args.truth} "
+            f"{_fmt2(result['final_truth_mean'])} +- {_fmt2(result['final_truth_std'])} "
+            f"(se {_fmt2(result['final_truth_se'])}) over {args.runs} runs; "
             f"{reach['runs_reached']}/{args.runs} reached {reach['target']:.2f} (optimum "
-            f"{optimum:.2f} - {reach['within']:g}), median cost "
-            f"{_fmt_s(reach['cost_median'])}; mean charged cost {_fmt_s(summary['cost_mean'])}, "
-            f"{_fmt2(summary['queries_mean'])} queries ({found['computed_runs']} runs computed, "
+            f"{result['optimum']:.2f} - {reach['within']:g}), median cost "
+            f"{_fmt_s(reach['cost_median'])}; mean charged cost {_fmt_s(result['cost_mean'])}, "
+            f"{_fmt2(result['queries_mean'])} queries ({result['computed_runs']} runs computed, "
             f"the rest from the store)")
     _emit(result, args.json, text)
 
@@ -233,11 +220,17 @@ def _fmt_s(x) -> str:
 
 
 def cmd_report(args) -> None:
-    experiment = load_experiment(args.experiment, REGISTRY) if args.experiment else None
+    from analysis.report import check_out_dir, write_report
+    from nb201.store import Store
+
+    from .experiments.spec import load_experiment
+    from .library import experiment_report
+    registry = _registry()
+    experiment = load_experiment(args.experiment, registry) if args.experiment else None
     store = Store(args.results, create=False)
     try:
         check_out_dir(args.out)
-        paths = write_report(REGISTRY, store, args.out,
+        paths = write_report(registry, store, args.out,
                              experiment_report(experiment) if experiment else None)
     finally:
         store.close()
@@ -246,20 +239,37 @@ def cmd_report(args) -> None:
 
 
 def cmd_run(args) -> None:
-    exp = load_experiment(args.experiment, REGISTRY)
+    from analysis.report import check_out_dir, write_report
+
+    from .experiments.run import run_experiment
+    from .experiments.spec import load_experiment
+    from .library import experiment_report
+    registry = _registry()
+    exp = load_experiment(args.experiment, registry)
     if not args.dry_run:
         check_out_dir(args.out)          # before hours of computing, not after
     with executor_from(args, start=not args.dry_run) as executor:
-        run = run_experiment(exp, REGISTRY, args.results, out=args.out, device=args.device,
+        run = run_experiment(exp, registry, args.results, out=args.out, device=args.device,
                              data_dir=args.data_dir, dry_run=args.dry_run, executor=executor)
     summary = run.summary
     if not args.dry_run:
         spec = experiment_report(run.experiment, run.plan, run.command,
                                  summary.get("searches", []))
-        files = write_report(REGISTRY, run.store, args.out, spec)
+        files = write_report(registry, run.store, args.out, spec)
         summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
         summary["message"] += f"; report: {files['html']}"
     _emit(summary, args.json, summary.get("message", json.dumps(summary)))
+
+
+def add_search_options(p: argparse.ArgumentParser) -> None:
+    """The strategies' options as flags, made from the fields of ``search.strategy.Options``."""
+    from .search.strategy import Options
+    for f in dataclasses.fields(Options):
+        if f.type in (bool, "bool"):
+            p.add_argument(f"--{flag(f.name)}", action="store_true", help=f.metadata["help"])
+        else:
+            p.add_argument(f"--{flag(f.name)}", type=type(f.default), default=f.default,
+                           help=f.metadata["help"])
 
 
 def build_parser() -> Parser:
@@ -290,18 +300,10 @@ def build_parser() -> Parser:
     which.add_argument("--all", action="store_true", help="all 15,625 archs")
     p.add_argument("--seed", type=int, default=0, help="sample and proxy seed")
     p.add_argument("--seeds", help="comma-separated proxy seeds to average (default: --seed)")
-    p.add_argument("--truth", default="test_200", choices=gt.TRUTHS)
+    p.add_argument("--truth", default=DEFAULT_TRUTH, choices=TRUTHS)
     p.add_argument("--nb201-file", help=NB201_FILE_HELP)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--results", default=str(DEFAULT_PATH), help="SQLite results store")
-    p.add_argument("--data-dir", default=None,
-                   help="dataset folder or archive (else $NB201_DATA_DIR, else embedded CIFAR-10)")
-    p.add_argument("--fuse", type=int, default=None, help="networks trained at once (default: auto)")
-    p.add_argument("--amp", choices=["bf16"], default=None, help="bf16 autocast (CUDA)")
-    p.add_argument("--zc-batch", type=int, default=64, help="images in the zero-cost minibatch")
-    p.add_argument("--full-curve", action="store_true",
-                   help="training proxies: evaluate after every epoch trained (default: only the "
-                        "epochs read; a stored run is not retrained for it)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+    add_run_options(p, SCORE_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_executor_args(p)
 
@@ -313,44 +315,32 @@ def build_parser() -> Parser:
                         "synflow:64,nb201-12ep-valid:8,nb201-200ep-valid:1) or a preset: econas, "
                         "econas-tiny, table")
     p.add_argument("--dataset", default="cifar10", choices=DATASETS)
-    limit = p.add_mutually_exclusive_group(required=True)
-    limit.add_argument("--budget", type=float, help="seconds of charged cost per run")
-    limit.add_argument("--queries", type=int, help="fitness queries per run")
+    p.add_argument("--budget", type=float, help="seconds of charged cost per run (or --queries)")
+    p.add_argument("--queries", type=int, help="fitness queries per run (or --budget)")
     p.add_argument("--runs", type=int, default=1, help="independent runs (seeded by --seed and the run)")
     p.add_argument("--seed", type=int, default=0, help="search seed")
-    p.add_argument("--truth", default="test_200", choices=gt.TRUTHS,
+    p.add_argument("--truth", default=DEFAULT_TRUTH, choices=TRUTHS,
                    help="what the observer records for the answer (the search never reads it)")
-    p.add_argument("--population", type=int, default=10, help="rea, zc-warmup: population size")
-    p.add_argument("--sample-size", type=int, default=3, help="rea, zc-warmup: tournament size")
-    p.add_argument("--unique", action="store_true",
-                   help="search NB201's 6,466 isomorphism classes instead of its 15,625 cells")
-    p.add_argument("--zc-proxy", default="synflow", help="zc-warmup: the zero-cost proxy")
-    p.add_argument("--pool", type=int, default=3000, help="zc-warmup: archs scored by --zc-proxy")
-    p.add_argument("--zc-move", action="store_true",
-                   help="zc-warmup: mutate to the best neighbour by --zc-proxy 75%% of the time")
-    p.add_argument("--age", type=int, default=10,
-                   help="econas: cycles without an update after which an arch leaves the pools")
+    add_search_options(p)
     p.add_argument("--proxy-seed", type=int, default=0, help="seed of the fitness proxies' scores")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--results", default=str(DEFAULT_PATH), help="SQLite results store")
-    p.add_argument("--data-dir", default=None,
-                   help="dataset folder or archive (else $NB201_DATA_DIR, else embedded CIFAR-10)")
-    p.add_argument("--fuse", type=int, default=None, help="networks trained at once (default: auto)")
-    p.add_argument("--zc-batch", type=int, default=64, help="images in the zero-cost minibatch")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+    add_run_options(p, SEARCH_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_executor_args(p)
 
     p = add("report", cmd_report, "write tables, figures and an HTML page from the store")
-    p.add_argument("--results", default=str(DEFAULT_PATH))
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--out", default="results")
     p.add_argument("--experiment", help="report this experiment's proxies (default: everything stored)")
 
     p = add("run", cmd_run, "run an experiment file (data/experiments/NAME.toml), then report")
     p.add_argument("experiment", help="experiment name or path to its TOML file")
-    p.add_argument("--results", default=str(DEFAULT_PATH))
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
     p.add_argument("--out", default="results")
-    p.add_argument("--device", default=None, help="override the experiment's device")
-    p.add_argument("--data-dir", default=None)
+    add_run_options(p, ("device", "data_dir"), override=True, helps={
+        "device": "auto, cpu or cuda (default: the experiment's)",
+        "data_dir": "DIR (every dataset) or dataset=DIR,... (default: the experiment's "
+                    "[data_dirs], else $NB201_DATA_DIR, else the embedded CIFAR-10)"})
     p.add_argument("--dry-run", action="store_true", help="print the plan and estimate only")
     add_executor_args(p)
     return parser

@@ -7,7 +7,8 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, Outcome, Proxy
+from nb201.api import Outcome, Proxy
+from nb201.context import Context
 
 
 class Executor(Protocol):

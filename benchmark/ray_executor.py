@@ -1,7 +1,9 @@
 """The Ray executor: the runner's chunks as Ray tasks, on a local Ray instance or a cluster.
 
 Imported only for ``--executor ray`` (the local path never imports Ray). The driver sends each
-task the proxy's *name*, its chunks of arch indices and the context's fields; the task resolves the
+task the proxy's *name*, its chunks of arch indices and the context itself (every run option, the
+state folder for checkpoints; paths made absolute, the device reduced to its type); the task
+resolves the
 proxy through the registry in its own process (``import proxies``), scores the chunks with the
 proxy's own :meth:`~nb201.api.Proxy.score` and returns the outcomes with the data source and
 proxy version it used. The driver yields the chunks in completion order (``ray.wait``); the runner
@@ -23,6 +25,7 @@ commits each one, so only the driver writes the store.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
@@ -36,7 +39,8 @@ import ray
 import torch
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, Outcome, Proxy
+from nb201.api import Outcome, Proxy
+from nb201.context import Context
 from nb201.errors import UserError
 from .executors import LocalExecutor
 
@@ -54,8 +58,6 @@ RESOURCES = {
 RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU"}
 #: seconds to wait for a cluster's address to answer
 CONNECT_TIMEOUT_S = 10
-#: the context fields a task rebuilds its Context from
-FIELDS = ("dataset", "seed", "data_dir", "fuse", "amp", "zc_batch")
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,12 @@ class TaskResult:
     node: str
 
 
-def score_chunks(registry_module: str, name: str, chunks: list[list[int]], fields: dict,
-                 device: str) -> TaskResult:
+def score_chunks(registry_module: str, name: str, chunks: list[list[int]], ctx: Context
+                 ) -> TaskResult:
     """Runs in a Ray worker: resolve the proxy by name and score each chunk."""
     node = ray.util.get_node_ip_address()
     try:
         proxy = importlib.import_module(registry_module).REGISTRY.get(name)
-        # Ray makes the task's GPU the process's only visible one: plain "cuda"
-        ctx = Context(device=torch.device(device), **fields)
         # what the store would key these rows by; loads the dataset (once per worker) if it is read
         source = fingerprint(proxy, ctx)
         outcomes = [proxy.score([gt.arch_of(i) for i in chunk], chunk, ctx) for chunk in chunks]
@@ -150,13 +150,10 @@ class RayExecutor:
         if slots < 1:
             raise UserError(f"the Ray cluster has no room for a {proxy.kind} task on "
                             f"{ctx.device.type} (needs {resources}, has {total})")
-        fields = {f: getattr(ctx, f) for f in FIELDS}
-        if ctx.data_dir:    # the same path on every node, not relative to a worker's directory
-            fields["data_dir"] = os.path.abspath(os.path.expanduser(ctx.data_dir))
-        device = ctx.device.type
         expected = (fingerprint(proxy, ctx), proxy.version)
+        remote_ctx = task_context(ctx)
         task = _remote_score.options(**resources, scheduling_strategy="SPREAD")
-        pending = {task.remote(self.registry_module, proxy.name, part, fields, device): part
+        pending = {task.remote(self.registry_module, proxy.name, part, remote_ctx): part
                    for part in group(chunks, proxy.cost_s, slots, self.task_seconds)}
         try:
             while pending:
@@ -177,6 +174,16 @@ class RayExecutor:
         finally:
             for ref in pending:
                 ray.cancel(ref)
+
+
+def task_context(ctx: Context) -> Context:
+    """The context a task gets: the driver's, with its paths absolute (the same path on every
+    node, not relative to a worker's directory) and its device reduced to the type (Ray makes a
+    task's GPU the process's only visible one: plain "cuda")."""
+    def absolute(path):
+        return path and os.path.abspath(os.path.expanduser(path))
+    return dataclasses.replace(ctx, device=torch.device(ctx.device.type),
+                               data_dir=absolute(ctx.data_dir), state_dir=absolute(ctx.state_dir))
 
 
 def _check_reachable(address: str) -> None:

@@ -13,7 +13,9 @@ import numpy as np
 from tqdm import tqdm
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, Outcome, Proxy
+from nb201.api import Outcome, Proxy
+from nb201.context import Context
+from nb201.catalog import DEFAULT_TRUTH
 from nb201.errors import UserError
 from .executors import Executor, LocalExecutor
 from nb201.provenance import SUITE_VERSION, git_hash
@@ -26,7 +28,7 @@ class Request:
     dataset: str
     indices: list[int]
     seeds: tuple[int, ...] = (0,)
-    truth: str = "test_200"
+    truth: str = DEFAULT_TRUTH
     nb201_file: str | None = None  # take the truth from an official NB201/NATS-Bench file
 
     def check(self) -> None:

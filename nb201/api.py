@@ -1,5 +1,6 @@
-"""The proxy interface: :class:`Proxy`, :class:`Outcome`, the one :class:`Registry` and the
-:class:`Context` the harness hands a proxy.
+"""The proxy interface: :class:`Proxy`, :class:`Outcome`, :class:`Charge` and the registry of
+proxies (:data:`REGISTRY`, a :class:`nb201.registry.Registry`). Torch-free: what a proxy reads when
+it computes (:class:`nb201.context.Context`) lives in its own module.
 
 A proxy scores a batch of archs and returns one :class:`Outcome` per arch. The harness (the
 runner) decides batching, caching and bookkeeping; proxies stay small and pure. Proxies are
@@ -8,16 +9,9 @@ registered by name at import time of their module (``proxies/__init__.py`` impor
 """
 from __future__ import annotations
 
-import dataclasses
-import difflib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 
-import torch
-
-from .datasets import load_dataset
-from .errors import UserError
+from .registry import Registry
 
 KINDS = ("table", "zero-cost", "training")
 #: what a proxy's cost is, by kind
@@ -38,6 +32,18 @@ class Outcome:
     curve: list[float] | None = None
     parts: list[float] | None = None
     segments: list[list[float]] | None = None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """How a search pays for one fitness value: it is read from a *schedule* (a run that costs
+    ``seconds`` in full) after ``upto`` of its ``of`` epochs. Reading a schedule further later in a
+    search run pays only the extra epochs (``benchmark.search.cost``)."""
+
+    schedule: str
+    upto: float
+    of: float
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,16 @@ class Proxy:
         outcome's seconds; a training proxy read at ``@m`` counts the epochs up to m)."""
         return outcome.seconds
 
+    def charge(self, index: int, seconds: float, dataset: str) -> Charge:
+        """What a search is charged for reading this proxy's score of arch ``index`` on
+        ``dataset``; ``seconds`` is :meth:`cost` of its stored outcome. Default: those measured
+        seconds, as a one-step schedule of its own (see :meth:`charge_basis`)."""
+        return Charge(self.store_name, 1, 1, seconds)
+
+    def charge_basis(self) -> str:
+        """In words, what :meth:`charge` charges (shown with a search's levels)."""
+        return "measured seconds (stored with the score)"
+
     def combine(self, outcomes: list[Outcome]) -> list[float]:
         """The scores of a set of archs scored together (default: each one's :meth:`read`).
         Proxies defined by ranks within the scored set (AZ-NAS, vote) override it."""
@@ -137,122 +153,10 @@ class Proxy:
                 "version": self.version, "cost": COST_KIND[self.kind]}
 
 
-@dataclass
-class Registry:
-    """Proxies by name. Refuses duplicate names and suggests the closest name on a typo."""
-
-    _proxies: dict[str, Proxy] = field(default_factory=dict)
-    _families: list[tuple[str, Callable[[str], Proxy | None]]] = field(default_factory=list)
-
-    def register(self, proxy: Proxy) -> Proxy:
-        if proxy.name in self._proxies:
-            raise ValueError(f"a proxy named {proxy.name!r} is already registered")
-        self._proxies[proxy.name] = proxy
-        return proxy
-
-    def family(self, pattern: str, factory: Callable[[str], Proxy | None]) -> None:
-        """Register a factory for names that no fixed proxy has; ``pattern`` is shown to users."""
-        self._families.append((pattern, factory))
-
-    def get(self, name: str) -> Proxy:
-        if name in self._proxies:
-            return self._proxies[name]
-        for _, factory in self._families:
-            proxy = factory(name)
-            if proxy is not None:
-                return proxy
-        close = difflib.get_close_matches(name, list(self._proxies), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        patterns = "".join(f" or {p}" for p, _ in self._families)
-        raise UserError(f"unknown proxy {name!r}{hint} (see `python -m benchmark proxies`{patterns})")
-
-    def __iter__(self) -> Iterator[Proxy]:
-        return iter(self._proxies.values())
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._proxies
-
-    def names(self) -> list[str]:
-        return list(self._proxies)
-
-    def patterns(self) -> list[str]:
-        return [p for p, _ in self._families]
-
-    def copy(self) -> Registry:
-        """A registry with the same proxies and families, to add to without touching this one."""
-        return Registry(dict(self._proxies), list(self._families))
+def proxy_registry() -> Registry[Proxy]:
+    """An empty registry of proxies (by :attr:`Proxy.name`)."""
+    return Registry("proxy", lambda p: p.name, listing="see `python -m benchmark proxies`")
 
 
-REGISTRY = Registry()
-
-
-# ---------------------------------------------------------------- what a proxy may read
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when it is available, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but CUDA is not available here")
-    return torch.device(name)
-
-
-#: Seeds are stored as SQLite integers (signed 64-bit) and seed numpy's generators (non-negative).
-MAX_SEED = 2 ** 63 - 1
-
-
-def check_seed(seed: int, what: str = "seed") -> int:
-    if not 0 <= seed <= MAX_SEED:
-        raise UserError(f"{what} must be between 0 and 2**63-1, got {seed}")
-    return seed
-
-
-@lru_cache(maxsize=4)
-def _load(dataset: str, data_dir: str | None):
-    return load_dataset(dataset, data_dir)
-
-
-@dataclass(frozen=True)
-class Context:
-    """Everything a proxy may read besides the archs it scores.
-
-    ``fuse``: networks trained at once (None: the engine's choice); ``amp``: None or ``bf16``;
-    ``zc_batch``: images in the zero-cost minibatch. ``full_curve``: training proxies evaluate after
-    every epoch they train (default: only after the epochs read); ``state_dir``: where training
-    proxies keep each unfinished run's state, so that a later request continues it and a killed
-    run resumes (the runner sets it beside the store). Neither changes a score.
-    """
-
-    dataset: str
-    seed: int = 0
-    device: torch.device = torch.device("cpu")
-    data_dir: str | None = None
-    fuse: int | None = None
-    amp: str | None = None
-    zc_batch: int = 64
-    full_curve: bool = False
-    state_dir: str | None = None
-
-    def __post_init__(self):
-        """Bad values are UserErrors here, before anything is computed."""
-        check_seed(self.seed)
-        if self.fuse is not None and self.fuse < 1:
-            raise UserError(f"fuse (--fuse) must be a positive number of networks, got {self.fuse}")
-        if self.zc_batch < 1:
-            raise UserError(f"zc_batch (--zc-batch) must be a positive number of images, "
-                            f"got {self.zc_batch}")
-        if self.amp not in (None, "bf16"):
-            raise UserError(f"amp (--amp) must be bf16, got {self.amp!r}")
-        if self.amp is not None and torch.device(self.device).type != "cuda":
-            raise UserError(f"amp {self.amp} (--amp) is CUDA autocast; this run is on "
-                            f"{torch.device(self.device).type}")
-
-    @property
-    def images(self):
-        """The dataset's images (:class:`nb201.datasets.ImageData`), loaded once per process."""
-        return _load(self.dataset, self.data_dir)
-
-    def with_seed(self, seed: int) -> Context:
-        return dataclasses.replace(self, seed=seed)
+#: every proxy, by name (``proxies/__init__.py`` imports the modules that fill it)
+REGISTRY = proxy_registry()

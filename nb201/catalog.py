@@ -1,9 +1,10 @@
-"""Facts every layer shares: the datasets (names, classes, resolution, NB201 split files), NB201's
-normalisation, and how seeds are derived. The one place these are written down."""
+"""Facts every layer shares: the datasets (names, classes, resolution, image counts, NB201 split
+files), NB201's normalisation, and how seeds are derived. The one place these are written down."""
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -18,15 +19,38 @@ class DatasetSpec:
     split_file: str          # NB201 split file under data/splits
     valid_from_test: bool    # NB201 validates on the `xvalid` half of the test set
     embedded: bool           # a copy ships in data/
+    train_images: int        # the training set
+    test_images: int         # the test set
+
+    @property
+    def valid_images(self) -> int:
+        """Images of NB201's validation split: half of the test set (``xvalid``) where
+        ``valid_from_test``, else half of the training set (CIFAR-10's ``valid``)."""
+        return (self.test_images if self.valid_from_test else self.train_images) // 2
+
+    @property
+    def proxy_train_images(self) -> int:
+        """Training images of the proxy split: the training set less the validation half taken
+        from it, if any (:func:`nb201.datasets.proxy_split`)."""
+        return self.train_images - (0 if self.valid_from_test else self.valid_images)
 
 
 SPECS = {s.name: s for s in (
-    DatasetSpec("cifar10", 10, 32, "cifar-split.txt.gz", False, True),
-    DatasetSpec("cifar100", 100, 32, "cifar100-test-split.txt.gz", True, False),
-    DatasetSpec("imagenet16-120", 120, 16, "imagenet-16-120-test-split.txt.gz", True, False),
+    DatasetSpec("cifar10", 10, 32, "cifar-split.txt.gz", False, True, 50_000, 10_000),
+    DatasetSpec("cifar100", 100, 32, "cifar100-test-split.txt.gz", True, False, 50_000, 10_000),
+    DatasetSpec("imagenet16-120", 120, 16, "imagenet-16-120-test-split.txt.gz", True, False,
+                151_700, 6_000),
 )}
 #: dataset names, in the order reports list them
 DATASETS = tuple(SPECS)
+
+#: where results are stored unless a command says otherwise (--results)
+DEFAULT_RESULTS = Path("results") / "results.sqlite"
+
+#: the truths a user may pick (NB201's 200-epoch test and validation accuracy; nb201.groundtruth
+#: has every metric of the table), and the default one
+TRUTHS = ("test_200", "valid_200")
+DEFAULT_TRUTH = "test_200"
 
 #: NB201's normalisation (CIFAR mean/std in [0, 1] units, as in its reference code)
 MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
@@ -47,7 +71,30 @@ def dataset_rank(name: str) -> int:
     return DATASETS.index(name) if name in DATASETS else len(DATASETS)
 
 
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (numpy's SeedSequence mixing): the suite's one way to seed a
-    random stream from (run seed, purpose, arch index, ...), independent of other streams."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint64)[0] >> 1)
+#: Seeds are stored as SQLite integers (signed 64-bit) and seed numpy's generators (non-negative).
+MAX_SEED = 2 ** 63 - 1
+
+
+def is_seed(value) -> bool:
+    """Whether ``value`` is a seed: an integer 0..2**63-1 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SEED
+
+
+def check_seed(seed: int, what: str = "seed") -> int:
+    """``seed`` if it is a seed (:func:`is_seed`), else a one-line UserError."""
+    if not is_seed(seed):
+        raise UserError(f"{what} must be between 0 and 2**63-1, got {seed!r}")
+    return seed
+
+
+def derive_seed(*parts: int, bits: int = 63) -> int:
+    """A seed of ``bits`` bits (63 or 32) from integers (numpy's SeedSequence mixing of the
+    parts): the suite's one way to seed a random stream from (run seed, purpose, arch index,
+    ...), independent of other streams. The zero-cost harness seeds torch with 32 bits (the
+    width its stored scores were made with)."""
+    state = np.random.SeedSequence([int(p) for p in parts])
+    if bits == 32:
+        return int(state.generate_state(1)[0])
+    if bits == 63:
+        return int(state.generate_state(2, np.uint64)[0] >> 1)
+    raise ValueError(f"bits must be 63 or 32, got {bits}")

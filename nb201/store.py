@@ -31,10 +31,12 @@ import numpy as np
 import pandas as pd
 
 from .api import Outcome, Proxy
+from .catalog import DEFAULT_RESULTS
 from .errors import UserError
+from .numbers import json_number
 from .provenance import config_digest
 
-DEFAULT_PATH = Path("results") / "results.sqlite"
+DEFAULT_PATH = DEFAULT_RESULTS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
@@ -96,12 +98,9 @@ class Selection:
     setting: str | None = None
 
 
-def _finite_or_none(x: float | None) -> float | None:
-    return None if x is None or math.isnan(x) else x
-
-
 def _encode(values: list[float] | None) -> str | None:
-    return None if values is None else json.dumps([_finite_or_none(v) for v in values])
+    """A list of numbers as JSON text (non-finite values as null: :mod:`nb201.numbers`)."""
+    return None if values is None else json.dumps([json_number(v) for v in values])
 
 
 def _decode(text) -> list[float] | None:
@@ -124,8 +123,8 @@ class Store:
     missing store is a UserError). A store that fails SQLite's ``PRAGMA quick_check`` is refused
     before anything is written into it."""
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, create: bool = True):
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None = DEFAULT_PATH, create: bool = True):
+        self.path = Path(DEFAULT_PATH if path is None else path)
         if not create and not self.path.is_file():
             raise UserError(f"there is no results store at {self.path}")
         try:
@@ -196,7 +195,7 @@ class Store:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         config_json = json.dumps({"fingerprint": key.config, "run": run or {}}, sort_keys=True)
         rows = [(key.setting, key.seed, index, key.proxy, key.version, key.dataset, key.source,
-                 _finite_or_none(o.score), _encode(o.curve), _encode(o.parts),
+                 o.score, _encode(o.curve), _encode(o.parts),   # SQLite: NaN is NULL, inf kept
                  None if o.segments is None else json.dumps(o.segments), o.seconds, device,
                  git, suite_version, config_json, now)
                 for index, o in results.items()]

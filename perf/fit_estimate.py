@@ -1,10 +1,10 @@
-"""Fit the training cost model (``engine.ESTIMATE_CONSTANTS``) on the training runs of a store.
+"""Fit the training cost model (``sizing.ESTIMATE_CONSTANTS``) on the training runs of a store.
 
     python perf/fit_estimate.py results/quick.sqlite [--device cpu]
 
 For every training proxy in the store (one row per arch; runs of engine versions other than the
 current one are left out), the mean seconds per arch and the model's two terms
-(``engine.estimate_terms``: training images x epochs trained, images evaluated, both scaled to the
+(``sizing.estimate_terms``: training images x epochs trained, images evaluated, both scaled to the
 network's size); then least squares for (seconds per arch, per training image, per evaluated
 image). Prints the fit, and per proxy the measured mean, the current constants' estimate and the
 fit's, as JSON.
@@ -19,7 +19,7 @@ import numpy as np
 
 from nb201.errors import UserError
 from nb201.store import Store
-from nb201.training import engine
+from nb201.training import engine, sizing
 from nb201.training.recipe import matches
 from proxies.training import recipe_for
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict:
         trained = sum(end - start for start, end, _ in outcome.segments or []) or len(curve)
         evaluated = sum(1 for v in curve if not math.isnan(v))
         recipe, _ = recipe_for(proxy)
-        train, valid = engine.estimate_terms(recipe, epochs=trained, evaluations=evaluated)
+        train, valid = sizing.estimate_terms(recipe, epochs=trained, evaluations=evaluated)
         units.setdefault(proxy, []).append((outcome.seconds, train, valid))
     if len(units) < 3:
         raise SystemExit(f"{args.store}: {len(units)} training proxies of engine version "
@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> dict:
     a = np.array([[1.0, mean[n][1], mean[n][2]] for n in names])
     y = np.array([mean[n][0] for n in names])
     fit = np.linalg.lstsq(a, y, rcond=None)[0]
-    old = np.array(engine.ESTIMATE_CONSTANTS)
+    old = np.array(sizing.ESTIMATE_CONSTANTS)
     out = {"store": args.store, "engine": engine.ENGINE_VERSION, "fit": [float(f"{v:.3g}") for v in fit],
-           "current": list(engine.ESTIMATE_CONSTANTS),
+           "current": list(sizing.ESTIMATE_CONSTANTS),
            "units": {n: {"archs": len(units[n]), "measured_s": round(float(mean[n][0]), 3),
                          "current_s": round(float(a[i] @ old), 3), "fit_s": round(float(a[i] @ fit), 3)}
                      for i, n in enumerate(names)},

@@ -17,7 +17,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from nb201 import groundtruth as gt
-from nb201.api import Context
+from nb201.context import Context
 from nb201.training import data, engine
 from nb201.training.fused import fuse
 from proxies.training import recipe_for

@@ -37,7 +37,7 @@ import ray
 import torch
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
+from nb201.context import Context, resolve_device
 from benchmark.executors import LocalExecutor
 from benchmark.ray_executor import RESOURCES, RayExecutor, _remote_score
 from benchmark.runner import compute
@@ -61,10 +61,8 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
 
     proxy = REGISTRY.get(args.proxy)
-    ctx = Context(args.dataset, 0, resolve_device("cpu"))
+    ctx = Context(args.dataset, 0, device=resolve_device("cpu"))
     indices = gt.sample(args.archs, 0)
-    fields = {"dataset": ctx.dataset, "seed": 0, "data_dir": None, "fuse": None, "amp": None,
-              "zc_batch": ctx.zc_batch}
     task = _remote_score.options(**RESOURCES[(proxy.kind, "cpu")])
     out = {"proxy": proxy.name, "archs": len(indices), "load_before": os.getloadavg(),
            "torch_threads": torch.get_num_threads()}
@@ -73,12 +71,12 @@ def main(argv=None) -> dict:
     out["ray_init_s"] = timed(executor._connect)
     slots = int(ray.cluster_resources()["CPU"])
     out["first_task_per_slot_s"] = timed(lambda: ray.get(
-        [task.remote("proxies", proxy.name, [], fields, "cpu") for _ in range(slots)]))
+        [task.remote("proxies", proxy.name, [], ctx) for _ in range(slots)]))
     out["task_latency_ms"] = 1000 * statistics.median(
-        timed(lambda: ray.get(task.remote("proxies", proxy.name, [], fields, "cpu")))
+        timed(lambda: ray.get(task.remote("proxies", proxy.name, [], ctx)))
         for _ in range(max(1, args.empty // 5)))
     out["task_throughput_ms"] = 1000 * timed(lambda: ray.get(
-        [task.remote("proxies", proxy.name, [], fields, "cpu") for _ in range(args.empty)])
+        [task.remote("proxies", proxy.name, [], ctx) for _ in range(args.empty)])
         ) / args.empty
 
     out["worker_niceness"] = ray.get(ray.remote(num_cpus=1)(lambda: os.nice(0)).remote())

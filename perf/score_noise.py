@@ -17,7 +17,7 @@ import numpy as np
 
 from analysis.metrics import kendall_tau, spearman
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
+from nb201.context import Context, resolve_device
 from nb201.training import data, engine
 from proxies.training import recipe_for
 

@@ -29,9 +29,9 @@ import time
 import torch
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
+from nb201.context import Context, resolve_device
 from nb201.datasets import proxy_split
-from nb201.training import data, engine
+from nb201.training import data, engine, sizing
 from perf.baselines import naive_train, tight_train
 from proxies.training import default_fuse, recipe_for
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     native = None if args.skip_naive else native_data(images, recipe, args.seed)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     out = {"proxy": args.proxy, "archs": len(archs), "device": name, "threads": threads, "fuse": k,
-           "group_size": args.group_size or (engine.CPU_NETWORKS_PER_GROUP if device.type == "cpu" else k),
+           "group_size": args.group_size or (sizing.CPU_NETWORKS_PER_GROUP if device.type == "cpu" else k),
            "evaluated_epochs": sorted(evaluate_at), "train_images": len(split.train_y),
            "valid_images": len(split.valid_y), "naive_threads": args.naive_threads,
            "naive_workers": args.naive_workers, "tight_channels_last": args.tight_channels_last,

@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
+from nb201.options import RunOptions
+from nb201.context import Context, resolve_device
 
 
 def cpu_name() -> str:
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archs", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--zc-batch", type=int, default=64)
+    parser.add_argument("--zc-batch", type=int, default=RunOptions().zc_batch)
     parser.add_argument("--proxies", default=None, help="comma-separated (default: every zero-cost proxy)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ import numpy as np
 from nb201 import groundtruth as gt
 from nb201.catalog import dataset_spec
 from nb201.complexity import flops_m, params_m
-from nb201.api import REGISTRY, Outcome, Proxy
+from nb201.api import REGISTRY, Charge, Outcome, Proxy
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,18 @@ class TableProxy(Proxy):
 
     def chunk_size(self, ctx) -> int:
         return 4096
+
+    def charge(self, index: int, seconds: float, dataset: str) -> Charge:
+        if self.charge_epochs is None:
+            return super().charge(index, seconds, dataset)
+        recorded = float(gt.vector(dataset, "train_time_200_s")[index])
+        return Charge(f"nb201-{self.charge_epochs}ep", self.charge_epochs, self.charge_epochs,
+                      recorded * self.charge_epochs / 200)
+
+    def charge_basis(self) -> str:
+        if self.charge_epochs is None:
+            return super().charge_basis()
+        return f"NB201's recorded 200-epoch training time x {self.charge_epochs}/200"
 
     def value(self, arch, index: int, ctx) -> float:
         raise NotImplementedError

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from nb201.api import REGISTRY, Outcome, Proxy
+from nb201.api import REGISTRY, Charge, Outcome, Proxy
 from nb201.catalog import dataset_spec
 from nb201.provenance import config_digest
-from nb201.training import data, engine
+from nb201.training import data, engine, sizing
 from nb201.training.engine import RunState
 from nb201.training.recipe import NB201, Recipe, matches, parse
 
@@ -51,17 +51,16 @@ def recipe_for(name: str) -> tuple[Recipe, int]:
 
 def default_fuse(ctx, recipe: Recipe) -> int:
     """K, the networks trained at once, when ``--fuse`` is not given."""
-    return engine.auto_fuse(torch.device(ctx.device), recipe, dataset_spec(ctx.dataset).resolution)
+    return sizing.auto_fuse(torch.device(ctx.device), recipe, dataset_spec(ctx.dataset).resolution)
 
 
 # ------------------------------------------------------------------ run state files
 
-def run_identity(recipe: Recipe, ctx, index: int) -> dict:
-    """Everything that determines one network's run: engine version, the full recipe, dataset,
-    data source and its content digest, seed, arch index, autocast and device type."""
-    return {"engine": engine.ENGINE_VERSION, "recipe": dataclasses.asdict(recipe),
-            "dataset": ctx.dataset, "source": ctx.images.source, "images": ctx.images.digest,
-            "seed": ctx.seed, "index": index, "amp": ctx.amp, "device": torch.device(ctx.device).type}
+def run_identity(proxy: TrainingProxy, ctx, index: int) -> dict:
+    """Everything that determines one network's run: the proxy's fingerprint (engine version, the
+    full recipe, dataset, data source and content digest, seed, autocast, device type, CUDA group)
+    and the arch index."""
+    return {**proxy.fingerprint(ctx), "index": index}
 
 
 def state_path(state_dir: str, identity: dict) -> Path:
@@ -130,7 +129,7 @@ class TrainingProxy(Proxy):
         reads = {e for p in [self, *others]
                  if isinstance(p, TrainingProxy) and p.store_name == self.store_name
                  for e in p.epochs_read}
-        return dataclasses.replace(self, reads=tuple(sorted(reads)), cost_s=engine.estimate_seconds(
+        return dataclasses.replace(self, reads=tuple(sorted(reads)), cost_s=sizing.estimate_seconds(
             self.recipe, epochs=max(reads), evaluations=len(reads)))
 
     def merge(self, stored: Outcome, new: Outcome) -> Outcome:
@@ -160,7 +159,7 @@ class TrainingProxy(Proxy):
     def score(self, archs, indices, ctx) -> list[Outcome]:
         until = max(self.epochs_read)
         evaluate_at = range(1, until + 1) if ctx.full_curve else self.epochs_read
-        identities = [run_identity(self.recipe, ctx, i) for i in indices]
+        identities = [run_identity(self, ctx, i) for i in indices]
         paths = [state_path(ctx.state_dir, ident) if ctx.state_dir else None for ident in identities]
         saved = [load_state(p, ident) if p else None for p, ident in zip(paths, identities)]
         # a saved run past `until` cannot be rewound: train a fresh one, keep the saved one
@@ -200,6 +199,14 @@ class TrainingProxy(Proxy):
             return outcome.score
         return outcome.curve[self.at - 1] if self.at <= len(outcome.curve) else math.nan
 
+    def charge(self, index: int, seconds: float, dataset: str) -> Charge:
+        # ``seconds`` is :meth:`cost`: the run's seconds per trained epoch x the ``at`` epochs read
+        return Charge(self.store_name, self.at, self.at, seconds)
+
+    def charge_basis(self) -> str:
+        return (f"stored seconds per trained epoch of the {self.recipe.epochs}-epoch run x epochs "
+                f"trained (continuing a run pays only the extra epochs)")
+
     def fingerprint(self, ctx) -> dict:
         """The base fingerprint plus the whole recipe, the engine's version, amp and the device
         class; on CUDA also the fused group size (stacked networks round differently; on a CPU
@@ -234,7 +241,7 @@ def training_proxy(name: str) -> TrainingProxy | None:
                   "the held-out split")
     return TrainingProxy(
         name=name, kind="training", higher_is_better=True, version=VERSION,
-        cost_s=engine.estimate_seconds(recipe, epochs=at), needs_images=True, recipe=recipe, at=at,
+        cost_s=sizing.estimate_seconds(recipe, epochs=at), needs_images=True, recipe=recipe, at=at,
         description=(f"{scored}: NB201's recipe with {recipe.width} channels, resolution / "
                      f"{max(1, recipe.resolution_factor)}, 1/{max(1, recipe.sample_factor)} of each "
                      f"class of the training images, batch {recipe.batch_size}"))

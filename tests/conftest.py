@@ -2,18 +2,16 @@
 import pytest
 import torch
 
-import benchmark.cli
 import proxies
-from nb201.api import Registry
+from nb201.registry import Registry
 
 
 @pytest.fixture
 def registry(monkeypatch) -> Registry:
     """A copy of the suite's registry (every proxy and family) that a test may register into;
-    the CLI uses it for the duration of the test, and the suite's own registry is untouched."""
+    the CLI (which reads ``proxies.REGISTRY`` when a command runs) uses it for the duration of the test, and the suite's own registry is untouched."""
     own = proxies.REGISTRY.copy()
     monkeypatch.setattr(proxies, "REGISTRY", own)
-    monkeypatch.setattr(benchmark.cli, "REGISTRY", own)
     return own
 
 

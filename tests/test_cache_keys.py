@@ -6,7 +6,8 @@ import sqlite3
 import pytest
 import torch
 
-from nb201.api import REGISTRY, Context, Outcome
+from nb201.api import REGISTRY, Outcome
+from nb201.context import Context
 from nb201.datasets import ImageData
 from benchmark.runner import compute
 from nb201.store import Key, Store

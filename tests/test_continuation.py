@@ -9,11 +9,12 @@ import pytest
 import torch
 
 import proxies.training as training
-from nb201.api import REGISTRY, Context, Outcome
+from nb201.api import REGISTRY, Outcome
+from nb201.context import Context
 from nb201.errors import UserError
 from benchmark.runner import compute
 from nb201.store import Store
-from nb201.training import data, engine
+from nb201.training import data, engine, sizing
 from nb201.training.recipe import NB201, PROTOCOLS, parse
 from tests.test_training import SMALL, THREE, _split
 from tests.test_training_proxy import folder  # noqa: F401  (fixture)
@@ -85,9 +86,9 @@ def test_evaluation_follows_the_requested_epochs():
 
 def test_cuda_group_size_is_a_function_of_the_recipe():
     small, big = parse("c4r4s0e40")[0], parse("c0r0s0e40")[0]
-    assert 256 <= engine.cuda_group_size(small, 32) <= engine.CUDA_MAX_GROUP
-    assert 1 <= engine.cuda_group_size(big, 32) < engine.cuda_group_size(small, 32)
-    assert engine.auto_fuse(torch.device("cpu"), small, 32) == 4 * torch.get_num_threads()
+    assert 256 <= sizing.cuda_group_size(small, 32) <= sizing.CUDA_MAX_GROUP
+    assert 1 <= sizing.cuda_group_size(big, 32) < sizing.cuda_group_size(small, 32)
+    assert sizing.auto_fuse(torch.device("cpu"), small, 32) == 4 * torch.get_num_threads()
 
 
 # ------------------------------------------------------------------ data

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, Outcome
+from nb201.api import Outcome
+from nb201.context import Context
 from nb201.catalog import DATASETS
 from benchmark.cli import main
 from nb201.errors import UserError
@@ -98,7 +99,7 @@ def test_validation_errors_are_one_line(text, message):
 
 def test_parse_defaults_and_overrides(tmp_path):
     exp = load_experiment(write(tmp_path, TINY), REGISTRY)
-    assert exp.name == "exp" and exp.seed == 3 and exp.truth == "test_200" and exp.device == "auto"
+    assert exp.name == "exp" and exp.seed == 3 and exp.truth == "test_200" and exp.options.device == "auto"
     table, more = exp.groups
     assert table.datasets == ("cifar10", "cifar100") and more.datasets == ("cifar10",)
     assert table.seeds == (0,) and table.sample == 30

@@ -1,41 +1,40 @@
-"""The import graph: no cycle (type-only and function-level imports included) and no import from
-a lower layer to a higher one. Walks the AST of every module of the suite."""
+"""The import graph: the top-level folders are the layers, and every import points down.
+
+:data:`LAYERS` lists the layers lowest first, each as the modules (name prefixes) it holds; each
+top-level folder is one run of consecutive layers (``nb201/`` the floor, then ``analysis/``,
+``proxies/``, ``benchmark/``, and ``tools/``/``perf/`` on top), so the folder order is the layer
+order. A module may import its own layer and the layers below it, nothing above: there is no
+exceptions list. Walks the AST of every module (type-only and function-level imports included).
+``analysis`` also loads no torch (checked by importing it in a fresh interpreter)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("nb201", "benchmark", "proxies", "analysis", "tools", "perf")
+PACKAGES = ("nb201", "analysis", "proxies", "benchmark", "tools", "perf")
 
 #: layers, lowest first: a module's layer is that of the longest prefix of its name listed here
 LAYERS = {
-    "foundation": ("nb201", "nb201.errors", "nb201.provenance", "nb201.catalog"),
+    "foundation": ("nb201", "nb201.errors", "nb201.provenance", "nb201.catalog", "nb201.registry",
+                   "nb201.options", "nb201.numbers"),
     "domain and data": ("nb201.space", "nb201.network", "nb201.complexity",
                         "nb201.groundtruth", "nb201.nb201_file", "nb201.formats",
                         "nb201.datasets", "nb201.ranking"),
-    "interface and store": ("nb201.api", "nb201.store"),
+    "interface and store": ("nb201.api", "nb201.store", "nb201.context"),
     "training engine": ("nb201.training",),
+    "analysis": ("analysis",),
     "proxies": ("proxies",),
     "orchestration": ("benchmark.runner", "benchmark.executors", "benchmark.ray_executor",
                       "benchmark.experiments", "benchmark.search"),
-    "analysis": ("analysis",),
-    "wiring": ("benchmark.cli", "benchmark.__main__", "benchmark", "tools", "perf"),
+    "wiring": ("benchmark", "benchmark.library", "benchmark.cli", "benchmark.__main__"),
+    "tools": ("tools", "perf"),
 }
-BASE = ("foundation", "domain and data", "interface and store")
-#: what each layer may import (besides the standard library and third-party packages)
-ALLOWED = {
-    "foundation": {"foundation"},
-    "domain and data": {"foundation", "domain and data"},
-    "interface and store": set(BASE),
-    "training engine": {*BASE, "training engine"},
-    "proxies": {*BASE, "training engine", "proxies"},
-    "orchestration": {*BASE, "training engine", "proxies", "orchestration"},
-    "analysis": {*BASE, "analysis"},   # results in, tables and figures out: no training or orchestration
-    "wiring": set(LAYERS),
-}
+ORDER = list(LAYERS)
 
 
 def module_name(path: Path) -> str:
@@ -90,9 +89,30 @@ GRAPH = {name: imports(name, path, modules()) for name, path in modules().items(
 
 @pytest.mark.parametrize("name", sorted(GRAPH))
 def test_imports_point_down(name):
-    layer = layer_of(name)
-    wrong = sorted(t for t in GRAPH[name] if layer_of(t) not in ALLOWED[layer])
-    assert not wrong, f"{name} ({layer}) imports {[(t, layer_of(t)) for t in wrong]}"
+    rank = ORDER.index(layer_of(name))
+    wrong = sorted(t for t in GRAPH[name] if ORDER.index(layer_of(t)) > rank)
+    assert not wrong, f"{name} ({layer_of(name)}) imports {[(t, layer_of(t)) for t in wrong]}"
+
+
+def test_folders_are_runs_of_layers():
+    """Each top-level folder's layers are consecutive, in the order of PACKAGES."""
+    folders = [LAYERS[layer][0].split(".")[0] for layer in ORDER]
+    runs = [f for k, f in enumerate(folders) if k == 0 or folders[k - 1] != f]
+    assert runs == [p for p in PACKAGES if p != "perf"], runs
+    for layer, prefixes in LAYERS.items():
+        assert len({p.split(".")[0] for p in prefixes} - {"perf"}) == 1, layer
+    top = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+    assert top <= set(PACKAGES) | {"tests"}, f"a package in no layer: {top - set(PACKAGES)}"
+
+
+def test_analysis_loads_no_torch():
+    """Results in, tables and figures out: importing every analysis module loads no torch."""
+    names = sorted(n for n in GRAPH if layer_of(n) == "analysis")
+    code = (f"import sys, importlib; [importlib.import_module(n) for n in {names!r}]; "
+            "print(sorted(m for m in ('torch', 'proxies', 'benchmark') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", f"importing analysis loaded {out}"
 
 
 def test_no_import_cycle():
@@ -121,5 +141,6 @@ def test_the_checker_sees_violations():
     assert "nb201.api" in GRAPH["nb201.store"]
     assert "nb201.training.recipe" in GRAPH["nb201.training.engine"]
     assert "nb201.api" in GRAPH["proxies.table"]
+    assert "analysis.report" in GRAPH["benchmark.library"]
     assert layer_of("nb201.training.engine") == "training engine"
-    assert "training engine" not in ALLOWED["analysis"]
+    assert ORDER.index(layer_of("benchmark.search.fitness")) < ORDER.index(layer_of("benchmark.cli"))

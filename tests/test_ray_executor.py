@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 import proxies
-from nb201.api import Context, Outcome, Proxy
+from nb201.api import Outcome, Proxy
+from nb201.context import Context
 from benchmark.cli import main
 from nb201.errors import UserError
 from benchmark.executors import LocalExecutor
@@ -60,7 +61,17 @@ class BadDataProxy(Proxy):
         return [Outcome(score=1.0) for _ in indices]
 
 
+@dataclass(frozen=True)
+class MarkedProxy(Proxy):
+    """Scores arch i as i (1 s each, as measured), noting the process that scored each chunk."""
+
+    def score(self, archs, indices, ctx) -> list[Outcome]:
+        (Path(os.environ[MARKERS]) / f"{os.getpid()}-marked-{indices[0]}").touch()
+        return [Outcome(score=float(i), seconds=1.0) for i in indices]
+
+
 REGISTRY = proxies.REGISTRY.copy()
+REGISTRY.register(MarkedProxy("marked", "zero-cost"))
 REGISTRY.register(SlowProxy("slow", "zero-cost", cost_s=SLEEP_S))
 REGISTRY.register(BadDataProxy("bad-data", "zero-cost"))
 REGISTRY.register(dataclasses.replace(proxies.REGISTRY.get("synflow"), name="synflow-tiny",
@@ -211,3 +222,49 @@ def test_an_address_nothing_answers_on_is_a_user_error():
             ray_executor._check_reachable("nowhere")
     finally:
         port.close()
+
+
+SEARCH_EXPERIMENT = """
+[[search]]
+strategy = "rea"
+fitness = "marked"
+queries = 12
+runs = 2
+population = 4
+"""
+
+
+def test_an_experiments_searches_run_on_ray_as_locally(cluster, tmp_path):
+    """`run --executor ray`: the fitness scores a search lacks are computed by Ray tasks (not in
+    the driver), and the stored runs equal a local run's."""
+    from benchmark.experiments.run import run_experiment
+    from nb201.store import SearchRuns
+    path = tmp_path / "searches.toml"
+    path.write_text(SEARCH_EXPERIMENT)
+    markers = cluster / "markers"
+    stored = {}
+    for name, how in (("local", LocalExecutor()), ("ray", executor(task_seconds=1e-3))):
+        before = set(markers.iterdir())
+        run = run_experiment(path, REGISTRY, tmp_path / f"{name}.sqlite", progress=False,
+                             executor=how)
+        scored_by = {int(m.name.split("-")[0]) for m in set(markers.iterdir()) - before}
+        assert scored_by and (scored_by == {os.getpid()}) == (name == "local"), (name, scored_by)
+        [search] = run.summary["searches"]
+        stored[name] = SearchRuns(run.store).get(search["digest"], search["seed"], [0, 1])
+    assert stored["ray"] == stored["local"] and len(stored["ray"]) == 2
+
+
+def test_full_curve_and_checkpoints_reach_ray_tasks(cluster, tmp_path, monkeypatch):
+    """Every run option reaches a Ray task: `--full-curve --executor ray` stores a curve evaluated
+    after every epoch, and a run stopped before the end of its schedule (@1 of 2 epochs) leaves
+    its state file beside the store, to be continued later."""
+    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
+    folder = write_folder(tmp_path / "tiny")
+    db = tmp_path / "r.sqlite"
+    args = ["score", "--archs", "1462", "--seed", "1", "--data-dir", str(folder), "--fuse", "1",
+            "--results", str(db), "--executor", "ray", "--json", "--quiet"]
+    assert main([*args, "--proxy", "c4r4s0e2b16", "--full-curve"]) == 0
+    [curve] = [o.curve for o in Store(db).frame()["outcome"]]
+    assert len(curve) == 2 and all(v == v for v in curve), curve     # no NaN: both evaluated
+    assert main([*args, "--proxy", "c4r4s0e3b16@1"]) == 0
+    assert len(list(Store(db).runs_dir.glob("*.pt"))) == 1

@@ -4,12 +4,12 @@ import sqlite3
 import pytest
 
 from nb201.errors import UserError
-from nb201.api import Outcome, Proxy, Registry
+from nb201.api import Outcome, Proxy, proxy_registry
 from nb201.store import Key, Store, read_scores
 
 
 def test_registry_refuses_duplicates_and_suggests_on_typos():
-    reg = Registry()
+    reg = proxy_registry()
     reg.register(Proxy("synflow", "zero-cost"))
     with pytest.raises(ValueError):
         reg.register(Proxy("synflow", "zero-cost"))
@@ -19,7 +19,7 @@ def test_registry_refuses_duplicates_and_suggests_on_typos():
 
 
 def test_registry_families_resolve_patterns():
-    reg = Registry()
+    reg = proxy_registry()
     reg.family("x{n}", lambda name: Proxy(name, "training") if name.startswith("x") else None)
     assert reg.get("x12").name == "x12"
     with pytest.raises(UserError, match="x\\{n\\}"):
@@ -101,7 +101,7 @@ def test_read_scores_means_over_the_seeds_that_hold_an_arch():
 
 
 def test_registry_copy_is_independent():
-    reg = Registry()
+    reg = proxy_registry()
     reg.register(Proxy("a", "table"))
     own = reg.copy()
     own.register(Proxy("b", "table"))

@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from analysis import figures, tables
-from analysis.report import ReportSpec, collect, write_report
+from analysis.report import ReportSpec, write_report
+from analysis.results import collect
 from nb201 import groundtruth as gt
-from nb201.api import Context, Outcome, Proxy
+from nb201.api import Outcome, Proxy
+from nb201.context import Context
 from nb201.provenance import git_hash
 from benchmark.runner import compute
 from nb201.store import Key, Selection, Store
@@ -209,6 +211,18 @@ def test_nan_scores_rank_last_and_are_counted(tmp_path):
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
     row = pd.read_csv(files["table_main_csv"]).iloc[0]
     assert row["nan_scores"] == 5 and 0.5 < row["kendall_tau"] < 1
+
+
+def test_bootstrap_text_follows_n_boot(tmp_path):
+    store = Store(tmp_path / "boot.sqlite")
+    proxy = REGISTRY.get("params")
+    store.put(Key("params", proxy.version, "cifar10", "network", 0),
+              {i: Outcome(float(k), 0.01) for k, i in enumerate(INDICES)}, device="cpu", git="g",
+              suite_version="t", run={})
+    files = write_report(REGISTRY, store, tmp_path / "out", n_boot=200)
+    for name in ("html", "md", "json"):
+        text = files[name].read_text(encoding="utf-8")
+        assert "200 resamples" in text and "1,000" not in text
 
 
 def test_pareto_front():

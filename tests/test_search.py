@@ -14,19 +14,20 @@ import pytest
 
 from analysis import search as analysis
 from nb201 import groundtruth as gt
-from nb201.api import Context
+from nb201.context import Context
 from nb201.errors import UserError
 from benchmark.search import STRATEGIES
-from benchmark.search.cost import Charge, Ledger, increment
+from benchmark.search.cost import Ledger, increment
+from nb201.api import Charge
 from benchmark.search.econas import split
-from benchmark.search.fitness import charge_of
 from benchmark.search.ladder import PRESETS, Ladder, Level, parse
 from benchmark.search.loop import BudgetSpent, Limits, run_one
 from benchmark.search.moves import Moves
 from benchmark.search.observer import Observer
 from benchmark.search.rea import evolve
 from benchmark.search.service import SearchSpec, check, search
-from benchmark.search.strategy import Options, Strategy, StrategyRegistry
+from benchmark.search.strategy import Options, Strategy
+from nb201.registry import Registry
 from nb201.store import SearchRuns, Store
 from proxies import REGISTRY
 
@@ -97,6 +98,27 @@ def test_the_answer_is_the_best_fitness_at_the_highest_level():
     ladder, fitness = fake_run("econas", "a:8,b:4,c:2", budget=400.0)
     top = [i for level, batch in fitness.asked if level == 2 for i in batch]
     assert ladder["final_index"] == max(top, key=lambda i: TABLE[i])
+
+
+@pytest.mark.parametrize("higher", [True, False])
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_search_never_prefers_a_non_finite_fitness(bad, higher):
+    """Every non-finite fitness ranks last, whatever the direction (nb201.ranking's policy): a
+    proxy that overflows to +inf for one arch does not make that arch the answer."""
+    class Direction(FakeFitness):
+        higher_is_better = property(lambda self: [higher])
+
+        def evaluate(self, level, indices):
+            scores, charges = super().evaluate(level, indices)
+            return np.where(np.array(indices) == indices[0] if self.asked == [(level, indices)]
+                            else False, bad, scores if higher else -scores), charges
+
+    fitness = Direction([Charge("fake", 1, 1, 10.0)])
+    strategy = STRATEGIES.get("random").from_options(Options())
+    record = run_one(strategy, parse("fake"), fitness, Limits(queries=20),
+                     Observer(Tripwire()), Moves(False), seed=[0, 0])
+    asked = [i for _, batch in fitness.asked for i in batch][:record["queries"]]
+    assert record["final_index"] == max(asked[1:], key=lambda i: TABLE[i])
 
 
 def test_rea_population_ages_the_best_member_dies():
@@ -174,17 +196,17 @@ def test_ledger_and_increment():
 
 def test_charges_of_table_and_training_proxies():
     recorded = gt.vector("cifar10", "train_time_200_s")[123]
-    twelve = charge_of(REGISTRY.get("nb201-12ep-valid"), 123, 0.001, "cifar10")
+    twelve = REGISTRY.get("nb201-12ep-valid").charge(123, 0.001, "cifar10")
     assert twelve.seconds == pytest.approx(recorded * 12 / 200) and increment(twelve, 0) == twelve.seconds
-    full = charge_of(REGISTRY.get("nb201-200ep-valid"), 123, 0.001, "cifar10")
+    full = REGISTRY.get("nb201-200ep-valid").charge(123, 0.001, "cifar10")
     assert increment(full, 0) == pytest.approx(recorded) and full.schedule != twelve.schedule
     # the 12-epoch test and validation accuracies come from the same NB201 run: paid once
-    assert charge_of(REGISTRY.get("nb201-12ep"), 123, 0.0, "cifar10") == twelve
-    assert charge_of(REGISTRY.get("params"), 123, 0.25, "cifar10") == Charge("params", 1, 1, 0.25)
+    assert REGISTRY.get("nb201-12ep").charge(123, 0.0, "cifar10") == twelve
+    assert REGISTRY.get("params").charge(123, 0.25, "cifar10") == Charge("params", 1, 1, 0.25)
     # a training read is handed Proxy.cost: the run's 10 s per trained epoch x the epochs read
-    at2 = charge_of(REGISTRY.get("c8r4s8e6@2"), 5, 20.0, "cifar10")
+    at2 = REGISTRY.get("c8r4s8e6@2").charge(5, 20.0, "cifar10")
     assert (at2.schedule, at2.upto, at2.of, at2.seconds) == ("c8r4s8e6", 2, 2, 20.0)
-    assert increment(charge_of(REGISTRY.get("c8r4s8e6@4"), 5, 40.0, "cifar10"), at2.upto) == 20.0
+    assert increment(REGISTRY.get("c8r4s8e6@4").charge(5, 40.0, "cifar10"), at2.upto) == 20.0
 
 
 def test_moves_unique_space_and_neighbours():
@@ -208,12 +230,12 @@ def test_ladder_parse_and_presets():
         with pytest.raises(UserError, match=message):
             parse(bad)
     with pytest.raises(UserError, match="not the ladder"):
-        STRATEGIES.get("rea")().levels(parse("a:3,b"))
-    assert str(STRATEGIES.get("econas")().levels(parse("a,b:4"))) == "a:16,b:4"
+        STRATEGIES.get("rea").from_options(Options()).levels(parse("a:3,b"))
+    assert str(STRATEGIES.get("econas").from_options(Options()).levels(parse("a,b:4"))) == "a:16,b:4"
 
 
 def test_strategy_registry_refuses_duplicates_and_suggests():
-    registry = StrategyRegistry()
+    registry = Registry("strategy", lambda cls: cls.name)
 
     @dataclasses.dataclass(frozen=True)
     class Thing(Strategy):
@@ -237,17 +259,17 @@ def test_check_rejects_bad_specs_before_computing():
             (SearchSpec("rea", "nb201-12ep-valid", options=Options(sample_size=11)), "--sample-size"),
             (SearchSpec("rea", "nb201-12ep-valid", runs=0), "--runs")):
         with pytest.raises(UserError, match=message):
-            check(spec)
+            check(spec, REGISTRY)
 
 
 def test_runs_are_stored_and_reused(tmp_path):
     store = Store(tmp_path / "r.sqlite")
     spec = SearchSpec("rea", "nb201-12ep-valid", limits=Limits(queries=15), runs=2, seed=4)
-    first = search(check(spec), Context("cifar10"), store, progress=False)
+    first = search(check(spec, REGISTRY), Context("cifar10"), store, progress=False)
     assert first["computed_runs"] == 2 and all(r["queries"] == 15 for r in first["runs"])
-    again = search(check(spec), Context("cifar10"), store, progress=False)
+    again = search(check(spec, REGISTRY), Context("cifar10"), store, progress=False)
     assert again["computed_runs"] == 0 and again["runs"] == first["runs"]
-    more = search(check(dataclasses.replace(spec, runs=3)), Context("cifar10"), store, progress=False)
+    more = search(check(dataclasses.replace(spec, runs=3), REGISTRY), Context("cifar10"), store, progress=False)
     assert more["computed_runs"] == 1 and more["runs"][:2] == first["runs"]
     truth = gt.vector("cifar10", "test_200")
     for run in more["runs"]:
@@ -280,7 +302,7 @@ def test_analysis_summaries():
     (["--strategy", "econas", "--fitness", "synflow:2,,c4r4s0e4@2", "--budget", "100"], "bad ladder"),
     (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "0"], "--budget must be > 0"),
     (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "-3"], "--budget must be > 0"),
-    (["--strategy", "rea", "--fitness", "nb201-12ep-valid"], "one of the arguments --budget --queries"),
+    (["--strategy", "rea", "--fitness", "nb201-12ep-valid"], "give exactly one of budget"),
 ])
 def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, args, message):
     from benchmark.cli import main

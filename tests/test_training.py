@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from nb201.errors import UserError
 from nb201.network import Network
 from nb201.space import OPS, Arch
-from nb201.training import augment, data, engine
+from nb201.training import augment, data, engine, sizing
 from nb201.training.fused import FusedNetwork, fold_batchnorm, fuse, live_ops, unfuse
 from nb201.training.recipe import NB201, Recipe, matches, parse
 
@@ -342,8 +342,8 @@ def test_seeds_derive_independent_streams():
 
 
 def test_activation_estimate_grows_with_width_and_resolution():
-    small = engine.activation_bytes(parse("c4r4s0e1")[0], 32)
-    big = engine.activation_bytes(parse("c0r0s0e1")[0], 32)
+    small = sizing.activation_bytes(parse("c4r4s0e1")[0], 32)
+    big = sizing.activation_bytes(parse("c0r0s0e1")[0], 32)
     assert big == small * 4 * 16
     assert isinstance(FusedNetwork, type) and isinstance(Recipe(), Recipe)
 
@@ -355,7 +355,7 @@ def test_bf16_autocast_path_runs():
 
 
 def test_auto_fuse_on_cpu_is_four_archs_per_thread():
-    assert engine.auto_fuse(torch.device("cpu"), SMALL, 32) == 4 * torch.get_num_threads()
+    assert sizing.auto_fuse(torch.device("cpu"), SMALL, 32) == 4 * torch.get_num_threads()
 
 
 def test_cpu_threads_do_not_change_the_result():

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 import proxies  # noqa: F401  registers the families
-from nb201.api import REGISTRY, Context, Outcome
+from nb201.api import REGISTRY, Outcome
+from nb201.context import Context
 from nb201.errors import UserError
 from benchmark.runner import compute
 from nb201.store import Store

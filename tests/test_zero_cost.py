@@ -15,9 +15,10 @@ from torch import nn
 import proxies  # noqa: F401  registers every proxy
 from analysis.metrics import orient, spearman
 from nb201 import groundtruth as gt
-from nb201.api import REGISTRY, Context, Outcome
+from nb201.api import REGISTRY, Outcome
+from nb201.context import Context
 from nb201.datasets import ImageData
-from benchmark.cli import score
+from benchmark.library import score
 from benchmark.runner import Request
 from nb201.space import Arch
 from nb201.store import Key, Store

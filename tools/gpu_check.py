@@ -27,11 +27,11 @@ from pathlib import Path
 import torch
 
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
-from benchmark.cli import score
+from nb201.context import Context, resolve_device
+from benchmark.library import score
 from benchmark.runner import Request, compute
 from nb201.store import Store
-from nb201.training import data, engine
+from nb201.training import data, engine, sizing
 from perf.baselines import naive_train, tight_train
 from perf.train_throughput import native_data, sync
 from perf.zero_cost_throughput import measure
@@ -62,7 +62,7 @@ def throughput(cfg: dict, ctx: Context, budget: float) -> dict:
     split = data.prepare(ctx.images, recipe, seed, device)
     indices = [int(i) for i in gt.sample(cfg["archs"], seed)]
     archs = [gt.arch_of(i) for i in indices]
-    chunk = engine.auto_fuse(device, recipe, 32)
+    chunk = sizing.auto_fuse(device, recipe, 32)
     out = {"proxy": cfg["train_proxy"], "archs": len(archs), "chunk": chunk, "epochs": epochs,
            "train_images": len(split.train_y), "valid_images": len(split.valid_y)}
     first = min(2, epochs)

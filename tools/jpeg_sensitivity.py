@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from analysis.metrics import orient, spearman, summarize
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
+from nb201.context import Context, resolve_device
 from nb201.datasets import EMBEDDED_CIFAR10, load_dataset
 from benchmark.runner import Request, mean_scores
 from nb201.store import DEFAULT_PATH, Store
@@ -75,7 +75,7 @@ def _compare(proxy, indices: list[int], seed: int, device, copy: str, store: Sto
     `other_seed`, also on the embedded copy with that seed (the noise a seed change brings)."""
     runs = [(seed, None), (seed, copy)] + ([(other_seed, None)] if other_seed is not None else [])
     requests = [Request(proxy, "cifar10", indices, (s,)) for s, _ in runs]
-    scores = [mean_scores(r, Context("cifar10", s, device, data_dir), store)[0]
+    scores = [mean_scores(r, Context("cifar10", s, device=device, data_dir=data_dir), store)[0]
               for r, (s, data_dir) in zip(requests, runs)]
     truth = requests[0].truth_values()
     base, worse = (summarize(x, truth, higher_is_better=proxy.higher_is_better) for x in scores[:2])

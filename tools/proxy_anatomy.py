@@ -18,7 +18,7 @@ import numpy as np
 
 from analysis.metrics import kendall_tau, orient
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
+from nb201.context import Context, resolve_device
 from benchmark.runner import Request, mean_scores
 from nb201.space import OPS
 from nb201.store import DEFAULT_PATH, Store
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     indices = gt.sample(args.sample, args.seed)
-    ctx = Context(args.dataset, args.seed, resolve_device(args.device))
+    ctx = Context(args.dataset, args.seed, device=resolve_device(args.device))
     store = Store(args.store)
     try:
         scores = {}
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             scores[name] = orient(raw, proxy.higher_is_better)[0]
     finally:
         store.close()
-    truth = gt.vector(args.dataset, "test_200")[indices]
+    truth = gt.vector(args.dataset, gt.DEFAULT_TRUTH)[indices]
     props = properties(args.dataset, indices)
     names = list(scores)
     print(f"Kendall tau with each property, {args.sample} archs of {args.dataset} (seed {args.seed})\n")

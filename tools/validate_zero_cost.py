@@ -34,7 +34,8 @@ import pandas as pd
 
 from analysis.metrics import orient, spearman
 from nb201 import groundtruth as gt
-from nb201.api import Context, resolve_device
+from nb201.options import RunOptions
+from nb201.context import Context, resolve_device
 from benchmark.runner import compute
 from nb201.store import DEFAULT_PATH, Store
 
@@ -109,13 +110,13 @@ def per_arch_seeds(proxy, indices: list[int], ours: np.ndarray, theirs: np.ndarr
 
 
 def sample_table(registry, args) -> int:
-    from benchmark.cli import score
+    from benchmark.library import score
     from benchmark.runner import Request
     from proxies.zero_cost.harness import ZeroCostProxy
 
     names = ["params", "flops", *(p.name for p in registry if isinstance(p, ZeroCostProxy))]
     indices = gt.sample(args.sample_table, args.seed)
-    ctx = Context("cifar10", args.seed, resolve_device(args.device), zc_batch=args.zc_batch)
+    ctx = Context("cifar10", args.seed, device=resolve_device(args.device), zc_batch=args.zc_batch)
     store = Store(args.results)
     rows = []
     for name in names:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(DEFAULT_PATH))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--zc-batch", type=int, default=64)
+    parser.add_argument("--zc-batch", type=int, default=RunOptions().zc_batch)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--ceiling", type=int, default=0, metavar="N",
                         help="for proxies below target, also score the first N archs with seed + 1 "
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         ref = ref.head(args.limit)
     indices = [int(i) for i in ref["index"]]
-    ctx = Context("cifar10", args.seed, resolve_device(args.device), zc_batch=args.zc_batch)
+    ctx = Context("cifar10", args.seed, device=resolve_device(args.device), zc_batch=args.zc_batch)
     store = Store(args.results)
     rows = []
     for name in args.proxies.split(","):

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nb201.api import Context, Proxy, Registry
+from nb201.api import Proxy
+from nb201.registry import Registry
+from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import Key, Store
 

@@ -4,12 +4,14 @@ committed chunk by chunk, so a killed run resumes). Writing the report is the ca
 wires this module and ``analysis.report``)."""
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 import time
 from dataclasses import dataclass
 
-from nb201.api import Context, Registry, resolve_device
+from nb201.registry import Registry
+from nb201.context import Context, resolve_device
 from nb201.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute, device_name
@@ -52,9 +54,10 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
     started = time.perf_counter()
     exp = load_experiment(name, registry)
     dirs = parse_data_dir(data_dir)
-    torch_device = resolve_device(device or exp.device)
-    contexts = {d: Context(d, 0, torch_device, dirs if isinstance(dirs, str) else
-                           (dirs or {}).get(d, exp.data_dir(d)), exp.fuse, exp.amp, exp.zc_batch)
+    options = exp.options if device is None else dataclasses.replace(exp.options, device=device)
+    options = dataclasses.replace(options, device=resolve_device(options.device))  # once
+    contexts = {d: Context.of(d, 0, options, data_dir=dirs if isinstance(dirs, str) else
+                              (dirs or {}).get(d, exp.data_dir(d)))
                 for d in DATASETS}
     store = Store(results)
     plan = make_plan(exp, registry, store, contexts, device_name(contexts["cifar10"]))
@@ -82,7 +85,7 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
     searched = ""
     if exp.searches:
         search_started = time.perf_counter()
-        summary["searches"] = run_searches(exp.searches, contexts, store, progress)
+        summary["searches"] = run_searches(exp.searches, contexts, store, progress, executor)
         summary["search_seconds"] = time.perf_counter() - search_started
         searched = f"; searches in {duration(summary['search_seconds'])}"
     summary.update(computed=plan.missing, compute_seconds=computed_s,

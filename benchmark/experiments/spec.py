@@ -47,15 +47,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nb201 import groundtruth as gt
-from nb201.api import MAX_SEED, Registry
-from nb201.catalog import DATASETS
+from nb201.options import RunOptions, run_option_fields
+from nb201.registry import Registry
+from nb201.catalog import DATASETS, DEFAULT_TRUTH, is_seed
 from nb201.errors import UserError
 from nb201.provenance import ROOT
 from nb201.store import Selection
 
 EXPERIMENTS_DIR = ROOT / "data" / "experiments"
-TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "device", "fuse", "amp",
-            "zc_batch", "data_dirs", "report", "group", "search")
+#: the run options an experiment file may set (top-level keys named as RunOptions' fields)
+OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
+TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", *OPTION_KEYS,
+            "data_dirs", "report", "group", "search")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
 
@@ -78,11 +81,8 @@ class Experiment:
     description: str = ""
     title: str = ""
     seed: int = 0
-    truth: str = "test_200"
-    device: str = "auto"
-    fuse: int | None = None
-    amp: str | None = None
-    zc_batch: int = 64
+    truth: str = DEFAULT_TRUTH
+    options: RunOptions = RunOptions()   # device, fuse, amp, zc_batch, full_curve of the file
     data_dirs: tuple[tuple[str, str], ...] = ()
     main: tuple[str, ...] = ()
     searches: tuple = ()  # benchmark.search.experiment.SearchEntry
@@ -195,8 +195,7 @@ class _Checker:
         value = self.get(key, list, None, "a non-empty list of integers")
         if value is None:
             return default
-        if not value or not all(isinstance(v, int) and not isinstance(v, bool)
-                                and 0 <= v <= MAX_SEED for v in value):
+        if not value or not all(is_seed(v) for v in value):
             self.fail(key, "a non-empty list of integers 0..2**63-1")
         if len(set(value)) != len(value):
             self.fail(key, "a list of distinct integers")
@@ -222,6 +221,16 @@ def _sample(c: _Checker) -> int:
     return value
 
 
+def _run_options(top: _Checker) -> RunOptions:
+    """The file's run options (device, fuse, ...), checked as RunOptions checks them."""
+    fields = {f.name: f for f in run_option_fields()}
+    given = {key: top.get(key, fields[key].metadata["kind"], None, fields[key].metadata["what"])
+             for key in OPTION_KEYS if key in top.table}
+    options = RunOptions(**given)
+    options.check(where=lambda name: f"{top.where}: {name!r}")
+    return options
+
+
 def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     """Validate the TOML text of an experiment; every mistake is a one-line UserError."""
     try:
@@ -231,24 +240,13 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     top = _Checker(path.name, raw, TOP_KEYS)
     seeds = top.seeds("seeds", (0,))
     seed = top.get("seed", int, 0, "an integer")
-    if not 0 <= seed <= MAX_SEED:
+    if not is_seed(seed):
         top.fail("seed", "an integer 0..2**63-1")
     datasets = _datasets(top, "datasets", ("cifar10",))
-    truth = top.get("truth", str, "test_200", "a string")
+    truth = top.get("truth", str, DEFAULT_TRUTH, "a string")
     if truth not in gt.TRUTHS:
         top.fail("truth", f"one of {', '.join(gt.TRUTHS)}")
-    device = top.get("device", str, "auto", "a string")
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        top.fail("device", "auto, cpu or cuda")
-    fuse = top.get("fuse", int, None, "a positive integer")
-    if fuse is not None and fuse < 1:
-        top.fail("fuse", "a positive integer")
-    amp = top.get("amp", str, None, "\"bf16\"")
-    if amp not in (None, "bf16"):
-        top.fail("amp", "\"bf16\"")
-    zc_batch = top.get("zc_batch", int, 64, "a positive integer")
-    if zc_batch < 1:
-        top.fail("zc_batch", "a positive integer")
+    options = _run_options(top)
     dirs = _Checker(f"{path.name}: [data_dirs]", top.get("data_dirs", dict, {}, "a table"), DATASETS)
     data_dirs = tuple((d, os.path.expandvars(os.path.expanduser(dirs.get(d, str, "", "a path"))))
                       for d in DATASETS if d in dirs.table)
@@ -260,7 +258,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     if "search" in raw:
         from benchmark.search.experiment import parse_searches
         searches = parse_searches(raw["search"], path.name, datasets,
-                                  top.get("seed", int, 0, "an integer"), truth)
+                                  top.get("seed", int, 0, "an integer"), truth, registry)
     if not tables and not searches:
         raise UserError(f"{path.name}: no [[group]] of proxies and no [[search]]")
     for number, table in enumerate(tables, start=1):
@@ -292,7 +290,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, device, fuse, amp, zc_batch, data_dirs, main, searches)
+                      truth, options, data_dirs, main, searches)
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:

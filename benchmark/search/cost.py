@@ -1,5 +1,7 @@
-"""What a search is charged for each fitness query: the one place where cost is accounted.
+"""What a search is charged for each fitness query: the one place where charges are added up.
 
+What one read costs is the proxy's to say (:meth:`nb201.api.Proxy.charge`, a
+:class:`~nb201.api.Charge`, with its basis in words: :meth:`~nb201.api.Proxy.charge_basis`).
 Every fitness value is read from a *schedule*: a run that costs ``seconds`` in full and is read
 after ``upto`` of its ``of`` epochs. Reading it costs the epochs trained so far, pro rata; reading
 the same schedule of the same arch again, later in the run (a later ``@m``), costs only the extra
@@ -17,17 +19,7 @@ epochs; reading it at an epoch already paid for costs nothing (the search keeps 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Charge:
-    """How one fitness value is paid for (see the module docstring)."""
-
-    schedule: str
-    upto: float
-    of: float
-    seconds: float
+from nb201.api import Charge
 
 
 def increment(charge: Charge, done: float) -> float:

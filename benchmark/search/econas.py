@@ -42,8 +42,8 @@ class EcoNAS(Strategy):
     summary = "aging evolution over a ladder: the best of each level continue to the next"
     source = "Zhou et al. 2020 (EcoNAS), search/main.py of its code"
 
-    age: int = 10
-    unique: bool = False
+    age: int
+    unique: bool
 
     def levels(self, fitness: Ladder) -> Ladder:
         return fitness.with_counts(DEFAULT_COUNT)

@@ -25,7 +25,10 @@ import itertools
 import sys
 from dataclasses import dataclass
 
+from nb201.api import Proxy
 from nb201.errors import UserError
+from nb201.registry import Registry
+
 from .loop import Limits
 from .service import Checked, SearchSpec, check, describe, digest, label, search
 from .strategy import Options
@@ -68,9 +71,10 @@ def _list(value, where: str, key: str, kind) -> list:
     return values
 
 
-def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, truth: str
-                   ) -> tuple[SearchEntry, ...]:
-    """Every (table, combination of list values, dataset) of the ``[[search]]`` tables, checked."""
+def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, truth: str,
+                   registry: Registry[Proxy]) -> tuple[SearchEntry, ...]:
+    """Every (table, combination of list values, dataset) of the ``[[search]]`` tables, checked
+    (fitness proxies resolved in ``registry``)."""
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise UserError(f"{file}: 'search' must be an array of tables [[search]]")
     entries, names = [], set()
@@ -86,8 +90,10 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
         for key in ("strategy", "fitness"):
             if key not in table:
                 raise UserError(f"{where}: {key!r} is missing")
-        if ("budget" in table) == ("queries" in table):
-            raise UserError(f"{where}: give exactly one of 'budget' (seconds) and 'queries'")
+        try:
+            Limits.check_given("budget" in table, "queries" in table)
+        except UserError as err:
+            raise UserError(f"{where}: {err}") from None
         for key in ("runs", "seed"):
             if key in table:
                 _list(table[key], where, key, int)
@@ -109,7 +115,7 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
                               chosen["limits"], table.get("runs", 1), table.get("seed", seed),
                               truth, options)
             try:
-                entries.append(SearchEntry(name, check(spec)))
+                entries.append(SearchEntry(name, check(spec, registry)))
             except UserError as err:
                 raise UserError(f"{where}: {err}") from None
     return tuple(entries)
@@ -132,14 +138,17 @@ def plan_lines(entries, contexts, store) -> list[str]:
     return lines
 
 
-def run_searches(entries, contexts, store, progress: bool = True) -> list[dict]:
-    """Run every search's missing runs; per search: digest, seed, runs, label, dataset, computed."""
+def run_searches(entries, contexts, store, progress: bool = True, executor=None) -> list[dict]:
+    """Run every search's missing runs, computing the fitness scores the store lacks with
+    ``executor`` (default: in this process); per search: digest, seed, runs, label, dataset,
+    computed."""
     done = []
     for n, entry in enumerate(entries, start=1):
         s = entry.spec
         print(f"[search {n}/{len(entries)}] {label(entry.checked)} on {s.dataset}: {s.runs} runs",
               file=sys.stderr, flush=True)
-        found = search(entry.checked, contexts[s.dataset].with_seed(s.proxy_seed), store, progress)
+        found = search(entry.checked, contexts[s.dataset].with_seed(s.proxy_seed), store, progress,
+                       executor)
         done.append({"name": entry.name, "digest": found["digest"], "seed": s.seed, "runs": s.runs,
                      "dataset": s.dataset, "label": found["spec"]["label"],
                      "computed_runs": found["computed_runs"]})

@@ -1,10 +1,11 @@
 """Fitness values and their charges: the one module of the search that talks to the proxy
-registry, the runner and the results store.
+registry (handed to it, never imported), the runner and the results store.
 
 Every fitness value is a stored proxy score, read through :func:`benchmark.runner.mean_scores` with
 the shared results store (one seed, ``ctx.seed``): a search reads what ``score`` and ``run`` stored,
-and what it computes is there for them. Each value comes with its :class:`~benchmark.search.cost.Charge`
-(what the proxy stands for; see :mod:`benchmark.search.cost` for how it is charged):
+and what it computes is there for them. Each value comes with the proxy's
+:meth:`~nb201.api.Proxy.charge` (what the proxy stands for; :mod:`benchmark.search.cost` adds
+them up). The proxies shipped with the suite charge:
 
 - table proxies that declare ``charge_epochs`` (``nb201-12ep-valid``: 12, ``nb201-200ep-valid``: 200):
   that share of NB201's recorded 200-epoch training time of the arch (``train_time_200_s``);
@@ -19,65 +20,22 @@ through the store instead of one per query.
 """
 from __future__ import annotations
 
-from functools import singledispatch
-
 import numpy as np
 
-from proxies.table import TableProxy
-from proxies.training import TrainingProxy
-
 from nb201 import groundtruth as gt
-from nb201.api import Context
-from nb201.api import Proxy
+from nb201.api import Charge, Proxy
+from nb201.context import Context
+from nb201.registry import Registry
+from nb201.store import Key, Store
+
 from ..executors import Executor
 from ..runner import Request, device_name, mean_scores
-from nb201.store import Key, Store
-from .cost import Charge
 from .ladder import Ladder
 
 
-def resolve(ladder: Ladder) -> list[Proxy]:
-    """The proxies of a ladder's levels (a UserError names an unknown one)."""
-    from proxies import REGISTRY
-    return [REGISTRY.get(name) for name in ladder.names()]
-
-
-@singledispatch
-def charge_of(proxy: Proxy, index: int, seconds: float, dataset: str) -> Charge:
-    return Charge(proxy.store_name, 1, 1, seconds)
-
-
-@charge_of.register
-def _(proxy: TableProxy, index: int, seconds: float, dataset: str) -> Charge:
-    if proxy.charge_epochs is None:
-        return Charge(proxy.store_name, 1, 1, seconds)
-    recorded = float(gt.vector(dataset, "train_time_200_s")[index])
-    return Charge(f"nb201-{proxy.charge_epochs}ep", proxy.charge_epochs, proxy.charge_epochs,
-                  recorded * proxy.charge_epochs / 200)
-
-
-@charge_of.register
-def _(proxy: TrainingProxy, index: int, seconds: float, dataset: str) -> Charge:
-    # ``seconds`` is Proxy.cost: the run's seconds per trained epoch times the ``at`` epochs read
-    return Charge(proxy.store_name, proxy.at, proxy.at, seconds)
-
-
-@singledispatch
-def basis(proxy: Proxy) -> str:
-    return "measured seconds (stored with the score)"
-
-
-@basis.register
-def _(proxy: TableProxy) -> str:
-    if proxy.charge_epochs is None:
-        return "measured seconds (stored with the score)"
-    return f"NB201's recorded 200-epoch training time x {proxy.charge_epochs}/200"
-
-
-@basis.register
-def _(proxy: TrainingProxy) -> str:
-    return (f"stored seconds per trained epoch of the {proxy.recipe.epochs}-epoch run x epochs "
-            f"trained (continuing a run pays only the extra epochs)")
+def resolve(ladder: Ladder, registry: Registry[Proxy]) -> list[Proxy]:
+    """The proxies of a ladder's levels in ``registry`` (a UserError names an unknown one)."""
+    return [registry.get(name) for name in ladder.names()]
 
 
 class Fitness:
@@ -113,7 +71,7 @@ class Fitness:
                                           progress=self.progress and len(missing) >= 64,
                                           executor=self.executor)
             for i, s, t in zip(missing, scores, seconds):
-                self._cache[(level, i)] = (float(s), charge_of(proxy, i, float(t), self.ctx.dataset))
+                self._cache[(level, i)] = (float(s), proxy.charge(i, float(t), self.ctx.dataset))
         values = [self._cache[(level, i)] for i in indices]
         return np.array([v[0] for v in values]), [v[1] for v in values]
 
@@ -123,7 +81,7 @@ class Fitness:
         version, data content, options; :class:`nb201.store.Key`)."""
         return [{"proxy": p.name, "store_name": p.store_name, "version": p.version,
                  "source": p.data_source(self.ctx), "setting": Key.of(p, self.ctx).setting,
-                 "seed": self.ctx.seed, "charge": basis(p)}
+                 "seed": self.ctx.seed, "charge": p.charge_basis()}
                 for p in self.proxies]
 
     def device(self) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nb201.errors import UserError
+
 from .cost import Ledger, from_scratch
 from .observer import Observer
 
@@ -31,8 +33,26 @@ class BudgetSpent(Exception):
 
 @dataclass(frozen=True)
 class Limits:
+    """When a run stops: after ``budget_s`` seconds of charged cost, or after ``queries`` fitness
+    queries (exactly one of them)."""
+
     budget_s: float | None = None
     queries: int | None = None
+
+    @staticmethod
+    def check_given(budget: bool, queries: bool) -> None:
+        if budget == queries:
+            raise UserError("give exactly one of budget (--budget SECONDS of charged cost) and "
+                            "queries (--queries N fitness queries)")
+
+    def check(self) -> Limits:
+        """A UserError unless exactly one limit is given and it is positive."""
+        self.check_given(self.budget_s is not None, self.queries is not None)
+        if self.budget_s is not None and not self.budget_s > 0:
+            raise UserError(f"--budget must be > 0 seconds, got {self.budget_s:g}")
+        if self.queries is not None and self.queries < 1:
+            raise UserError(f"--queries must be >= 1, got {self.queries}")
+        return self
 
     def describe(self) -> dict:
         return {"budget_s": None if self.budget_s is None else float(self.budget_s),
@@ -104,9 +124,11 @@ class Meter:
 
 
 def _oriented(score: float, higher_is_better: bool) -> float:
-    """Higher is better; NaN and the wrong infinity rank last (the suite's NaN policy)."""
+    """Higher is better; every non-finite score (NaN, +inf, -inf) ranks last, below every finite
+    one (the suite's one policy, :func:`nb201.ranking.orient`: -inf here, as scores arrive one at
+    a time)."""
     score = float(score)
-    if math.isnan(score):
+    if not math.isfinite(score):
         return -math.inf
     return score if higher_is_better else -score
 

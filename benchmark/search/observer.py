@@ -7,7 +7,7 @@ answer changed, plus the last query: a step function of the charged cost, withou
 """
 from __future__ import annotations
 
-import math
+from nb201.numbers import json_number
 
 
 class Observer:
@@ -21,15 +21,10 @@ class Observer:
         """Called by the loop after every charged query."""
         if not self._changes or self._changes[-1]["best_index"] != best_index:
             self._changes.append({"cost": cost, "queries": queries, "best_index": best_index,
-                                  "best_truth": _number(self._truth[best_index])})
+                                  "best_truth": json_number(self._truth[best_index])})
             self._last = None
         else:
             self._last = {**self._changes[-1], "cost": cost, "queries": queries}
 
     def trajectory(self) -> list[dict]:
         return self._changes + ([self._last] if self._last else [])
-
-
-def _number(x) -> float | None:
-    x = float(x)
-    return None if math.isnan(x) else x

@@ -19,7 +19,7 @@ class RandomSearch(Strategy):
     summary = "uniform random archs, the best by fitness"
     source = "Bergstra & Bengio 2012; NB201 (Dong & Yang 2020)"
 
-    unique: bool = False
+    unique: bool
 
     def run(self, ask, moves, rng, ladder) -> None:
         while True:

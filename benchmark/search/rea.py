@@ -35,9 +35,9 @@ class RegularizedEvolution(Strategy):
     summary = "aging evolution: tournament of sample_size, one-edge mutation, oldest dies"
     source = "Real et al. 2019; NB201's settings (Dong & Yang 2020)"
 
-    population: int = 10
-    sample_size: int = 3
-    unique: bool = False
+    population: int
+    sample_size: int
+    unique: bool
 
     def run(self, ask, moves, rng, ladder) -> None:
         members: deque = deque()

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from nb201 import groundtruth as gt
-from nb201.api import Context
-from nb201.catalog import dataset_spec
+from nb201.api import Proxy
+from nb201.catalog import DEFAULT_TRUTH, dataset_spec
+from nb201.context import Context
 from nb201.errors import UserError
 from nb201.provenance import SUITE_VERSION, config_digest, git_hash
+from nb201.registry import Registry
 from nb201.store import SearchRuns, Store
+
 from .fitness import Fitness, resolve
 from .ladder import Ladder, parse
 from .loop import Limits, run_one
@@ -39,7 +42,7 @@ class SearchSpec:
     limits: Limits = Limits(budget_s=12000.0)
     runs: int = 1
     seed: int = 0
-    truth: str = "test_200"
+    truth: str = DEFAULT_TRUTH
     options: Options = field(default_factory=Options)
     proxy_seed: int = 0
 
@@ -52,23 +55,18 @@ class Checked:
     proxies: list
 
 
-def check(spec: SearchSpec) -> Checked:
-    """Validate every input of a search; a UserError (one line) on the first bad one."""
+def check(spec: SearchSpec, registry: Registry[Proxy]) -> Checked:
+    """Validate every input of a search (its fitness proxies resolved in ``registry``); a
+    UserError (one line) on the first bad one."""
     dataset_spec(spec.dataset)
     if spec.truth not in gt.TRUTHS:
         raise UserError(f"unknown truth {spec.truth!r}; choose one of {', '.join(gt.TRUTHS)}")
-    budget, queries = spec.limits.budget_s, spec.limits.queries
-    if (budget is None) == (queries is None):
-        raise UserError("give exactly one of --budget SECONDS and --queries N")
-    if budget is not None and not budget > 0:
-        raise UserError(f"--budget must be > 0 seconds, got {budget:g}")
-    if queries is not None and queries < 1:
-        raise UserError(f"--queries must be >= 1, got {queries}")
+    spec.limits.check()
     if spec.runs < 1:
         raise UserError(f"--runs must be >= 1, got {spec.runs}")
     strategy = STRATEGIES.get(spec.strategy).from_options(spec.options.check())
     ladder = strategy.levels(parse(spec.fitness))
-    return Checked(spec, strategy, ladder, resolve(ladder))
+    return Checked(spec, strategy, ladder, resolve(ladder, registry))
 
 
 def label(checked: Checked) -> str:

@@ -13,30 +13,39 @@ the highest level of the ladder that has been read.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from nb201.errors import UserError
+from nb201.registry import Registry
 from .ladder import Ladder
 
 Ask = Callable[[int, list[int]], list[float]]
 
 
+def _option(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class Options:
-    """Every strategy option, with its default; a strategy keeps the ones it has fields for."""
+    """Every strategy option, declared once: its default and its help text (the search command's
+    flags and the keys of ``[[search]]`` tables are made from these fields). A strategy's dataclass
+    names the ones it reads, without defaults."""
 
-    population: int = 10
-    sample_size: int = 3
-    unique: bool = False
-    zc_proxy: str = "synflow"
-    pool: int = 3000
-    zc_move: bool = False
-    age: int = 10
+    population: int = _option(10, "rea, zc-warmup: population size")
+    sample_size: int = _option(3, "rea, zc-warmup: tournament size")
+    unique: bool = _option(False, "search NB201's 6,466 isomorphism classes instead of its 15,625 "
+                                  "cells")
+    zc_proxy: str = _option("synflow", "zc-warmup: the zero-cost proxy")
+    pool: int = _option(3000, "zc-warmup: archs scored by --zc-proxy")
+    zc_move: bool = _option(False, "zc-warmup: mutate to the best neighbour by --zc-proxy 75%% "
+                                   "of the time")
+    age: int = _option(10, "econas: cycles without an update after which an arch leaves the "
+                           "pools")
 
     def check(self) -> Options:
         if self.population < 1:
@@ -79,32 +88,5 @@ class Strategy:
         raise NotImplementedError
 
 
-@dataclass
-class StrategyRegistry:
-    """Strategies by name. Refuses duplicate names and suggests the closest name on a typo."""
-
-    _classes: dict[str, type[Strategy]] = field(default_factory=dict)
-
-    def register(self, cls: type[Strategy]) -> type[Strategy]:
-        if not cls.name:
-            raise ValueError(f"{cls.__name__} has no name")
-        if cls.name in self._classes:
-            raise ValueError(f"a strategy named {cls.name!r} is already registered")
-        self._classes[cls.name] = cls
-        return cls
-
-    def get(self, name: str) -> type[Strategy]:
-        if name in self._classes:
-            return self._classes[name]
-        close = difflib.get_close_matches(name, list(self._classes), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UserError(f"unknown strategy {name!r}{hint} (choose from {', '.join(self._classes)})")
-
-    def __iter__(self) -> Iterator[type[Strategy]]:
-        return iter(self._classes.values())
-
-    def names(self) -> list[str]:
-        return list(self._classes)
-
-
-STRATEGIES = StrategyRegistry()
+#: the strategies, by name (``benchmark/search/__init__.py`` imports the modules that fill it)
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", lambda cls: cls.name)

@@ -31,12 +31,12 @@ class ZeroCostWarmup(Strategy):
     source = "Abdelfattah et al. 2021"
     labelled = ("zc_proxy", "pool")
 
-    population: int = 10
-    sample_size: int = 3
-    zc_proxy: str = "synflow"
-    pool: int = 3000
-    zc_move: bool = False
-    unique: bool = False
+    population: int
+    sample_size: int
+    zc_proxy: str
+    pool: int
+    zc_move: bool
+    unique: bool
 
     def levels(self, fitness: Ladder) -> Ladder:
         return Ladder((Level(self.zc_proxy), *fitness.single(self.name).levels))

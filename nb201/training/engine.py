@@ -11,6 +11,8 @@ ties, that can move an accuracy by a point or so (docs/BENCHMARKS.md, "How much 
 On a CPU each network is its own group, so there a score does not depend on the other archs of its
 batch at all. On CUDA the group size depends only on the recipe (not on free memory) and the
 runner forms chunks from sorted indices, so a rerun or a resumed run groups the same archs.
+How many archs form a group, in which order groups are handed out and what a run is estimated to
+cost: :mod:`nb201.training.sizing`.
 """
 from __future__ import annotations
 
@@ -33,8 +35,9 @@ from nb201.space import Arch
 from . import processes
 from .augment import normalize
 from .data import INIT, Split, batch_images, epoch_batches
-from .fused import FusedNetwork, fold_batchnorm, fuse, live_ops, load_momentum, momentum_of, unfuse
+from .fused import FusedNetwork, fold_batchnorm, fuse, load_momentum, momentum_of, unfuse
 from .recipe import Recipe
+from .sizing import CPU_NETWORKS_PER_GROUP, relative_cost
 
 #: Bump whenever a change alters what a run computes (batches, initialisation, kernels' grouping,
 #: evaluation): stored runs and saved run states of other versions are then not reused.
@@ -134,13 +137,6 @@ def _eval_chunk(networks: int, width: int, resolution: int) -> int:
     return int(np.clip(2 ** 19 // (networks * width * resolution * resolution), 64, 8192))
 
 
-def relative_cost(arch: Arch) -> float:
-    """A training step's cost, roughly, in units of a network whose cells do nothing: each
-    convolution or pooling that reaches the cell output adds about 1.5 (fitted on eight archs at
-    4 channels, 8x8, whose steps cost 1x to 7x the cheapest)."""
-    return 1.0 + 1.5 * sum(op not in ("none", "skip_connect") for op in live_ops(arch))
-
-
 def _dtype(model: torch.nn.Module) -> torch.dtype:
     """The model's floating-point dtype (float32 unless its networks were built in another, as the
     float64 equivalence tests do with ``torch.set_default_dtype``)."""
@@ -198,11 +194,12 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     every epoch). A restored state is also evaluated if its own epoch is asked for and missing.
 
     Networks are trained in fused groups of ``group_size`` that start at the same epoch (default:
-    all of them on CUDA, where the caller's chunk is the group, see :func:`auto_fuse`;
-    :data:`CPU_NETWORKS_PER_GROUP` on a CPU). On a CPU the groups
-    are spread over ``workers`` forked processes (:mod:`nb201.training.processes`; threads
-    where there is no fork), default ``torch.get_num_threads()``, each with one intra-op thread and
-    taking the next group when it is done, the costliest groups first (:func:`relative_cost`):
+    all of them on CUDA, where the caller's chunk is the group, see
+    :func:`~nb201.training.sizing.auto_fuse`; :data:`~nb201.training.sizing.CPU_NETWORKS_PER_GROUP`
+    on a CPU). On a CPU the groups are spread over ``workers`` forked processes
+    (:mod:`nb201.training.processes`; threads where there is no fork), default
+    ``torch.get_num_threads()``, each with one intra-op thread and taking the next group when it
+    is done, the costliest groups first (:func:`~nb201.training.sizing.relative_cost`):
     small networks use a core far better that way than with several intra-op threads per op, and
     processes, unlike threads, do not wait for each other's GIL between kernel calls. Every group
     sees the same batches. Each returned state's last segment holds its share of the call's wall
@@ -343,78 +340,3 @@ class _Job:
                                 momentum_of(model, optimizer, k, net),
                                 history[k] + [[start, epoch, share]]))
         return out
-
-
-#: Networks stacked in one fused group on a CPU. Measured on a 2-core CPU at C=4, 8x8
-#: (docs/BENCHMARKS.md): stacking does not make the arithmetic cheaper per network there
-#: (PyTorch's CPU kernels are compute-bound on these shapes, the channel permutations cost extra
-#: and larger stacked maps fall out of the caches), so each network is its own group.
-CPU_NETWORKS_PER_GROUP = 1
-#: Archs per batch (commit) on a CPU, per thread: enough groups to keep every worker busy.
-CPU_ARCHS_PER_THREAD = 4
-#: Activation memory one CUDA group may use, by :func:`activation_bytes`. A constant, not a share
-#: of the free memory, so that the grouping (and with it the float rounding) is the same on every
-#: run and on every GPU that has the room (the estimate is generous, about 3x what is used: an
-#: 80 GB GPU holds it with room to spare; with less memory pass --fuse).
-CUDA_GROUP_BYTES = 32 * 2 ** 30
-#: Most networks in one CUDA group.
-CUDA_MAX_GROUP = 512
-
-
-def cuda_group_size(recipe: Recipe, native_resolution: int) -> int:
-    """Networks per fused CUDA group: as many as :data:`CUDA_GROUP_BYTES` of activations hold (a
-    function of the recipe only), at most :data:`CUDA_MAX_GROUP`."""
-    per_network = activation_bytes(recipe, native_resolution) * recipe.batch_size
-    return int(np.clip(CUDA_GROUP_BYTES // max(1, per_network), 1, CUDA_MAX_GROUP))
-
-
-def auto_fuse(device: torch.device, recipe: Recipe, native_resolution: int) -> int:
-    """How many archs to train at once (one batch, committed together). CPU: 4 per torch thread
-    (their groups are shared out over the worker processes, see :func:`train`). CUDA: one group
-    (:func:`cuda_group_size`)."""
-    if device.type != "cuda":
-        return CPU_ARCHS_PER_THREAD * torch.get_num_threads()
-    return cuda_group_size(recipe, native_resolution)
-
-
-def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
-    """A generous estimate of the float32 activations one network keeps for backward per image:
-    about 30 feature maps per cell (edges, BN, ReLU, permutations) plus the reductions."""
-    res = recipe.resolution(native_resolution)
-    per_stage = [recipe.width * 2 ** s * max(1, res // 2 ** s) ** 2 for s in range(3)]
-    return 4 * sum(m * (30 * recipe.cells + 10) for m in per_stage)
-
-
-#: The training cost model's constants: seconds per arch, per training image and epoch, per
-#: evaluated image (at C=4, 8x8; see :func:`estimate_terms`). Fitted by least squares on the quick
-#: experiment's eight training units (16 archs each) with ``python perf/fit_estimate.py STORE``.
-ESTIMATE_CONSTANTS = (0.46, 2.1e-4, 2.7e-5)
-
-
-def estimate_terms(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000,
-                   epochs: int | None = None, evaluations: int | None = None) -> tuple[float, float]:
-    """(training images x epochs, evaluated images), each scaled by the network's size relative to
-    C=4, 8x8: ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the
-    held-out images (default: one, at the end). Larger networks scale with their FLOPs; smaller
-    ones are overhead-bound and save less."""
-    res = recipe.resolution(native_resolution)
-    width, pixels = recipe.width / 4, (res / 8) ** 2
-    scale = max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
-    if recipe.held_out == "test":             # CIFAR's whole training set, scored on its test set
-        pool, valid_images = 50000, 10000
-    else:
-        pool = 25000
-    epochs = recipe.epochs if epochs is None else epochs
-    evaluations = 1 if evaluations is None else evaluations
-    return (epochs * recipe.train_size(pool) * scale,
-            evaluations * (recipe.valid_images or valid_images) * scale)
-
-
-def estimate_seconds(recipe: Recipe, native_resolution: int = 32, valid_images: int = 25000,
-                     epochs: int | None = None, evaluations: int | None = None) -> float:
-    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run:
-    :data:`ESTIMATE_CONSTANTS` applied to :func:`estimate_terms`. A step's cost varies up to 6x
-    between archs (perf/cpu_kernels.py), so a small sample can be far from the estimate."""
-    fixed, per_train, per_eval = ESTIMATE_CONSTANTS
-    train, valid = estimate_terms(recipe, native_resolution, valid_images, epochs, evaluations)
-    return float(fixed + train * per_train + valid * per_eval)

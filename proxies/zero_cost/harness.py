@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from nb201.ranking import orient
-from nb201.catalog import MEAN, STD, dataset_spec
+from nb201.catalog import MEAN, STD, dataset_spec, derive_seed
 from nb201.network import Network
 from nb201.api import REGISTRY, Outcome, Proxy
 from nb201.space import Arch
@@ -182,11 +182,6 @@ def zero_cost(name: str, *, higher_is_better: bool = True, version: int = 1, cos
 
 # ---------------------------------------------------------------- running one arch
 
-def arch_seed(seed: int, index: int) -> int:
-    """The torch seed for (run seed, arch index): independent of the other archs scored."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
-
-
 def run(proxy: ZeroCostProxy, arch: Arch, index: int, ctx):
     """Run ``proxy.fn`` on ``arch``; on CUDA out-of-memory split the batch 2, 4, ... ways; on a
     degenerate cell that the function cannot score, NaN (``proxy.undefined()``)."""
@@ -210,7 +205,7 @@ def run(proxy: ZeroCostProxy, arch: Arch, index: int, ctx):
 
 
 def _attempt(proxy: ZeroCostProxy, arch: Arch, index: int, ctx, batch: Batch):
-    torch.manual_seed(arch_seed(ctx.seed, index))
+    torch.manual_seed(derive_seed(ctx.seed, index, bits=32))
     net = build(proxy, arch, batch.num_classes, ctx.device)
     try:
         with torch.set_grad_enabled(proxy.grad):

@@ -1,0 +1,59 @@
+"""What the commands compute, as library functions: the CLI, tools and tests call these (the CLI
+adds parsing and printing). Imports ``analysis``, so the CLI imports this module only in the
+commands that use it."""
+from __future__ import annotations
+
+import time
+
+from analysis.report import ReportSpec
+from analysis.scorecard import scorecard
+from analysis.search import optimum, summarize
+
+from nb201.context import Context
+from nb201.store import Store
+
+from .experiments.spec import Experiment
+from .runner import Request, mean_scores
+
+
+def score(request: Request, ctx: Context, store: Store, progress: bool = True,
+          executor=None) -> dict:
+    """Score ``request.proxy`` on ``request.indices`` (mean over seeds), computing what the store
+    lacks, and compare with the truth: the ``score`` command's JSON object."""
+    started = time.perf_counter()
+    request.check()
+    truth = request.truth_values()      # before computing: a bad truth file costs nothing
+    scores, seconds = mean_scores(request, ctx, store, progress, executor)
+    return scorecard(request.proxy, request.dataset, request.truth, request.indices, scores,
+                     truth, seconds, request.seeds, time.perf_counter() - started)
+
+
+def search_result(checked, found: dict) -> dict:
+    """The ``search`` command's JSON object: the spec, the summary over runs (truth of what each
+    run returns, reach of the optimum, costs) and every run (``found``: ``service.search``)."""
+    spec, described = checked.spec, found["spec"]
+    summary = summarize(found["runs"], optimum(spec.dataset, spec.truth))
+    limits = spec.limits
+    return {"strategy": spec.strategy, "fitness": spec.fitness, "dataset": spec.dataset,
+            "truth": spec.truth, "runs": spec.runs, "seed": spec.seed,
+            "budget_s": limits.budget_s, "queries": limits.queries, "ladder": described["ladder"],
+            "options": described["options"], "levels": described["levels"],
+            **{k: v for k, v in summary.items() if k != "runs"},
+            "digest": found["digest"], "computed_runs": found["computed_runs"],
+            "device": found["device"], "runs_detail": found["runs"], "label": described["label"]}
+
+
+def experiment_report(exp: Experiment, plan=None, command: str | None = None,
+                      searches: list[dict] | None = None) -> ReportSpec:
+    """What the report of an experiment shows: its selections, on the data sources and settings
+    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and the
+    stored searches that its run returned (``searches``; None: every stored search)."""
+    sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
+    return ReportSpec(title=exp.title or f"Experiment {exp.name}",
+                      selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings),
+                      truth=exp.truth, main=exp.main, description=exp.description,
+                      commands=(command or f"python -m benchmark run {exp.name}",),
+                      skipped=tuple(skipped), design=exp.design(),
+                      searches=None if searches is None else tuple(
+                          (s["digest"], s["seed"], s["runs"], e.command())
+                          for s, e in zip(searches, exp.searches)))

@@ -1,0 +1,72 @@
+"""What a proxy may read besides the archs it scores: :class:`Context` (the run options, the
+dataset and the seed), the device it runs on, and the dataset's images (loaded once per process).
+The torch-bound half of the proxy interface (:mod:`nb201.api` imports no torch)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import torch
+
+from .catalog import check_seed
+from .datasets import load_dataset
+from .errors import UserError
+from .options import RunOptions
+
+
+def resolve_device(name="auto") -> torch.device:
+    """``auto`` picks CUDA when it is available, else the CPU; a torch.device is kept as it is
+    (so a CUDA context can be built, not run, without a GPU)."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not str(name).startswith("cuda:"):
+        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but CUDA is not available here")
+    return torch.device(name)
+
+
+@lru_cache(maxsize=4)
+def _load(dataset: str, data_dir: str | None):
+    return load_dataset(dataset, data_dir)
+
+
+@dataclass(frozen=True)
+class Context(RunOptions):
+    """The run options (:class:`nb201.options.RunOptions`, keyword-only: device, data_dir, fuse,
+    amp, zc_batch, full_curve) for one dataset and proxy seed. ``device`` is resolved to a
+    ``torch.device`` on construction. ``state_dir``: where training proxies keep each unfinished
+    run's state, so that a later request continues it and a killed run resumes (the runner sets
+    it beside the store). Neither it nor ``full_curve`` changes a score.
+    """
+
+    dataset: str
+    seed: int = 0
+    state_dir: str | None = field(default=None, kw_only=True)
+
+    def __post_init__(self):
+        """Bad values are UserErrors here, before anything is computed."""
+        check_seed(self.seed)
+        self.check()
+        object.__setattr__(self, "device", resolve_device(self.device))
+        if self.amp is not None and self.device.type != "cuda":
+            raise UserError(f"amp {self.amp} (--amp) is CUDA autocast; this run is on "
+                            f"{self.device.type}")
+
+    @classmethod
+    def of(cls, dataset: str, seed: int = 0, options: RunOptions = RunOptions(), **changes
+           ) -> Context:
+        """The context of ``options`` (a RunOptions or a Context) for ``dataset`` and ``seed``."""
+        fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(RunOptions)}
+        return cls(dataset, seed, **{**fields, **changes})
+
+    @property
+    def images(self):
+        """The dataset's images (:class:`nb201.datasets.ImageData`), loaded once per process."""
+        return _load(self.dataset, self.data_dir)
+
+    def with_seed(self, seed: int) -> Context:
+        return dataclasses.replace(self, seed=seed)

@@ -1,0 +1,113 @@
+"""How big and how costly training is, before anything is trained: a network's relative step cost
+(the order in which the engine hands out its groups), how many networks are fused in one group and
+trained at once (CPU and CUDA), a generous activation-memory estimate, and the training cost model
+behind a training proxy's estimated seconds (:data:`ESTIMATE_CONSTANTS`, fitted by
+``perf/fit_estimate.py``). Image counts come from the dataset specs of :mod:`nb201.catalog`.
+
+Pure arithmetic on a :class:`~nb201.training.recipe.Recipe` and an arch: nothing here trains,
+and nothing here imports the engine (:mod:`nb201.training.engine` imports this module).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from nb201.catalog import DatasetSpec, dataset_spec
+from nb201.space import Arch
+
+from .fused import live_ops
+from .recipe import Recipe
+
+
+def relative_cost(arch: Arch) -> float:
+    """A training step's cost, roughly, in units of a network whose cells do nothing: each
+    convolution or pooling that reaches the cell output adds about 1.5 (fitted on eight archs at
+    4 channels, 8x8, whose steps cost 1x to 7x the cheapest)."""
+    return 1.0 + 1.5 * sum(op not in ("none", "skip_connect") for op in live_ops(arch))
+
+
+# ------------------------------------------------------------------ group sizing
+
+#: Networks stacked in one fused group on a CPU. Measured on a 2-core CPU at C=4, 8x8
+#: (docs/BENCHMARKS.md): stacking does not make the arithmetic cheaper per network there
+#: (PyTorch's CPU kernels are compute-bound on these shapes, the channel permutations cost extra
+#: and larger stacked maps fall out of the caches), so each network is its own group.
+CPU_NETWORKS_PER_GROUP = 1
+#: Archs per batch (commit) on a CPU, per thread: enough groups to keep every worker busy.
+CPU_ARCHS_PER_THREAD = 4
+#: Activation memory one CUDA group may use, by :func:`activation_bytes`. A constant, not a share
+#: of the free memory, so that the grouping (and with it the float rounding) is the same on every
+#: run and on every GPU that has the room (the estimate is generous, about 3x what is used: an
+#: 80 GB GPU holds it with room to spare; with less memory pass --fuse).
+CUDA_GROUP_BYTES = 32 * 2 ** 30
+#: Most networks in one CUDA group.
+CUDA_MAX_GROUP = 512
+
+
+def cuda_group_size(recipe: Recipe, native_resolution: int) -> int:
+    """Networks per fused CUDA group: as many as :data:`CUDA_GROUP_BYTES` of activations hold (a
+    function of the recipe only), at most :data:`CUDA_MAX_GROUP`."""
+    per_network = activation_bytes(recipe, native_resolution) * recipe.batch_size
+    return int(np.clip(CUDA_GROUP_BYTES // max(1, per_network), 1, CUDA_MAX_GROUP))
+
+
+def auto_fuse(device: torch.device, recipe: Recipe, native_resolution: int) -> int:
+    """How many archs to train at once (one batch, committed together). CPU: 4 per torch thread
+    (their groups are shared out over the worker processes, see
+    :func:`nb201.training.engine.train`). CUDA: one group (:func:`cuda_group_size`)."""
+    if device.type != "cuda":
+        return CPU_ARCHS_PER_THREAD * torch.get_num_threads()
+    return cuda_group_size(recipe, native_resolution)
+
+
+def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
+    """A generous estimate of the float32 activations one network keeps for backward per image:
+    about 30 feature maps per cell (edges, BN, ReLU, permutations) plus the reductions."""
+    res = recipe.resolution(native_resolution)
+    per_stage = [recipe.width * 2 ** s * max(1, res // 2 ** s) ** 2 for s in range(3)]
+    return 4 * sum(m * (30 * recipe.cells + 10) for m in per_stage)
+
+
+# ------------------------------------------------------------------ cost model
+
+#: The training cost model's constants: seconds per arch, per training image and epoch, per
+#: evaluated image (at C=4, 8x8; see :func:`estimate_terms`). Fitted by least squares on the quick
+#: experiment's eight training units (16 archs each) with ``python perf/fit_estimate.py STORE``.
+ESTIMATE_CONSTANTS = (0.46, 2.1e-4, 2.7e-5)
+
+
+def image_pools(recipe: Recipe, spec: DatasetSpec) -> tuple[int, int]:
+    """(training images before the recipe's subset, held-out images) of a run on ``spec``: the
+    proxy split (:func:`nb201.datasets.proxy_split`), or with ``held_out="test"`` the whole
+    training set and the test set (:func:`nb201.training.data.pools`)."""
+    if recipe.held_out == "test":
+        return spec.train_images, spec.test_images
+    return spec.proxy_train_images, spec.valid_images
+
+
+def estimate_terms(recipe: Recipe, dataset: str = "cifar10", epochs: int | None = None,
+                   evaluations: int | None = None) -> tuple[float, float]:
+    """(training images x epochs, evaluated images), each scaled by the network's size relative to
+    C=4, 8x8: ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the
+    held-out images (default: one, at the end), on ``dataset``'s images at its resolution (a
+    proxy's estimate is CIFAR-10's, whatever it is run on). Larger networks scale with their
+    FLOPs; smaller ones are overhead-bound and save less."""
+    spec = dataset_spec(dataset)
+    res = recipe.resolution(spec.resolution)
+    width, pixels = recipe.width / 4, (res / 8) ** 2
+    scale = max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
+    pool, held_out = image_pools(recipe, spec)
+    epochs = recipe.epochs if epochs is None else epochs
+    evaluations = 1 if evaluations is None else evaluations
+    return (epochs * recipe.train_size(pool) * scale,
+            evaluations * (recipe.valid_images or held_out) * scale)
+
+
+def estimate_seconds(recipe: Recipe, dataset: str = "cifar10", epochs: int | None = None,
+                     evaluations: int | None = None) -> float:
+    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run:
+    :data:`ESTIMATE_CONSTANTS` applied to :func:`estimate_terms`. A step's cost varies up to 6x
+    between archs (perf/cpu_kernels.py), so a small sample can be far from the estimate."""
+    fixed, per_train, per_eval = ESTIMATE_CONSTANTS
+    train, valid = estimate_terms(recipe, dataset, epochs, evaluations)
+    return float(fixed + train * per_train + valid * per_eval)
