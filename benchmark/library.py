@@ -1,11 +1,11 @@
 """What the commands compute, as library functions: the CLI, tools and tests call these (the CLI
 adds parsing and printing). Imports ``analysis``, so the CLI imports this module only in the
-commands that use it."""
+commands that use it; the report's plotting is imported only by :func:`experiment_report`."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from analysis.report import ReportSpec
 from analysis.scorecard import scorecard
 from analysis.search import optimum, summarize
 
@@ -14,6 +14,9 @@ from nb201.store import Store
 
 from .experiments.spec import Experiment
 from .runner import Request, mean_scores
+
+if TYPE_CHECKING:
+    from analysis.report import ReportSpec
 
 
 def score(request: Request, ctx: Context, store: Store, progress: bool = True,
@@ -48,6 +51,7 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
     """What the report of an experiment shows: its selections, on the data sources and settings
     its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and the
     stored searches that its run returned (``searches``; None: every stored search)."""
+    from analysis.report import ReportSpec
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
                       selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings),

@@ -16,6 +16,9 @@ File format (every key but ``group`` is optional)::
     fuse = 8                  # networks trained at once (default: chosen from device memory)
     amp = "bf16"              # CUDA autocast
     zc_batch = 64             # images in the zero-cost minibatch
+    full_curve = false        # training proxies evaluate after every epoch (run options: these
+                              # five keys are nb201.options.RunOptions' fields, checked as the
+                              # command line's flags are)
     [data_dirs]               # per dataset (the command line's --data-dir wins); ~ and $VARS expand
     cifar100 = "$HOME/data/cifar-100-python"
     [report]
