@@ -12,7 +12,7 @@ import torch
 from .catalog import check_seed
 from .datasets import load_dataset
 from .errors import UserError
-from .options import RunOptions
+from .options import RunOptions, run_option_fields
 
 
 def resolve_device(name="auto") -> torch.device:
@@ -60,7 +60,7 @@ class Context(RunOptions):
     def of(cls, dataset: str, seed: int = 0, options: RunOptions = RunOptions(), **changes
            ) -> Context:
         """The context of ``options`` (a RunOptions or a Context) for ``dataset`` and ``seed``."""
-        fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(RunOptions)}
+        fields = {f.name: getattr(options, f.name) for f in run_option_fields()}
         return cls(dataset, seed, **{**fields, **changes})
 
     @property

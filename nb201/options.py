@@ -40,11 +40,15 @@ def option(default, help: str, kind: type, what: str, valid: Callable[[object], 
 
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
+    """How a computation runs (keyword-only, so that :class:`nb201.context.Context` can add its
+    positional dataset and seed). :meth:`check` validates; nothing is checked on construction."""
+
     device: object = option("auto", "auto, cpu or cuda (auto: cuda when available)", str,
                             "auto, cpu, cuda or cuda:N", _device_name)
+    # experiment files name a folder per dataset instead (their [data_dirs] table)
     data_dir: str | None = option(
         None, "dataset folder or archive (else $NB201_DATA_DIR, else the embedded CIFAR-10)", str,
-        "a path", lambda v: v is None or isinstance(v, (str, os.PathLike)), in_file=False)      # experiment files have a [data_dirs] table per dataset
+        "a path", lambda v: v is None or isinstance(v, (str, os.PathLike)), in_file=False)
     fuse: int | None = option(None, "networks trained at once (default: the engine's choice)", int,
                               "a positive number of networks", _optional_count)
     amp: str | None = option(None, "bf16 autocast (CUDA only)", str, '"bf16"',
@@ -62,10 +66,6 @@ class RunOptions:
             value = getattr(self, f.name)
             if not f.metadata["valid"](value):
                 raise UserError(f"{where(f.name)} must be {f.metadata['what']}, got {value!r}")
-
-    def options(self) -> RunOptions:
-        """Just the run options (of a Context, say)."""
-        return RunOptions(**{f.name: getattr(self, f.name) for f in run_option_fields()})
 
 
 def _is(value, kind: type) -> bool:
