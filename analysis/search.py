@@ -4,9 +4,11 @@ figure and the table of the report. Pure functions of stored runs (the ``result`
 one per query at which the answer changed plus the last one) and of the dataset's optimum.
 
 Conventions: standard deviations over runs are sample standard deviations (ddof=1) and standard
-errors are std / sqrt(runs). "Reached" means the answer's truth came within ``WITHIN`` points of
-the optimum (the best truth of all 15,625 archs); the cost to reach it is the charged cost of the
-first query after which it did.
+errors are std / sqrt(runs); with fewer than 2 runs both are None (n/a), not 0. "Reached" means
+the answer's truth came within ``WITHIN`` points of the optimum (the best truth of all 15,625
+archs) at any point of the run, not necessarily at its end (a ladder can lose such an answer to
+one with a better read at a higher level); the cost to reach it is the charged cost of the first
+query after which it did. "Ending within" counts the runs whose final answer is within it.
 """
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ def _spread(values) -> tuple[float | None, float | None, float | None]:
     x = np.asarray([v for v in values if v is not None], dtype=float)
     if len(x) == 0:
         return None, None, None
-    std = float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+    if len(x) < 2:
+        return float(x[0]), None, None
+    std = float(np.std(x, ddof=1))
     return float(np.mean(x)), std, std / math.sqrt(len(x))
 
 
@@ -57,23 +61,44 @@ def cost_to_reach(trajectory: list[dict], target: float) -> float | None:
     return None
 
 
-def summarize(runs: list[dict], optimum: float, within: float = WITHIN) -> dict:
-    """Final truth (mean, std, se), cost to reach ``optimum - within`` and mean cost and queries."""
-    mean, std, se = _spread(r["final_truth"] for r in runs)
-    target = optimum - within
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[(n - 1) // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def reach_of(runs: list[dict], target: float, within: float) -> dict:
+    """How many runs reached ``target`` at any point (``runs_reached``), and at what cost; how many
+    ended within it (``runs_ending_within``: the final answer's truth >= target)."""
     costs = [cost_to_reach(r["trajectory"], target) for r in runs]
     reached = [c for c in costs if c is not None]
-    ordered = sorted(math.inf if c is None else c for c in costs)
-    median = ordered[(len(ordered) - 1) // 2] if len(ordered) % 2 else \
-        (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
+    median = _median([math.inf if c is None else c for c in costs])
     r_mean, _, r_se = _spread(reached)
+    ending = sum(r["final_truth"] is not None and r["final_truth"] >= target for r in runs)
+    return {"within": within, "target": target, "runs_reached": len(reached),
+            "runs_ending_within": int(ending),
+            "cost_median": None if math.isinf(median) else median,
+            "cost_mean_reached": r_mean, "cost_se_reached": r_se}
+
+
+def summarize(runs: list[dict], optimum: float, within: float = WITHIN) -> dict:
+    """Final truth (mean, std, se), the reach of ``optimum - within`` (:func:`reach_of`) and mean
+    cost and queries."""
+    mean, std, se = _spread(r["final_truth"] for r in runs)
     return {"runs": len(runs), "final_truth_mean": mean, "final_truth_std": std,
             "final_truth_se": se, "optimum": optimum,
-            "reach": {"within": within, "target": target, "runs_reached": len(reached),
-                      "cost_median": None if math.isinf(median) else median,
-                      "cost_mean_reached": r_mean, "cost_se_reached": r_se},
+            "reach": reach_of(runs, optimum - within, within),
             "cost_mean": _spread(r["cost"] for r in runs)[0],
             "queries_mean": _spread(r["queries"] for r in runs)[0]}
+
+
+def looked_up(runs: list[dict], truth) -> dict:
+    """The truth of each run's final arch in another table (``truth``: NB201 index -> value, e.g.
+    the same arch on another dataset; NB201's protocol of searching CIFAR-10 and looking the
+    answer up elsewhere): mean, sample std and standard error over runs."""
+    values = [None if r["final_index"] is None else float(truth[r["final_index"]]) for r in runs]
+    mean, std, se = _spread(v for v in values if v is None or math.isfinite(v))
+    return {"final_truth_mean": mean, "final_truth_std": std, "final_truth_se": se}
 
 
 def curve(runs: list[dict], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -85,19 +110,27 @@ def curve(runs: list[dict], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values.mean(axis=0), se
 
 
-def grid_for(groups: dict[str, list[dict]], points: int = 200, span: float = 200.0) -> np.ndarray:
-    """Log-spaced costs from the first answer of any run (but not below 1/``span`` of the largest
-    cost: answers of near-free levels come at costs of milliseconds) to the largest cost."""
-    firsts = [r["trajectory"][0]["cost"] for runs in groups.values() for r in runs if r["trajectory"]]
-    hi = max(r["cost"] for runs in groups.values() for r in runs)
+def extent(runs: list[dict], span: float = 200.0) -> tuple[float, float]:
+    """The costs a search's curve covers: from its first answer (but not below 1/``span`` of its
+    largest cost: answers of near-free levels come at costs of milliseconds) to its largest
+    charged cost."""
+    firsts = [r["trajectory"][0]["cost"] for r in runs if r["trajectory"]]
+    hi = max(r["cost"] for r in runs)
     lo = max(min(firsts) if firsts else 1.0, hi / span, 1e-3)
-    return np.geomspace(lo, max(hi, lo * 1.01), points)
+    return lo, max(hi, lo * 1.01)
+
+
+def x_range(groups: dict[str, list[dict]]) -> tuple[float, float]:
+    """The figure's cost axis: the union of the searches' :func:`extent`."""
+    ends = [extent(runs) for runs in groups.values()]
+    return min(lo for lo, _ in ends), max(hi for _, hi in ends)
 
 
 def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = DEFAULT_TRUTH,
                   within: float = WITHIN) -> Figure | None:
     """Truth of the answer against charged cost (log x): mean over runs with a standard-error
-    band per search, the optimum as a line and the reach target as a dotted line."""
+    band per search, each drawn up to its own largest charged cost (a cheap search's curve is not
+    extended flat to the others'), the optimum as a line and the reach target as a dotted line."""
     groups = {k: v for k, v in groups.items() if any(r["trajectory"] for r in v)}
     if not groups:
         return None
@@ -105,14 +138,16 @@ def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = DE
 
     from .figures import plt
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
-    grid = grid_for(groups)
+    lo, hi = x_range(groups)
     fig, ax = plt.subplots(figsize=(7.6, 4.4 + 0.22 * len(groups)))
     colors = sns.color_palette("tab10" if len(groups) <= 10 else "tab20", len(groups))
     for k, (label, runs) in enumerate(groups.items()):
-        mean, se = curve(runs, grid)
-        line, = ax.plot(grid, mean, label=f"{label} ({len(runs)} runs)", color=colors[k],
+        costs = np.geomspace(lo, extent(runs)[1], 200)     # up to its own largest cost
+        mean, se = curve(runs, costs)
+        line, = ax.plot(costs, mean, label=f"{label} ({len(runs)} runs)", color=colors[k],
                         linestyle="-" if k % 2 == 0 or len(groups) <= 10 else "--")
-        ax.fill_between(grid, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
+        ax.fill_between(costs, mean - se, mean + se, color=line.get_color(), alpha=0.25,
+                        linewidth=0)
     ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"optimum {optimum:.2f}")
     ax.axhline(optimum - within, color="grey", linestyle=":", linewidth=1,
                label=f"optimum - {within:g}")
@@ -120,7 +155,7 @@ def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = DE
     if finite:
         ax.set_ylim(min(np.percentile(finite, 5) - 1.0, optimum - 2 * within), optimum + 0.3)
     ax.set_xscale("log")
-    ax.set_xlim(grid[0], grid[-1])
+    ax.set_xlim(lo, hi)
     ax.set_xlabel("charged cost (s, log scale)")
     ax.set_ylabel(f"{truth} of the search's answer (%)")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
@@ -140,7 +175,10 @@ def table(rows: list[dict]) -> pd.DataFrame:
             "runs": s["runs"], "final truth mean": s["final_truth_mean"],
             "std": s["final_truth_std"], "se": s["final_truth_se"],
             "truth at budget/4": row.get("at_quarter"), "its se": row.get("at_quarter_se"),
-            f"reached optimum-{reach['within']:g}": f"{reach['runs_reached']}/{s['runs']}",
+            f"reached optimum-{reach['within']:g} at any point":
+                f"{reach['runs_reached']}/{s['runs']}",
+            f"ended within optimum-{reach['within']:g}":
+                f"{reach['runs_ending_within']}/{s['runs']}",
             "median cost to reach (s)": _whole(reach["cost_median"]),
             "mean cost to reach, reached runs (s)": _whole(reach["cost_mean_reached"]),
             "its se (s)": _whole(reach["cost_se_reached"]),
@@ -171,7 +209,9 @@ def _groups(frame: pd.DataFrame, selection) -> list[tuple[dict, list[dict], str 
 
 
 def _limit(spec: dict) -> str:
-    return f"{spec['budget_s']:g} s" if spec.get("budget_s") is not None else f"{spec['queries']} queries"
+    if spec.get("budget_s") is not None:
+        return f"{spec['budget_s']:g} s"
+    return f"{spec['queries']} queries"
 
 
 def report_parts(frame: pd.DataFrame, selection, out: Path
@@ -190,8 +230,9 @@ def report_parts(frame: pd.DataFrame, selection, out: Path
         summary = summarize(runs, best)
         twice = labels.count((spec["dataset"], spec["label"])) > 1
         name = spec["label"] + (f" ({_limit(spec)})" if twice else "")
-        quarter, _, quarter_se = (_spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)
-                                  if spec.get("budget_s") else (None, None, None))
+        quarter, _, quarter_se = (
+            _spread(value_at(r["trajectory"], spec["budget_s"] / 4) for r in runs)
+            if spec.get("budget_s") else (None, None, None))
         rows.append({"dataset": spec["dataset"], "label": name, "budget": _limit(spec),
                      "summary": summary, "at_quarter": quarter, "at_quarter_se": quarter_se})
         figures.setdefault((spec["dataset"], spec["truth"], best), {})[name] = runs

@@ -188,26 +188,33 @@ def cmd_search(args) -> None:
 
     from .library import search_result
     from .search.loop import Limits
-    from .search.service import SearchSpec, check, search
+    from .search.service import SearchSpec, check, lookup_datasets, search
     from .search.strategy import Options
     options = Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Options)})
     checked = check(SearchSpec(args.strategy, args.fitness, args.dataset,
                                Limits(args.budget, args.queries), args.runs, args.seed, args.truth,
                                options, args.proxy_seed), _registry())
+    lookup = lookup_datasets(args.lookup)
+    for line in checked.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
     store = Store(args.results)
     with executor_from(args) as executor:
         found = search(checked, ctx, store, progress=not args.quiet, executor=executor)
-    result = search_result(checked, found)
+    result = search_result(checked, found, lookup)
     reach = result["reach"]
     text = (f"{result['label']} on {args.dataset}: final {args.truth} "
             f"{_fmt2(result['final_truth_mean'])} +- {_fmt2(result['final_truth_std'])} "
-            f"(se {_fmt2(result['final_truth_se'])}) over {args.runs} runs; "
+            f"(se {_fmt2(result['final_truth_se'])}) over {args.runs} run{'s' * (args.runs != 1)}; "
             f"{reach['runs_reached']}/{args.runs} reached {reach['target']:.2f} (optimum "
-            f"{result['optimum']:.2f} - {reach['within']:g}), median cost "
+            f"{result['optimum']:.2f} - {reach['within']:g}) at some point, "
+            f"{reach['runs_ending_within']}/{args.runs} ended within it, median cost "
             f"{_fmt_s(reach['cost_median'])}; mean charged cost {_fmt_s(result['cost_mean'])}, "
             f"{_fmt2(result['queries_mean'])} queries ({result['computed_runs']} runs computed, "
-            f"the rest from the store)")
+            f"the rest from the store)"
+            + "".join(f"; its final archs on {d}: {_fmt2(v['final_truth_mean'])} +- "
+                      f"{_fmt2(v['final_truth_std'])} (se {_fmt2(v['final_truth_se'])})"
+                      for d, v in result["lookup"].items()))
     _emit(result, args.json, text)
 
 
@@ -309,7 +316,7 @@ def build_parser() -> Parser:
 
     p = add("search", cmd_search, "search NB201 with a proxy (or a ladder of proxies) as fitness; "
             "report the truth of what each run finds against its charged cost")
-    p.add_argument("--strategy", required=True, help="random, rea, econas or zc-warmup")
+    p.add_argument("--strategy", required=True, help="random, rea, econas, zc-warmup or top-k")
     p.add_argument("--fitness", required=True,
                    help="a proxy name, a ladder NAME[:COUNT],... (cheapest level first, e.g. "
                         "synflow:64,nb201-12ep-valid:8,nb201-200ep-valid:1) or a preset: econas, "
@@ -321,6 +328,8 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=int, default=0, help="search seed")
     p.add_argument("--truth", default=DEFAULT_TRUTH, choices=TRUTHS,
                    help="what the observer records for the answer (the search never reads it)")
+    p.add_argument("--lookup", help="DATASET[,DATASET]: also report the truth of each run's "
+                   "final arch on these datasets (NB201: search CIFAR-10, look the answer up)")
     add_search_options(p)
     p.add_argument("--proxy-seed", type=int, default=0, help="seed of the fitness proxies' scores")
     p.add_argument("--results", default=None, help=RESULTS_HELP)

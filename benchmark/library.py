@@ -31,9 +31,13 @@ def score(request: Request, ctx: Context, store: Store, progress: bool = True,
                      truth, seconds, request.seeds, time.perf_counter() - started)
 
 
-def search_result(checked, found: dict) -> dict:
+def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
     """The ``search`` command's JSON object: the spec, the summary over runs (truth of what each
-    run returns, reach of the optimum, costs) and every run (``found``: ``service.search``)."""
+    run returns, reach of the optimum at any point and at the end, costs), the truth of each run's
+    final arch on the ``lookup`` datasets, the spec's warnings and every run (``found``:
+    ``service.search``)."""
+    from analysis.search import looked_up
+    from nb201 import groundtruth as gt
     spec, described = checked.spec, found["spec"]
     summary = summarize(found["runs"], optimum(spec.dataset, spec.truth))
     limits = spec.limits
@@ -42,6 +46,9 @@ def search_result(checked, found: dict) -> dict:
             "budget_s": limits.budget_s, "queries": limits.queries, "ladder": described["ladder"],
             "options": described["options"], "levels": described["levels"],
             **{k: v for k, v in summary.items() if k != "runs"},
+            "lookup": {d: {**looked_up(found["runs"], gt.vector(d, spec.truth)),
+                           "optimum": optimum(d, spec.truth)} for d in lookup},
+            "warnings": list(checked.warnings),
             "digest": found["digest"], "computed_runs": found["computed_runs"],
             "device": found["device"], "runs_detail": found["runs"], "label": described["label"]}
 

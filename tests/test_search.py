@@ -71,7 +71,7 @@ def fake_run(name, ladder="fake", seed=0, budget=2000.0, charges=None, **options
 
 
 LADDERS = {"random": "fake", "rea": "fake", "zc-warmup": "fake",
-           "econas": "a:8,b:4,c:2"}
+           "econas": "a:8,b:4,c:2", "top-k": "a:150,b:80"}
 
 
 @pytest.mark.parametrize("name", sorted(LADDERS))
@@ -170,6 +170,28 @@ def test_econas_promotes_the_best_and_splits_parents():
     assert record["cost_by_level"][0]["evaluations"] >= 8
 
 
+def test_econas_draws_parents_before_promotion():
+    """Cycle 1 draws its parents from the pools as they stand before its promotions: only level
+    0's pool has members then, so only its share (3 of 8 over 3 levels) of parents is drawn."""
+    record, fitness = fake_run("econas", "a:8,b:4,c:2", budget=800.0)
+    (_, first), (promoted_to, _), (level, children) = fitness.asked[:3]
+    assert promoted_to == 1 and level == 0 and 1 <= len(children) <= split(8, 3)[0]
+    assert all(any(c in Moves().neighbours(a) for a in first) for c in children)
+
+
+def test_top_k_reads_every_arch_then_the_top_of_the_cheap_level():
+    charges = [Charge("zc", 1, 1, 0.001), Charge("t", 1, 1, 10.0)]
+    record, fitness = fake_run("top-k", "a,b:5", budget=1e6, charges=charges)
+    (level0, everything), (level1, top) = fitness.asked
+    assert level0 == 0 and sorted(everything) == list(range(gt.NUM_ARCHS))
+    assert level1 == 1 and top == sorted(everything, key=lambda i: -TABLE[i])[:5]
+    assert record["stop"] == "finished" and record["final_index"] == top[0]
+    _, unique = fake_run("top-k", "a:100,b:5", budget=1e6, charges=charges, unique=True)
+    assert len(set(unique.asked[0][1])) == 100 and len(unique.asked[1][1]) == 5
+    with pytest.raises(UserError, match="needs a count at every level above the first"):
+        STRATEGIES.get("top-k").from_options(Options()).levels(parse("a,b"))
+
+
 def test_the_ladder_charges_only_trained_epochs():
     """One 6-epoch schedule read at 2, 4, 6: each level pays 2/6 of the run's 60 s; reading
     from scratch would have cost 20, 40 and 60 s."""
@@ -234,6 +256,16 @@ def test_ladder_parse_and_presets():
     assert str(STRATEGIES.get("econas").from_options(Options()).levels(parse("a,b:4"))) == "a:16,b:4"
 
 
+def test_a_ladder_refuses_a_proxy_twice_but_reads_one_schedule_at_two_epochs():
+    with pytest.raises(UserError, match="'a' appears twice"):
+        parse("a:8,a:4")
+    schedule = "c4r4s0e60@20:16,c4r4s0e60@40:8"
+    assert parse(schedule).names() == ["c4r4s0e60@20", "c4r4s0e60@40"]
+    assert check(SearchSpec("econas", schedule, limits=Limits(queries=3)), REGISTRY).ladder
+    with pytest.raises(UserError, match="'params' appears twice"):
+        check(SearchSpec("zc-warmup", "params", options=Options(zc_proxy="params")), REGISTRY)
+
+
 def test_strategy_registry_refuses_duplicates_and_suggests():
     registry = Registry("strategy", lambda cls: cls.name)
 
@@ -260,6 +292,17 @@ def test_check_rejects_bad_specs_before_computing():
             (SearchSpec("rea", "nb201-12ep-valid", runs=0), "--runs")):
         with pytest.raises(UserError, match=message):
             check(spec, REGISTRY)
+
+
+def test_check_warns_when_the_fitness_reads_the_test_set_or_the_truth():
+    def warned(fitness, truth="test_200"):
+        spec = SearchSpec("rea", fitness, truth=truth, limits=Limits(queries=3))
+        return check(spec, REGISTRY).warnings
+
+    assert warned("nb201-12ep-valid") == () and warned("nb201-200ep-valid") == ()
+    assert len(warned("nb201-12ep")) == 1 and "test-set accuracy" in warned("nb201-12ep")[0]
+    assert "the truth" in warned("nb201-200ep-valid", "valid_200")[0]
+    assert all("\n" not in w for w in warned("nb201-12ep", "valid_200"))
 
 
 def test_runs_are_stored_and_reused(tmp_path):
@@ -295,6 +338,55 @@ def test_analysis_summaries():
     assert analysis.truth_vs_cost({"x": runs}, 94.3) is not None
 
 
+def _run(points: list[tuple[float, float]], cost: float) -> dict:
+    trajectory = [{"cost": c, "queries": k + 1, "best_index": k, "best_truth": t}
+                  for k, (c, t) in enumerate(points)]
+    return {"trajectory": trajectory, "final_truth": points[-1][1],
+            "final_index": len(points) - 1, "cost": cost, "queries": len(points)}
+
+
+def test_reached_is_at_any_point_and_ending_within_is_at_the_end():
+    lost, kept = _run([(10.0, 94.2), (20.0, 93.0)], 30.0), _run([(10.0, 94.2)], 30.0)
+    s = analysis.summarize([lost, kept], optimum=94.3)
+    assert s["reach"]["runs_reached"] == 2 and s["reach"]["runs_ending_within"] == 1
+    row = analysis.table([{"dataset": "cifar10", "label": "x", "budget": "30 s",
+                           "summary": s}]).iloc[0]
+    assert row["reached optimum-0.5 at any point"] == "2/2"
+    assert row["ended within optimum-0.5"] == "1/2"
+
+
+def test_one_run_has_no_spread():
+    s = analysis.summarize([_run([(10.0, 94.2)], 30.0)], optimum=94.3)
+    assert s["final_truth_mean"] == 94.2
+    assert s["final_truth_std"] is None and s["final_truth_se"] is None
+    assert s["reach"]["cost_se_reached"] is None
+    row = analysis.table([{"dataset": "cifar10", "label": "x", "budget": "30 s",
+                           "summary": s}]).iloc[0]
+    assert row["std"] is None and row["se"] is None
+
+
+def test_looked_up_reads_each_final_arch_in_another_table():
+    runs = [{"final_index": 1}, {"final_index": 3}, {"final_index": None}]
+    out = analysis.looked_up(runs, np.array([0.0, 10.0, 20.0, 30.0]))
+    assert out["final_truth_mean"] == 20.0
+    assert out["final_truth_std"] == pytest.approx(math.sqrt(200))
+    assert out["final_truth_se"] == pytest.approx(10.0)
+
+
+def test_the_figure_draws_each_search_up_to_its_own_largest_cost():
+    short = [_run([(2.0, 90.0), (30.0, 93.0)], 36.0)]
+    long = [_run([(100.0, 92.0), (5000.0, 94.0)], 12000.0),
+            _run([(150.0, 91.0), (4000.0, 93.5)], 11000.0)]
+    fig = analysis.truth_vs_cost({"short": short, "long": long}, 94.3)
+    lines = {line.get_label().split(" (")[0]: line for line in fig.axes[0].get_lines()}
+    xs = np.asarray(lines["short"].get_xdata())
+    assert xs.max() == pytest.approx(36.0) and xs.min() <= 2.0 + 1e-9
+    assert np.asarray(lines["long"].get_xdata()).max() == pytest.approx(12000.0)
+    assert fig.axes[0].get_xlim() == pytest.approx((2.0, 12000.0))
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--strategy", "reaa", "--fitness", "nb201-12ep-valid", "--budget", "100"], "unknown strategy"),
     (["--strategy", "econas", "--fitness", "synflow:0,nb201-12ep-valid", "--budget", "100"],
@@ -303,6 +395,19 @@ def test_analysis_summaries():
     (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "0"], "--budget must be > 0"),
     (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "-3"], "--budget must be > 0"),
     (["--strategy", "rea", "--fitness", "nb201-12ep-valid"], "give exactly one of budget"),
+    (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "inf"],
+     "--budget must be > 0 and finite"),
+    (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "nan"],
+     "--budget must be > 0 and finite"),
+    (["--strategy", "econas", "--fitness", "params:64,params:8", "--budget", "100"], "twice"),
+    (["--strategy", "top-k", "--fitness", "params,nb201-12ep-valid", "--budget", "100"],
+     "needs a count"),
+    (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "100", "--lookup",
+      "cifar1000"], "unknown dataset 'cifar1000'"),
+    (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "100", "--lookup",
+      "cifar100,cifar100"], "given twice"),
+    (["--strategy", "rea", "--fitness", "nb201-12ep-valid", "--budget", "100", "--lookup",
+      "cifar100,"], "empty dataset name"),
 ])
 def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys, args, message):
     from benchmark.cli import main
@@ -334,6 +439,33 @@ def test_cli_search_json(tmp_path, capsys):
     assert set(out["runs_detail"][0]["trajectory"][0]) == {"cost", "queries", "best_index", "best_truth"}
     assert out["optimum"] == pytest.approx(float(np.nanmax(gt.vector("cifar100", "test_200"))))
     assert all(r["cost"] <= 3000 for r in out["runs_detail"])
+
+
+def test_cli_search_lookup_and_warnings(tmp_path, capsys):
+    from benchmark.cli import main
+    args = ["search", "--strategy", "rea", "--fitness", "nb201-12ep", "--queries", "12",
+            "--runs", "2", "--lookup", "cifar100,imagenet16-120", "--results",
+            str(tmp_path / "r.sqlite"), "--json", "--quiet"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    finals = [r["final_index"] for r in out["runs_detail"]]
+    assert set(out["lookup"]) == {"cifar100", "imagenet16-120"}
+    for dataset, found in out["lookup"].items():
+        values = gt.vector(dataset, "test_200")[finals]
+        assert found["final_truth_mean"] == pytest.approx(values.mean())
+        assert found["final_truth_std"] == pytest.approx(values.std(ddof=1))
+        assert found["final_truth_se"] == pytest.approx(values.std(ddof=1) / math.sqrt(2))
+    assert len(out["warnings"]) == 1 and "test-set accuracy" in out["warnings"][0]
+    assert captured.err.count("warning: ") == 1 and captured.err.count("\n") == 1
+
+
+def test_cli_search_text_of_one_run_has_no_spread(tmp_path, capsys):
+    from benchmark.cli import main
+    assert main(["search", "--strategy", "random", "--fitness", "nb201-12ep-valid", "--queries",
+                 "5", "--runs", "1", "--results", str(tmp_path / "r.sqlite"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "+- n/a (se n/a) over 1 run;" in out and "ended within it" in out
 
 
 SEARCH_EXPERIMENT = """

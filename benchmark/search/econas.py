@@ -5,13 +5,16 @@ or any ladder; a level read at epoch m of a training schedule continues the run 
 below, and is charged only the extra epochs: :mod:`benchmark.search.cost`). The search starts from
 ``count[0]`` random archs read at level 0. Then every cycle:
 
-1. archs not updated (read at a new level) for ``age`` cycles leave the pools;
-2. the best ``count[i+1]`` archs of level i's pool (archs whose highest level read is i) are read
-   at level i+1;
-3. parents come from tournaments in each level's pool, ``count[0]`` of them split over the levels
-   as evenly as possible, lower levels first (16 over 3 levels: 6, 5, 5); a tournament draws
-   ``len(pool) // 4 + 1`` members with replacement and keeps the best; each parent's child (one
-   edge's op changed) is read at level 0 unless this run has seen it already.
+1. archs not updated (read at a new level) for ``age`` cycles leave the pools; the pools (level
+   i's pool: the archs whose highest level read is i) are fixed for the rest of the cycle;
+2. parents are drawn first, from these pools, as they stand before this cycle's promotions:
+   ``count[0]`` tournaments split over the levels as evenly as possible, lower levels first (16
+   over 3 levels: 6, 5, 5; an empty pool gives no parents, so the first cycle draws from level 0
+   only); a tournament draws ``len(pool) // 4 + 1`` members with replacement and keeps the best;
+3. then the best ``count[i+1]`` archs of level i's pool are read at level i+1 (an arch drawn as a
+   parent from level i may be promoted in the same cycle);
+4. each parent's child (one edge's op changed) is read at level 0 unless this run has seen it
+   already.
 
 The answer is the best arch at the highest level read. Source: Zhou et al., "EcoNAS: Finding
 Proxies for Economical Neural Architecture Search", CVPR 2020, and its code (search/main.py:
@@ -66,11 +69,12 @@ class EcoNAS(Strategy):
             pools = [sorted((a for a, lv in level_of.items()
                              if lv == level and cycle - updated[a] < self.age),
                             key=lambda a: -score[a]) for level in range(depth)]
-            parents = []
+            parents = []      # drawn before promotion: stored runs depend on this order
             for pool, n in zip(pools, split(counts[0], depth)):
                 if pool:
                     size = len(pool) // 4 + 1
-                    parents += [pool[int(rng.integers(len(pool), size=size).min())] for _ in range(n)]
+                    parents += [pool[int(rng.integers(len(pool), size=size).min())]
+                                for _ in range(n)]
             for level in range(depth - 1):
                 read(level + 1, pools[level][:counts[level + 1]], cycle)
             children = [moves.mutate(p, rng) for p in parents]

@@ -33,8 +33,8 @@ from .loop import Limits
 from .service import Checked, SearchSpec, check, describe, digest, label, search
 from .strategy import Options
 
-KEYS = ("name", "description", "strategy", "fitness", "budget", "queries", "runs", "datasets", "seed",
-        *(f.name for f in dataclasses.fields(Options)))
+KEYS = ("name", "description", "strategy", "fitness", "budget", "queries", "runs", "datasets",
+        "seed", *(f.name for f in dataclasses.fields(Options)))
 OPTION_TYPES = {f.name: type(getattr(Options(), f.name)) for f in dataclasses.fields(Options)}
 
 
@@ -85,7 +85,8 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
         if unknown:
             raise UserError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(KEYS)}")
         if not isinstance(name, str) or not name or name in names:
-            raise UserError(f"{file}: [[search]] #{number}: 'name' must be a unique non-empty string")
+            raise UserError(f"{file}: [[search]] #{number}: 'name' must be a unique non-empty "
+                            f"string")
         names.add(name)
         for key in ("strategy", "fitness"):
             if key not in table:
@@ -104,7 +105,8 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
                 "limits": ([Limits(budget_s=float(b)) for b in
                             _list(table["budget"], where, "budget", (int, float))]
                            if "budget" in table else
-                           [Limits(queries=q) for q in _list(table["queries"], where, "queries", int)]),
+                           [Limits(queries=q)
+                            for q in _list(table["queries"], where, "queries", int)]),
                 "dataset": _list(table.get("datasets", list(datasets)), where, "datasets", str)}
         axes.update({key: _list(table[key], where, key, kind)
                      for key, kind in OPTION_TYPES.items() if key in table})
@@ -147,6 +149,8 @@ def run_searches(entries, contexts, store, progress: bool = True, executor=None)
         s = entry.spec
         print(f"[search {n}/{len(entries)}] {label(entry.checked)} on {s.dataset}: {s.runs} runs",
               file=sys.stderr, flush=True)
+        for line in entry.checked.warnings:
+            print(f"warning: {line}", file=sys.stderr, flush=True)
         found = search(entry.checked, contexts[s.dataset].with_seed(s.proxy_seed), store, progress,
                        executor)
         done.append({"name": entry.name, "digest": found["digest"], "seed": s.seed, "runs": s.runs,

@@ -7,16 +7,18 @@ and what it computes is there for them. Each value comes with the proxy's
 :meth:`~nb201.api.Proxy.charge` (what the proxy stands for; :mod:`benchmark.search.cost` adds
 them up). The proxies shipped with the suite charge:
 
-- table proxies that declare ``charge_epochs`` (``nb201-12ep-valid``: 12, ``nb201-200ep-valid``: 200):
-  that share of NB201's recorded 200-epoch training time of the arch (``train_time_200_s``);
+- table proxies that declare ``charge_epochs`` (``nb201-12ep-valid``: 12,
+  ``nb201-200ep-valid``: 200): that share of NB201's recorded 200-epoch training time of the
+  arch (``train_time_200_s``);
 - training proxies (``c8r4s8e6@2``): the stored seconds of the arch's run of the schedule,
   read after epoch ``at`` of ``recipe.epochs``;
 - every other proxy: its measured seconds, as stored (device: ``device`` of :meth:`Fitness.identity`
   for what this process computes; stored rows keep the seconds of the device that computed them).
 
-Proxies defined by ranks within the scored set (az-nas, vote) rank within each batch a strategy asks for.
-Table proxies (a lookup or a formula per arch) are read for all 15,625 archs on first use: one pass
-through the store instead of one per query.
+Proxies defined by ranks within the scored set (az-nas, vote) rank within each batch a strategy
+asks for. Table proxies (a lookup or a formula per arch) are read for all 15,625 archs on first
+use: one pass through the store instead of one per query. :func:`warnings` names the levels that
+read what a search should not select on (test-set accuracy, or the truth itself).
 """
 from __future__ import annotations
 
@@ -36,6 +38,23 @@ from .ladder import Ladder
 def resolve(ladder: Ladder, registry: Registry[Proxy]) -> list[Proxy]:
     """The proxies of a ladder's levels in ``registry`` (a UserError names an unknown one)."""
     return [registry.get(name) for name in ladder.names()]
+
+
+def warnings(proxies: list[Proxy], truth: str) -> list[str]:
+    """One line per level that reads NB201's test-set accuracy or ``truth`` itself (a table
+    column, ``metric`` of ``proxies/table.py``'s TableMetric): allowed, but such a search selects
+    on what it is judged by, so its numbers do not measure a search."""
+    out = []
+    for proxy in proxies:
+        metric = getattr(proxy, "metric", None)
+        if not isinstance(metric, str):
+            continue
+        if metric == truth:
+            out.append(f"fitness {proxy.name!r} reads {metric}, the truth the answer is judged by")
+        elif metric.startswith("test"):
+            out.append(f"fitness {proxy.name!r} reads test-set accuracy ({metric}): the search "
+                       f"selects on the test set")
+    return out
 
 
 class Fitness:

@@ -4,8 +4,11 @@ Syntax: ``NAME[:COUNT],NAME[:COUNT],...`` from the cheapest level to the most tr
 ``synflow:64,nb201-12ep-valid:8,nb201-200ep-valid:2`` or one training schedule read at several
 epochs, ``c4r4s0e60@20:16,c4r4s0e60@40:8,c4r4s0e60@60:4``. ``COUNT`` is how many archs the
 ``econas`` strategy evaluates at that level per cycle (new children at the first level, the best
-of the level below at the others). A name alone is a one-level ladder. Proxy names are checked
-against the registry by the caller (``benchmark.search.fitness``), not here.
+of the level below at the others); for ``top-k``, how many archs a level reads in all (random ones
+at the first level, default: all; the best of the level below at the others). A name alone is a
+one-level ladder. A proxy appears at one level only (one schedule read at several epochs is
+several proxies). Proxy names are checked against the registry by the caller
+(``benchmark.search.fitness``), not here.
 """
 from __future__ import annotations
 
@@ -51,7 +54,17 @@ class Ladder:
         """This ladder if it is one proxy without a count; else a UserError naming ``strategy``."""
         if len(self.levels) != 1 or self.levels[0].count is not None:
             raise UserError(f"strategy {strategy!r} takes one proxy as --fitness, not the ladder "
-                            f"{str(self)!r} (ladders are for econas)")
+                            f"{str(self)!r} (ladders are for econas and top-k)")
+        return self
+
+    def distinct(self) -> Ladder:
+        """This ladder unless a proxy name appears at two levels (a UserError). One schedule read
+        at several epochs (``c4r4s0e60@20``, ``c4r4s0e60@40``) is several names, and allowed."""
+        names = self.names()
+        twice = next((n for k, n in enumerate(names) if n in names[:k]), None)
+        if twice is not None:
+            raise UserError(f"bad ladder {str(self)!r}: the proxy {twice!r} appears twice (give "
+                            f"each proxy at one level)")
         return self
 
     def with_counts(self, default: int) -> Ladder:
@@ -70,11 +83,10 @@ def parse(text: str) -> Ladder:
         name, sep, count = part.strip().partition(":")
         name = name.strip()
         if not name:
-            raise UserError(f"bad ladder {text!r}: empty level in {part!r} (syntax NAME[:COUNT],...)")
+            raise UserError(f"bad ladder {text!r}: empty level in {part!r} "
+                            f"(syntax NAME[:COUNT],...)")
         if sep and not (count.strip().isdigit() and int(count) > 0):
-            raise UserError(f"bad ladder {text!r}: the count of {name!r} must be a positive integer, "
-                            f"got {count!r}")
+            raise UserError(f"bad ladder {text!r}: the count of {name!r} must be a positive "
+                            f"integer, got {count!r}")
         levels.append(Level(name, int(count) if sep else None))
-    if len({v for v in levels}) != len(levels):
-        raise UserError(f"bad ladder {text!r}: a level appears twice")
-    return Ladder(tuple(levels))
+    return Ladder(tuple(levels)).distinct()

@@ -1,5 +1,6 @@
 """Searches as a library call: check a spec (before anything is computed or written), run the
-runs the results store lacks, store each finished run, return them all.
+runs the results store lacks, store each finished run, return them all; the datasets on which
+each run's answer is looked up (``--lookup``, checked with the spec).
 
 A stored run is found again by the digest of everything that determines it: the strategy and the
 options it reads, the ladder with each level's proxy, store name, version, data source and proxy
@@ -22,7 +23,7 @@ from nb201.provenance import SUITE_VERSION, config_digest, git_hash
 from nb201.registry import Registry
 from nb201.store import SearchRuns, Store
 
-from .fitness import Fitness, resolve
+from .fitness import Fitness, resolve, warnings
 from .ladder import Ladder, parse
 from .loop import Limits, run_one
 from .moves import Moves
@@ -53,6 +54,8 @@ class Checked:
     strategy: Strategy
     ladder: Ladder
     proxies: list
+    #: one line per fitness level that reads test-set accuracy or the truth itself
+    warnings: tuple[str, ...] = ()
 
 
 def check(spec: SearchSpec, registry: Registry[Proxy]) -> Checked:
@@ -66,7 +69,24 @@ def check(spec: SearchSpec, registry: Registry[Proxy]) -> Checked:
         raise UserError(f"--runs must be >= 1, got {spec.runs}")
     strategy = STRATEGIES.get(spec.strategy).from_options(spec.options.check())
     ladder = strategy.levels(parse(spec.fitness))
-    return Checked(spec, strategy, ladder, resolve(ladder, registry))
+    proxies = resolve(ladder, registry)
+    return Checked(spec, strategy, ladder, proxies, tuple(warnings(proxies, spec.truth)))
+
+
+def lookup_datasets(text: str | None) -> tuple[str, ...]:
+    """``--lookup DATASET[,DATASET]``: the datasets on which each run's final arch is looked up
+    (NB201's protocol: search CIFAR-10, read the answer's truth on the others); a UserError (one
+    line) on an unknown, empty or repeated name."""
+    if text is None:
+        return ()
+    names = tuple(name.strip() for name in text.split(","))
+    for k, name in enumerate(names):
+        if not name:
+            raise UserError(f"--lookup {text!r}: empty dataset name (syntax DATASET[,DATASET])")
+        dataset_spec(name)
+        if name in names[:k]:
+            raise UserError(f"--lookup {text!r}: {name!r} is given twice")
+    return names
 
 
 def label(checked: Checked) -> str:

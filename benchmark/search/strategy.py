@@ -51,8 +51,8 @@ class Options:
         if self.population < 1:
             raise UserError(f"--population must be >= 1, got {self.population}")
         if not 1 <= self.sample_size <= self.population:
-            raise UserError(f"--sample-size must be between 1 and --population ({self.population}), "
-                            f"got {self.sample_size}")
+            raise UserError(f"--sample-size must be between 1 and --population "
+                            f"({self.population}), got {self.sample_size}")
         if self.pool < 1:
             raise UserError(f"--pool must be >= 1, got {self.pool}")
         if self.age < 1:

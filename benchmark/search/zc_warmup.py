@@ -39,7 +39,7 @@ class ZeroCostWarmup(Strategy):
     unique: bool
 
     def levels(self, fitness: Ladder) -> Ladder:
-        return Ladder((Level(self.zc_proxy), *fitness.single(self.name).levels))
+        return Ladder((Level(self.zc_proxy), *fitness.single(self.name).levels)).distinct()
 
     def run(self, ask, moves, rng, ladder) -> None:
         pool = moves.sample(rng, min(self.pool, moves.size), distinct=True)
