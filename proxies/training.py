@@ -30,9 +30,8 @@ from nb201.catalog import dataset_spec
 from nb201.provenance import config_digest
 from nb201.training import data, engine, sizing
 from nb201.training.engine import RunState
-from nb201.training.recipe import NB201, Recipe, matches, parse
+from nb201.training.recipe import NB201, PATTERN, VARIANTS, Recipe, matches, parse
 
-PATTERN = "[protocol:]c{k}r{k}s{k}e{n}[b{B}][@m]"
 #: 2: the engine's ENGINE_VERSION 2 (per-epoch batch streams, stratified subsets), curves
 #: evaluated only where read.
 VERSION = 2
@@ -212,7 +211,7 @@ class TrainingProxy(Proxy):
         class; on CUDA also the fused group size (stacked networks round differently; on a CPU
         each network trains alone, whatever the chunk)."""
         device = torch.device(ctx.device)
-        return {**super().fingerprint(ctx), "recipe": dataclasses.asdict(self.recipe),
+        return {**super().fingerprint(ctx), "recipe": self.recipe.identity(),
                 "engine": engine.ENGINE_VERSION, "amp": ctx.amp, "device": device.type,
                 "group": self.chunk_size(ctx) if device.type == "cuda" else 1}
 
@@ -221,7 +220,7 @@ class TrainingProxy(Proxy):
         return {**super().describe(), "family": PATTERN,
                 "factors": {"c": max(1, r.channel_factor), "r": max(1, r.resolution_factor),
                             "s": max(1, r.sample_factor), "e": r.epochs, "b": r.batch_size,
-                            "m": self.at}}
+                            "m": self.at, "width": r.width, "variant": " ".join(r.variant)}}
 
 
 def training_proxy(name: str) -> TrainingProxy | None:
@@ -244,7 +243,19 @@ def training_proxy(name: str) -> TrainingProxy | None:
         cost_s=sizing.estimate_seconds(recipe, epochs=at), needs_images=True, recipe=recipe, at=at,
         description=(f"{scored}: NB201's recipe with {recipe.width} channels, resolution / "
                      f"{max(1, recipe.resolution_factor)}, 1/{max(1, recipe.sample_factor)} of each "
-                     f"class of the training images, batch {recipe.batch_size}"))
+                     f"class of the training images, batch {recipe.batch_size}"
+                     + _variant_words(recipe)))
+
+
+def _variant_words(recipe: Recipe) -> str:
+    """What a variant changes of NB201's recipe, in words ("" for none)."""
+    words = {"optimizer": f"{recipe.optimizer} optimizer", "lr": f"lr {recipe.lr:g}",
+             "weight_decay": f"weight decay {recipe.weight_decay:g}",
+             "cells": f"{recipe.cells} cells per stage", "channels": f"base width {recipe.channels}",
+             "label_smoothing": f"label smoothing {recipe.label_smoothing:g}",
+             "schedule": f"{recipe.schedule} learning-rate schedule"}
+    changed = [words[v.field] for v in VARIANTS if getattr(recipe, v.field) != getattr(NB201, v.field)]
+    return f"; variant: {', '.join(changed)}" if changed else ""
 
 
 REGISTRY.family(PATTERN, training_proxy)

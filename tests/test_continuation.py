@@ -34,19 +34,22 @@ def _nan_none(curve):
 
 # ------------------------------------------------------------------ engine
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_continued_run_equals_an_uninterrupted_one_bit_for_bit(workers):
+@pytest.mark.parametrize("workers, optimizer", [(1, "sgd"), (2, "sgd"), (1, "adam")])
+def test_continued_run_equals_an_uninterrupted_one_bit_for_bit(workers, optimizer):
     """Same seed, CPU: trained to epoch 2, saved, continued to 4 == trained to 4 at once (the same
     kernels on the same state: exactly equal weights, momentum, losses and accuracies); with two
     workers (forked processes) the halves equal one worker's whole run, and every network's
-    checkpoints reach this process."""
+    checkpoints reach this process. Adam's state (both moments and its step count) is saved and
+    restored as SGD's momentum is."""
     split = _split()
-    whole = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, workers=1)
-    half = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, until=2, workers=workers)
+    recipe = dataclasses.replace(RECIPE, optimizer=optimizer,
+                                 lr=RECIPE.lr if optimizer == "sgd" else 0.01)
+    whole = engine.train(THREE, [5, 6, 7], split, recipe, seed=3, workers=1)
+    half = engine.train(THREE, [5, 6, 7], split, recipe, seed=3, until=2, workers=workers)
     assert [s.epoch for s in half.states] == [2, 2, 2]
     assert {w.dtype for w in whole.states[0].weights.values() if w.is_floating_point()} == {torch.float64}
     seen = []
-    rest = engine.train(THREE, [5, 6, 7], split, RECIPE, seed=3, until=4, states=half.states,
+    rest = engine.train(THREE, [5, 6, 7], split, recipe, seed=3, until=4, states=half.states,
                         workers=workers, checkpoint=lambda k, state: seen.append((k, state.epoch)),
                         checkpoint_seconds=0)
     assert sorted(seen) == [(k, epoch) for k in range(3) for epoch in (3, 4)]
@@ -54,7 +57,11 @@ def test_continued_run_equals_an_uninterrupted_one_bit_for_bit(workers):
         assert a.curve == b.curve and a.losses == b.losses and a.epoch == b.epoch == 4
         assert a.weights.keys() == b.weights.keys()
         assert all(torch.equal(a.weights[n], b.weights[n]) for n in a.weights)
+        assert a.momentum.keys() == b.momentum.keys()
         assert all(torch.equal(a.momentum[n], b.momentum[n]) for n in a.momentum)
+    if optimizer == "adam":
+        assert {"|step"} < set(half.states[0].momentum) and any(
+            n.endswith("|exp_avg_sq") for n in half.states[0].momentum)
     assert [[seg[:2] for seg in s.segments] for s in rest.states] == [[[0, 2], [2, 4]]] * 3
 
 
@@ -108,7 +115,7 @@ def test_zc_paper_protocol_recipe():
     assert (recipe.held_out, recipe.resize_after_crop, recipe.batch_size, at) == ("test", True, 2048, 20)
     assert recipe.mean == PROTOCOLS["zc-paper"]["mean"] and recipe.spec == "zc-paper:c4r4s0e40b2048"
     assert parse("c4r4s0e40b2048")[0].held_out == "valid"
-    with pytest.raises(UserError, match="unknown protocol"):
+    with pytest.raises(UserError, match="unknown prefix .nope.; a prefix is a protocol"):
         parse("nope:c4r4s0e40")
     proxy = REGISTRY.get("zc-paper:c4r4s0e40b2048@20")
     assert proxy.store_name == "zc-paper:c4r4s0e40b2048" and "TEST images" in proxy.description

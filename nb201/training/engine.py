@@ -55,18 +55,26 @@ def init_network(arch: Arch, recipe: Recipe, num_classes: int, seed: int, index:
         return Network(arch, channels=recipe.width, cells=recipe.cells, num_classes=num_classes)
 
 
-def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.SGD:
-    """NB201's SGD over every parameter (weight decay included on BN, as NB201 does)."""
-    return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                           nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, foreach=True)
+def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer over every parameter (weight decay included on BN, as NB201 does):
+    NB201's SGD (Nesterov momentum), or Adam / AdamW with the recipe's lr and weight decay. Each
+    is elementwise, so every fused network's update is its own."""
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,
+                               foreach=True)
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
+    return kind(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, foreach=True)
 
 
-def network_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def network_losses(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0
+                   ) -> torch.Tensor:
     """Mean cross-entropy of each network: logits (N, K, classes), targets (N,) -> (K,), in at
     least float32 (bf16 logits are widened; float64 stays float64)."""
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     per_image = F.cross_entropy(logits.transpose(1, 2),
-                                targets[:, None].expand(-1, logits.shape[1]), reduction="none")
+                                targets[:, None].expand(-1, logits.shape[1]), reduction="none",
+                                label_smoothing=label_smoothing)
     return per_image.mean(0)
 
 
@@ -77,11 +85,12 @@ def _autocast(device: torch.device, amp: str | None):
 
 
 def train_step(model: FusedNetwork, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-               y: torch.Tensor, amp: str | None = None) -> torch.Tensor:
+               y: torch.Tensor, amp: str | None = None, label_smoothing: float = 0.0
+               ) -> torch.Tensor:
     """One SGD step on the sum over networks of each network's mean loss (so each network's
     gradient is its own). Returns the K losses (detached)."""
     with _autocast(x.device, amp):
-        losses = network_losses(model(x), y)
+        losses = network_losses(model(x), y, label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     losses.sum().backward()
     optimizer.step()
@@ -306,7 +315,8 @@ class _Job:
                                                     split.padding, self.seed, epoch):
                 idx = idx.to(self.device)
                 x = batch_images(split, recipe, idx, dy, dx, flips, model.input_format, _dtype(model))
-                total += train_step(model, optimizer, x, split.train_y[idx], self.amp) * len(idx)
+                total += train_step(model, optimizer, x, split.train_y[idx], self.amp,
+                                    recipe.label_smoothing) * len(idx)
                 images += len(idx)
             for loss, value in zip(losses, (total / max(1, images)).tolist()):
                 loss.append(value)

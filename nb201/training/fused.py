@@ -343,29 +343,47 @@ def unfuse(fused: FusedNetwork, k: int, net: Network) -> Network:
 @torch.no_grad()
 def momentum_of(fused: FusedNetwork, optimizer: torch.optim.Optimizer, k: int, net: Network
                 ) -> dict[str, torch.Tensor]:
-    """Network k's SGD momentum buffers, on the CPU, named like ``net``'s parameters (none before
-    the first step)."""
+    """Network k's optimizer state, on the CPU: per parameter, each state tensor shaped like the
+    parameter (SGD's momentum buffer under the parameter's name as in ``net``'s state dict, any
+    other, e.g. Adam's ``exp_avg``, as ``NAME|KEY``); scalar state shared by all networks (Adam's
+    ``step``) as ``|KEY``. Empty before the first step."""
     out = {}
     for name, tensor, target, slot in _entries(fused, k, net):
-        buffer = optimizer.state.get(target, {}).get("momentum_buffer")
-        if buffer is not None:
-            out[name] = _view(buffer.contiguous(), tensor, slot).cpu().clone()
+        for key, value in optimizer.state.get(target, {}).items():
+            if not torch.is_tensor(value):
+                continue
+            if value.dim() == 0:
+                out[f"|{key}"] = value.cpu().clone()
+            else:
+                out[_state_name(name, key)] = _view(value.contiguous(), tensor, slot).cpu().clone()
     return out
+
+
+def _state_name(name: str, key: str) -> str:
+    return name if key == "momentum_buffer" else f"{name}|{key}"
 
 
 @torch.no_grad()
 def load_momentum(fused: FusedNetwork, optimizer: torch.optim.Optimizer, nets: Sequence[Network],
                   momenta: Sequence[dict[str, torch.Tensor]]) -> None:
-    """Set the optimizer's momentum buffers of ``fused`` (built from ``nets``) from each network's
-    :func:`momentum_of`; buffers keep their parameter's device and memory format."""
-    full: dict[torch.Tensor, torch.Tensor] = {}
+    """Set the optimizer state of ``fused`` (built from ``nets``) from each network's
+    :func:`momentum_of`; state tensors keep their parameter's device and memory format."""
+    keys = {name.partition("|")[2] or "momentum_buffer" for m in momenta for name in m
+            if not name.startswith("|")}
+    shared = {name[1:]: value for m in momenta for name, value in m.items() if name.startswith("|")}
+    full: dict[tuple[torch.Tensor, str], torch.Tensor] = {}
     for k, (net, momentum) in enumerate(zip(nets, momenta)):
         for name, tensor, target, slot in _entries(fused, k, net):
-            if name in momentum:
-                buffer = full.setdefault(target, torch.zeros(target.shape, dtype=target.dtype))
-                _view(buffer, tensor, slot).copy_(momentum[name])
-    for param, buffer in full.items():
-        optimizer.state[param]["momentum_buffer"] = torch.empty_like(param).copy_(buffer)
+            for key in keys:
+                if _state_name(name, key) in momentum:
+                    buffer = full.setdefault((target, key),
+                                             torch.zeros(target.shape, dtype=target.dtype))
+                    _view(buffer, tensor, slot).copy_(momentum[_state_name(name, key)])
+    for (param, key), buffer in full.items():
+        state = optimizer.state[param]
+        state[key] = torch.empty_like(param).copy_(buffer)
+        for shared_key, value in shared.items():
+            state[shared_key] = value.clone()
 
 
 def _cells_per_stage(net: Network) -> int:
