@@ -3,7 +3,8 @@ dataset and returns a Figure, or None when its data is absent (the report then s
 
 - (a) :func:`factor_sweeps`: Kendall tau against each reduction factor, one line per fixed setting
 - (b) :func:`same_iterations`: same number of iterations, more samples/fewer epochs or the reverse
-- (c) :func:`cost_vs_tau`: measured seconds per arch (log) against Kendall tau, with the Pareto front
+- (c) :func:`cost_vs_tau`: measured seconds per arch (log) against Kendall tau, with the Pareto
+  front drawn from its cheapest to its best point
 - (d) :func:`score_vs_truth`: proxy score against the true accuracy
 - (e) :func:`retrieval_vs_k`: top-k% retrieval for k from 1% to 50%
 - (f) :func:`correlation_matrix`: Kendall tau between proxies (and the truth)
@@ -182,6 +183,41 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
     return mask
 
 
+def plain_number(x: float) -> str:
+    """A tick label without mathtext: ``0.001``, ``20``, ``1e-6`` (outside 1e-4..1e5)."""
+    if 1e-4 <= x < 1e5:
+        return np.format_float_positional(x, precision=4, trim="-")
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+#: tick mantissas tried from the densest; the last entries keep every 2nd or 3rd decade
+_MANTISSAS = ((1, 2, 5), (1, 3), (1,))
+
+
+def log_ticks(lo: float, hi: float, most: int = 8) -> list[float]:
+    """Ticks for a log axis from ``lo`` to ``hi``: the densest of 1-2-5, 1-3 or whole decades
+    (then every 2nd, 3rd ... decade) that puts at most ``most`` ticks in the range."""
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in _MANTISSAS:
+        ticks = [m * 10.0 ** d for d in decades for m in mantissas if lo <= m * 10.0 ** d <= hi]
+        if len(ticks) <= most:
+            return ticks
+    step = -(-len(ticks) // most)
+    return ticks[::step]
+
+
+def _log_x(ax, x: np.ndarray) -> None:
+    """A log x axis padded around ``x``, with :func:`log_ticks` labelled plainly (no minor
+    labels, so that labels never crowd each other)."""
+    lo, hi = float(np.min(x)) / 1.6, float(np.max(x)) * 1.6
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ticks = log_ticks(lo, hi)
+    ax.set_xticks(ticks, [plain_number(t) for t in ticks])
+    ax.set_xlim(lo, hi)
+
+
 def cost_vs_tau(frame: pd.DataFrame) -> Figure | None:
     """(c) Measured seconds per arch (log) against Kendall tau, with the cost-fidelity Pareto front.
     Proxies whose values are read from NB201's table (source ``nb201-table``) are left out: their
@@ -205,15 +241,14 @@ def cost_vs_tau(frame: pd.DataFrame) -> Figure | None:
         _hollow(ax, cost[sel], tau[sel], rows[sel], palette[kind])
     order = np.argsort(cost[front])
     fx, fy = cost[front][order], tau[front][order]
-    ax.step(np.append(fx, cost.max() * 2), np.append(fy, fy[-1]), where="post", color="black",
-            lw=1.2, label="Pareto front")
+    ax.step(fx, fy, where="post", color="black", lw=1.2, label="Pareto front")  # first to last
     ax.scatter(fx, fy, s=90, facecolors="none", edgecolors="black", zorder=3)
     labels = rows["label"].to_numpy()
     named = set(np.flatnonzero(front)) | set(np.argsort(-tau)[:5] if len(rows) > 15 else range(len(rows)))
     for i in sorted(named):
         ax.annotate(labels[i], (cost[i], tau[i]), textcoords="offset points", xytext=(5, 3),
                     fontsize=7, fontweight="bold" if front[i] else "normal")
-    ax.set_xscale("log")
+    _log_x(ax, cost)
     ax.set_xlabel("measured seconds per arch (log scale)")
     ax.set_ylabel("Kendall tau vs truth (95% CI)")
     _hollow_legend(ax, rows, fontsize=8)

@@ -46,10 +46,33 @@ table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px so
 padding:.25em .55em;text-align:left;vertical-align:top}th{background:#f0f3f7}
 tr:nth-child(even) td{background:#fbfbfb}figure{margin:1em 0}img{max-width:100%;height:auto;
 border:1px solid #eee}figcaption,.caption{font-size:.9em;color:#555}.skipped{color:#a05a00}
-#table-main td,#table-cost td,#table-factors td{white-space:nowrap}
+#table-main td,#table-cost td,#table-factors td{white-space:nowrap}#table-main{font-size:.8em}
+#table-main td,#table-main th{padding:.25em .4em}
+#table-main td.wrap,#table-main td.ci,#table-cost td.wrap,#table-factors td.wrap,
+#table-factors td.ci{white-space:normal}td.ci span,td.wrap span{white-space:nowrap}
 tr.caveat td{color:#9a9a9a}.footnote{font-size:.85em;color:#666;margin:.2em 0}
 #summary{background:#f4f6f9;border-left:4px solid #8aa1bf;padding:.6em .9em}
 pre{background:#f5f5f5;padding:.7em;overflow-x:auto}.scroll{overflow-x:auto}code{font-size:.9em}"""
+
+
+#: columns of the HTML tables whose cells may wrap at their spaces (the others stay on one line,
+#: and a metric's cell wraps only between its value and its CI), so that wide tables fit the page
+WRAP = ("label", "device")
+_MARKS = tuple(f" {mark}" for mark, _, _ in tables.CAVEATS.values())
+
+
+def _cell(text: str, column: str, table: pd.DataFrame) -> str:
+    """One ``<td>`` of an HTML table: a metric as ``value <span>[lo, hi]</span>`` (class ``ci``),
+    a wrapping column (class ``wrap``) as a span per word, its caveat mark kept with the last."""
+    e = html.escape
+    if f"{column}_lo" in table.columns and " [" in text:
+        value, ci = text.split(" [", 1)
+        return f'<td class="ci">{e(value)} <span>[{e(ci)}</span></td>'
+    if column in WRAP:   # at spaces only (not at a name's hyphens), the mark with its word
+        words = text[:-2] + "\u00a0" + text[-1] if text.endswith(_MARKS) else text
+        return '<td class="wrap">' + " ".join(f"<span>{e(w)}</span>" for w in words.split(" ")) \
+            + "</td>"
+    return f"<td>{e(text)}</td>"
 
 
 def _html_table(table: pd.DataFrame, table_id: str) -> str:
@@ -57,10 +80,11 @@ def _html_table(table: pd.DataFrame, table_id: str) -> str:
     mark explained in a footnote under the table."""
     e = html.escape
     shown = tables.display(table)
+    columns = tables.shown_columns(table)
     marks = table["caveat"] if "caveat" in table.columns else pd.Series("", index=table.index)
     head = "".join(f"<th>{e(str(c))}</th>" for c in shown.columns)
     rows = "".join((f'<tr class="caveat caveat-{mark}">' if mark else "<tr>")
-                   + "".join(f"<td>{e(str(x))}</td>" for x in row) + "</tr>"
+                   + "".join(_cell(str(x), c, table) for x, c in zip(row, columns)) + "</tr>"
                    for mark, row in zip(marks, shown.itertuples(index=False)))
     notes = "".join(f'<p class="footnote">{e(n)}</p>' for n in tables.footnotes(table))
     return (f'<div class="scroll"><table id="{e(table_id)}"><thead><tr>{head}</tr></thead>'

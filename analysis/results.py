@@ -1,20 +1,23 @@
 """Results: what the results store holds for a set of proxies, read into one
-:class:`ProxyResult` per proxy, dataset and data source (scores, truth, cost, provenance and
-metrics). ``analysis.report`` writes the report from these.
+:class:`ProxyResult` per proxy, dataset, data source and setting (scores, truth, cost, provenance
+and metrics). ``analysis.report`` writes the report from these.
 
 What is read is a list of :class:`nb201.store.Selection` (proxy name as the registry knows it,
 dataset, optionally the data source, arch indices and seeds); :func:`stored_selections` lists
 every proxy whose stored rows the registry can resolve (its store name and current version).
 Stored outcomes become scores through :func:`nb201.store.read_scores`, as for the ``score``
 command: ``c4r4s0e40@20`` reads epoch 20 of the stored ``c4r4s0e40`` curve and set-level proxies
-(vote, AZ-NAS) rank within the selected archs. Metrics come from ``analysis.metrics.summarize``
+(vote, AZ-NAS) rank within the selected archs. Each stored setting (``nb201.store.Key.setting``)
+is its own result, labelled by what differs in its fingerprint when a proxy has several; notes
+say which stored runs have not reached the epoch a proxy reads, and which results read on every
+stored arch mix archs from several samples. Metrics come from ``analysis.metrics.summarize``
 against ``nb201.groundtruth.vector(dataset, truth)``. This module reads the store and the proxy
 interface only: no training, proxies or orchestration code.
 """
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +50,8 @@ class ProxyResult:
     gits: tuple[str, ...]
     summary: dict
     command: str | None = None
+    #: the setting's fingerprint without the seed (``nb201.store.Key.config``); labels settings
+    fingerprint: dict = dataclasses.field(default_factory=dict)
 
     def row(self) -> dict:
         s = self.summary
@@ -63,8 +68,9 @@ class ProxyResult:
         for m in tables.WITH_CI:
             row[m] = _nan(s[m])
             row[f"{m}_lo"], row[f"{m}_hi"] = (_nan(v) for v in s["ci"][m])
-        for k in ("c", "r", "s", "e", "b", "m"):
-            row[k] = np.nan if f is None else f[k]
+        for k in ("c", "r", "s", "e", "b", "m", "width"):
+            row[k] = np.nan if f is None else f.get(k, np.nan)
+        row["variant"] = "" if f is None else f.get("variant", "")
         return row
 
 
@@ -120,52 +126,173 @@ def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.Da
                        tuple(sorted(kept["device"].unique())), tuple(sorted(kept["git"].unique())),
                        summarize(scores, true, higher_is_better=proxy.higher_is_better,
                                  n_boot=n_boot),
-                       sel.command)
+                       sel.command, _fingerprint(rows))
+
+
+def _fingerprint(rows: pd.DataFrame) -> dict:
+    """The fingerprint (without the seed) the rows of one setting share; {} when not stored."""
+    if "config" not in rows.columns or rows.empty:
+        return {}
+    config = json.loads(rows["config"].iloc[0])
+    return {k: v for k, v in config.get("fingerprint", {}).items() if k != "seed"}
+
+
+def _rows(frame: pd.DataFrame, proxy: Proxy, sel: Selection) -> pd.DataFrame:
+    """The stored rows ``sel`` reads: the proxy's store name and version on its dataset, narrowed
+    to its source, setting, seeds and archs where it names them."""
+    rows = frame[(frame["proxy"] == proxy.store_name) & (frame["version"] == proxy.version)
+                 & (frame["dataset"] == sel.dataset)]
+    for column, wanted in (("source", sel.source), ("setting", sel.setting)):
+        if wanted is not None:
+            rows = rows[rows[column] == wanted]
+    if sel.seeds is not None:
+        rows = rows[rows["seed"].isin(sel.seeds)]
+    if sel.indices is not None:
+        rows = rows[rows["arch_index"].isin(sel.indices)]
+    return rows
 
 
 def collect(registry: Registry, frame: pd.DataFrame, selections, truth: str = DEFAULT_TRUTH,
             n_boot: int = 1000) -> tuple[list[ProxyResult], list[str]]:
-    """One :class:`ProxyResult` per selection and data source found in ``frame``
-    (``Store.frame()``), and notes on what is missing; proxy names resolve through ``registry``."""
-    results, notes = [], []
+    """One :class:`ProxyResult` per selection, data source and setting found in ``frame``
+    (``Store.frame()``), and notes on what is missing: stored runs that do not hold the epoch a
+    proxy reads, and results read on every stored arch whose archs are not one sample. Proxy
+    names resolve through ``registry``."""
+    results, notes, whole = [], [], []
     for sel in selections:
         try:
             proxy = registry.get(sel.proxy)
         except UserError as err:
             notes.append(f"{sel.proxy}: {err}")
             continue
-        rows = frame[(frame["proxy"] == proxy.store_name) & (frame["version"] == proxy.version)
-                     & (frame["dataset"] == sel.dataset)]
-        if sel.source is not None:
-            rows = rows[rows["source"] == sel.source]
-        if sel.setting is not None:
-            rows = rows[rows["setting"] == sel.setting]
-        if sel.seeds is not None:
-            rows = rows[rows["seed"].isin(sel.seeds)]
-        if sel.indices is not None:
-            rows = rows[rows["arch_index"].isin(sel.indices)]
-        rows = rows[[proxy.covers(o) for o in rows["outcome"]]]   # e.g. runs not trained to @m yet
+        stored = _rows(frame, proxy, sel)
+        rows = stored[[proxy.covers(o) for o in stored["outcome"]]]  # e.g. runs not at @m yet
         found = [r for (source, setting), sub in rows.groupby(["source", "setting"], sort=True)
                  if (r := _result(proxy, sel, source, setting, sub, truth, n_boot, notes))
                  is not None]
-        if not found:
+        if len(rows) < len(stored):
+            notes.append(_uncovered_note(proxy, sel, stored, rows, bool(found)))
+        elif not found:
             notes.append(f"{proxy.name} on {sel.dataset}: no stored results")
         results += found
-    return _unique_labels(results), notes
+        whole += [sel.indices is None] * len(found)
+    results = _unique_labels(results)
+    notes += [note for r, every in zip(results, whole) if every and (note := _samples_note(r))]
+    return results, notes
+
+
+# ------------------------------------------------------------------ notes on what was stored
+
+def sample_prefix(indices, seeds=(0,)) -> tuple[int, int]:
+    """(k, seed): the longest start of a seeded sample (``nb201.groundtruth.sample``, whose
+    smaller samples are prefixes of the larger) that ``indices`` holds, over ``seeds``; ``indices``
+    is that one sample when k is its size."""
+    held = np.zeros(gt.NUM_ARCHS, dtype=bool)
+    held[np.asarray(list(indices), dtype=np.int64)] = True
+    best, best_seed = -1, 0
+    for seed in sorted(set(seeds)):
+        start = held[np.asarray(gt.sample(gt.NUM_ARCHS, seed))]
+        k = int(start.size if start.all() else np.argmin(start))
+        if k > best:
+            best, best_seed = k, seed
+    return best, best_seed
+
+
+def _sample_seeds(seeds) -> tuple[int, ...]:
+    """The sample seeds to try: 0 (the default ``--seed``) and the proxy seeds."""
+    return tuple(sorted({0, *(int(s) for s in seeds)}))
+
+
+def _samples_note(r: ProxyResult) -> str:
+    """A note when the archs of ``r`` (read on every stored arch) are not one seeded sample:
+    rows stored by several commands, which the metrics mix; "" when they are one."""
+    n = len(r.indices)
+    k, seed = sample_prefix(r.indices, _sample_seeds(r.seeds))
+    if k == n:
+        return ""
+    parts = (f"the first {k} archs of the seed-{seed} sample (`--sample {k} --seed {seed}`) and "
+             f"{n - k} others" if k else "not the start of a seeded sample")
+    return (f"{r.label} on {r.dataset}: its {n} stored archs come from several samples: {parts}; "
+            f"reported on all {n} (pass --experiment to report one experiment's archs)")
+
+
+def _score_command(proxy: Proxy, sel: Selection, stored: pd.DataFrame,
+                   missing: list[int]) -> str:
+    """The command that scores ``sel`` again: its own, else a ``score`` command on the stored
+    sample (or on the ``missing`` archs when the stored ones are not one sample)."""
+    if sel.command:
+        return sel.command
+    archs, seeds = sorted(set(stored["arch_index"])), sorted(set(stored["seed"]))
+    k, seed = sample_prefix(archs, _sample_seeds(seeds))
+    which = (f"--sample {k} --seed {seed}" if k == len(archs) else
+             f"--archs {','.join(map(str, missing))}" if len(missing) <= 20 else
+             f"--archs <its {len(missing)} archs>")
+    return (f"python -m benchmark score --proxy {proxy.name} --dataset {sel.dataset} {which} "
+            f"--seeds {','.join(map(str, seeds))}")
+
+
+def _uncovered_note(proxy: Proxy, sel: Selection, stored: pd.DataFrame, covered: pd.DataFrame,
+                    reported: bool) -> str:
+    """How many stored runs hold what ``proxy`` reads (a training proxy: the epoch m it reads),
+    and the command that continues the others."""
+    runs, archs = len(stored), stored["arch_index"].nunique()
+    size = f"{runs} stored runs" + (f" ({archs} archs x {stored['seed'].nunique()} seeds)"
+                                    if runs != archs else "")
+    m = (proxy.describe().get("factors") or {}).get("m")
+    reached = sum(len(o.curve or []) >= m for o in stored["outcome"]) if m else len(covered)
+    what = (f"have reached epoch {m}" if m and reached == len(covered) else
+            f"have evaluated epoch {m} ({reached} have reached it)" if m else
+            f"hold what {proxy.name} reads")
+    missing = sorted(set(stored["arch_index"]) - set(covered["arch_index"]))
+    return (f"{proxy.name} on {sel.dataset}: {len(covered)} of {size} {what}"
+            + ("; reported on those" if reported else "")
+            + f" (run `{_score_command(proxy, sel, stored, missing)}` to continue them)")
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """A nested fingerprint as {dotted key: value}."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:8] if isinstance(value, str) and len(text) > 12 else text
+
+
+def _differs(r: ProxyResult, tied: list[ProxyResult]) -> str:
+    """What sets the setting of ``r`` apart from the others in ``tied``, e.g. ``batch_size=64``
+    (the fingerprints' differing fields); the setting's digest when no fingerprint is stored."""
+    mine = _flat(r.fingerprint)
+    others = [_flat(o.fingerprint) for o in tied if o is not r]
+    keys = sorted({k for o in others for k in {*o, *mine} if o.get(k) != mine.get(k)})
+    if not mine or not keys:
+        return f"setting {r.setting[:8]}"
+    return ", ".join(f"{k.rsplit('.', 1)[-1]}={_short(mine.get(k))}" for k in keys)
 
 
 def _unique_labels(results: list[ProxyResult]) -> list[ProxyResult]:
     """A proxy reported twice on one dataset (two data sources, two seed sets, or two settings of
-    its options) is labelled with its source and seeds, and the setting's digest where those tie."""
+    its options) is labelled with its source and seeds, and where those tie with what differs
+    between the settings' fingerprints (e.g. ``batch_size=64``)."""
     def seeds(r):
         return ",".join(map(str, r.seeds))
-    by_label = Counter((r.dataset, r.label) for r in results)
-    by_source = Counter((r.dataset, r.label, r.source, seeds(r)) for r in results)
+    same: dict[tuple, list[ProxyResult]] = {}
+    for r in results:
+        same.setdefault((r.dataset, r.label), []).append(r)
     out = []
     for r in results:
-        if by_label[(r.dataset, r.label)] > 1:
-            extra = (f", setting {r.setting[:8]}"
-                     if by_source[(r.dataset, r.label, r.source, seeds(r))] > 1 else "")
+        group = same[(r.dataset, r.label)]
+        if len(group) > 1:
+            tied = [o for o in group if (o.source, seeds(o)) == (r.source, seeds(r))]
+            extra = f", {_differs(r, tied)}" if len(tied) > 1 else ""
             r = dataclasses.replace(r, label=f"{r.label} ({r.source}, seeds {seeds(r)}{extra})")
         out.append(r)
     return out

@@ -30,7 +30,7 @@ HEADERS = {
     "nan_scores": "non-finite", "seconds_per_arch": "s/arch", "total_seconds": "total s",
     "cost_s": "est. s/arch", "source": "data source", "device": "device",
     "channels": "channels", "resolution": "resolution", "samples": "train samples",
-    "e": "epochs", "m": "read at epoch", "b": "batch",
+    "e": "epochs", "m": "read at epoch", "b": "batch", "variant": "recipe variant",
 }
 
 
@@ -100,16 +100,21 @@ def main_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def factor_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Training proxies only: the reduced setting in plain units next to its rank consistency."""
+    """Training proxies only: the reduced setting in plain units next to its rank consistency; a
+    ``variant`` column (optimizer, lr, cells, ...: what else differs from NB201's recipe) when any
+    row has one."""
     train = frame[frame["kind"] == "training"].dropna(subset=["c"])
     if train.empty:
         return pd.DataFrame()
     native = train["dataset"].map({d: s.resolution for d, s in SPECS.items()}).fillna(32)
-    train = train.assign(channels=(16 // train["c"]).astype(int),
+    width = train["width"] if "width" in train else 16 // train["c"]
+    variant = train["variant"].fillna("") if "variant" in train else pd.Series("", train.index)
+    train = train.assign(channels=width.fillna(16 // train["c"]).astype(int), variant=variant,
                          resolution=(native // train["r"]).astype(int),
                          samples=[f"1/{int(s)}" if s > 1 else "all" for s in train["s"]],
                          e=train["e"].astype(int), m=train["m"].astype(int), b=train["b"].astype(int))
-    cols = ["dataset", "label", "channels", "resolution", "samples", "e", "m", "b", "n",
+    cols = ["dataset", "label", "channels", "resolution", "samples", "e", "m", "b",
+            *(["variant"] if variant.astype(bool).any() else []), "n",
             *_ci_columns(WITH_CI), "seconds_per_arch", "caveat"]
     return _sorted(_with_caveats(train), ["c", "r", "s", "e", "m"], [True] * 5)[cols].reset_index(drop=True)
 
@@ -139,14 +144,19 @@ def _seconds(x) -> str:
     return f"{x:.3g}" if x < 1000 else f"{x:,.0f}"
 
 
+def shown_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of ``table`` that :func:`display` shows, in order (before renaming): all but
+    ``caveat`` and the ``_lo``/``_hi`` bounds, which go into their metric's cell."""
+    return [c for c in table.columns
+            if c != "caveat" and not (c.endswith(("_lo", "_hi")) and c[:-3] in table.columns)]
+
+
 def display(table: pd.DataFrame) -> pd.DataFrame:
     """Strings for reading: metrics with their CI as ``x [lo, hi]``, seconds in 3 significant
     digits, missing values as an en dash; column names in words. The ``caveat`` column becomes
     its mark after the proxy's label (see :func:`footnotes`)."""
     out = pd.DataFrame(index=table.index)
-    for col in table.columns:
-        if col == "caveat" or col.endswith(("_lo", "_hi")) and col[:-3] in table.columns:
-            continue
+    for col in shown_columns(table):
         values = table[col]
         if f"{col}_lo" in table.columns:
             out[col] = [f"{_num(v)} [{_num(lo, 2)}, {_num(hi, 2)}]" if _num(lo) != "–" else _num(v)

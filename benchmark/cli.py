@@ -40,6 +40,12 @@ def _registry():
     return REGISTRY
 
 
+def _load_plugins(text: str | None) -> None:
+    if text:
+        from proxies import plugins
+        plugins.add([p.strip() for p in text.split(",") if p.strip()])
+
+
 def _emit(obj: dict, as_json: bool, text: str) -> None:
     print(json.dumps(obj, allow_nan=False) if as_json else text)
 
@@ -54,24 +60,8 @@ def cmd_proxies(args) -> None:
 
 
 def cmd_info(args) -> None:
-    from nb201 import groundtruth as gt
-    from nb201.catalog import dataset_spec
-    from nb201.complexity import flops_m, params_m
-    from nb201.numbers import json_number
-    index = gt.resolve(args.arch)
-    arch = gt.arch_of(index)
-    metrics = ("test_200", "valid_200", "test_12")
-    if args.nb201_file:
-        from nb201.nb201_file import load_truth
-        truth = {m: json_number(load_truth(args.nb201_file, args.dataset, m, [index])[index])
-                 for m in metrics}
-    else:
-        truth = {m: json_number(gt.vector(args.dataset, m)[index]) for m in metrics}
-    spec = dataset_spec(args.dataset)
-    out = {"index": index, "arch": str(arch), "unique": arch.canonical(),
-           "params_m": round(params_m(arch, spec.num_classes), 6),
-           "flops_m": round(flops_m(arch, spec.num_classes, spec.resolution), 6),
-           "truth": truth}
+    from .library import arch_info
+    out = arch_info(args.arch, args.dataset, args.nb201_file)
     text = "\n".join(f"{k:<9} {v}" for k, v in out.items())
     _emit(out, args.json, text)
 
@@ -287,6 +277,9 @@ def build_parser() -> Parser:
     def add(name, func, help_):
         p = sub.add_parser(name, help=help_, description=help_)
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        p.add_argument("--plugins", metavar="FILE[,FILE]",
+                       help="Python files that register proxies (also: $NB201_PLUGINS, and the "
+                            "nb201.proxies entry points of installed packages)")
         p.set_defaults(func=func)
         return p
 
@@ -358,6 +351,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        _load_plugins(args.plugins)
         args.func(args)
     except UserError as err:
         print(f"error: {' '.join(str(err).splitlines())}", file=sys.stderr)   # always one line

@@ -19,6 +19,29 @@ if TYPE_CHECKING:
     from analysis.report import ReportSpec
 
 
+def arch_info(token, dataset: str, nb201_file: str | None = None) -> dict:
+    """The ``info`` command's JSON object: an arch (NB201 index or string) with its unique form,
+    params and FLOPs in millions (C=16, N=5, the dataset's resolution) and its truth."""
+    from nb201 import groundtruth as gt
+    from nb201.catalog import dataset_spec
+    from nb201.complexity import flops_m, params_m
+    from nb201.numbers import json_number
+    index = gt.resolve(str(token))
+    arch = gt.arch_of(index)
+    spec = dataset_spec(dataset)
+    metrics = ("test_200", "valid_200", "test_12")
+    if nb201_file:
+        from nb201.nb201_file import load_truth
+        truth = {m: json_number(load_truth(nb201_file, dataset, m, [index])[index])
+                 for m in metrics}
+    else:
+        truth = {m: json_number(gt.vector(dataset, m)[index]) for m in metrics}
+    return {"index": index, "arch": str(arch), "unique": arch.canonical(),
+            "params_m": round(params_m(arch, spec.num_classes), 6),
+            "flops_m": round(flops_m(arch, spec.num_classes, spec.resolution), 6),
+            "truth": truth}
+
+
 def score(request: Request, ctx: Context, store: Store, progress: bool = True,
           executor=None) -> dict:
     """Score ``request.proxy`` on ``request.indices`` (mean over seeds), computing what the store

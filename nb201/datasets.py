@@ -7,8 +7,12 @@
     labels are 1-based, only labels 1..120 are kept and shifted to 0-based),
   * an image folder `train/<class>/*`, `test/<class>/*` (classes sorted by name),
 and any of these inside a tar archive (.tar.gz). Without a data dir, cifar10 falls back to the
-embedded JPEG copy in `data/`. Tar archives and image folders are decoded once and cached as .npz
-under $NB201_CACHE_DIR (default `<repo>/.cache`), keyed by path, size and mtime.
+embedded JPEG copy in the shipped data (`nb201.provenance.DATA_DIR`: `data/` in a checkout).
+
+Tar archives and image folders are decoded once and cached as .npz, keyed by path, size and
+mtime, under `cache_root()/datasets`: $NB201_CACHE_DIR when set, else `<repo>/.cache` when the
+suite runs from its checkout (editable installs included), else the user cache dir of an
+installed copy: `$XDG_CACHE_HOME/nb201`, or `~/.cache/nb201` (never inside site-packages).
 
 `proxy_split(data, seed)` gives the images that training proxies train on and score on.
 """
@@ -31,11 +35,12 @@ from tqdm import tqdm
 from .catalog import DatasetSpec, dataset_spec
 from .errors import UserError
 from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, is_tar, read_tar
+from . import provenance
+from .provenance import DATA_DIR, require_file
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EMBEDDED_CIFAR10 = REPO_ROOT / "data" / "cifar10-jpeg.tar.gz"
+EMBEDDED_CIFAR10 = DATA_DIR / "cifar10-jpeg.tar.gz"
 EMBEDDED_SOURCE = "cifar10-jpeg75"
-SPLITS_DIR = REPO_ROOT / "data" / "splits"
+SPLITS_DIR = DATA_DIR / "splits"
 CACHE_FORMAT_VERSION = 1  # bump when decoding (nb201.formats) changes: old cache files are then ignored
 
 
@@ -63,8 +68,21 @@ class ImageData:
         return h.hexdigest()
 
 
+def cache_root() -> Path:
+    """The suite's cache: $NB201_CACHE_DIR, else `<repo>/.cache` in a checkout, else
+    `$XDG_CACHE_HOME/nb201` (an absolute XDG_CACHE_HOME only, as the XDG spec says) or
+    `~/.cache/nb201`."""
+    given = os.environ.get("NB201_CACHE_DIR")
+    if given:
+        return Path(given).expanduser()
+    if provenance.in_checkout():
+        return provenance.ROOT / ".cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "nb201"
+
+
 def cache_dir() -> Path:
-    return Path(os.environ.get("NB201_CACHE_DIR") or REPO_ROOT / ".cache") / "datasets"
+    return cache_root() / "datasets"
 
 
 # ---------------------------------------------------------------- cache and loading
@@ -161,7 +179,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> ImageD
 def nb201_split(file: str) -> dict[str, torch.Tensor]:
     """An NB201 split file of data/splits: {"train", "valid"} or {"xvalid", "xtest"} -> int64 indices.
     Shared between callers: do not modify."""
-    with gzip.open(SPLITS_DIR / file, "rt") as f:
+    with gzip.open(require_file(SPLITS_DIR / file), "rt") as f:
         raw = json.load(f)
     return {key: torch.tensor([int(i) for i in values], dtype=torch.int64)
             for key, (_, values) in raw.items()}

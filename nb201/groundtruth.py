@@ -7,16 +7,16 @@ lexicographic. Columns are ``arch`` and ``{dataset}_{metric}`` for the datasets 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .catalog import DEFAULT_TRUTH, TRUTHS, dataset_spec  # noqa: F401  (re-exported)
 from .errors import UserError
+from .provenance import DATA_DIR, require_file
 from .space import Arch
 
-TABLE = Path(__file__).resolve().parent.parent / "data" / "nb201_groundtruth.csv.gz"
+TABLE = DATA_DIR / "nb201_groundtruth.csv.gz"
 NUM_ARCHS = 15625
 #: test_200: 200-epoch test accuracy, mean over seeds (CIFAR-10: trained on train+valid);
 #: valid_200 (+ _s0.._s2 per seed, _nseeds): 200-epoch validation accuracy (CIFAR-10: cifar10-valid);
@@ -29,7 +29,7 @@ METRICS = ("test_200", "valid_200", "valid_200_s0", "valid_200_s1", "valid_200_s
 @lru_cache(maxsize=1)
 def table() -> pd.DataFrame:
     """The whole ground-truth table as a DataFrame indexed by NB201 index."""
-    return pd.read_csv(TABLE)
+    return pd.read_csv(require_file(TABLE))
 
 
 def vector(dataset: str, metric: str) -> np.ndarray:

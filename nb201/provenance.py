@@ -1,4 +1,5 @@
-"""What every stored result carries besides its score: suite version and git hash."""
+"""What every stored result carries besides its score (suite version, git hash), and where the
+suite's shipped data is (:data:`DATA_DIR`)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,8 +8,39 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import UserError
+
 SUITE_VERSION = "0.1.0"
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: the checkout's root in a source tree (editable installs included); site-packages when installed
+ROOT = PACKAGE_DIR.parent
+
+
+def in_checkout() -> bool:
+    """Whether the suite runs from its source tree (a clone, or an editable install of one) rather
+    than from an installed copy (a wheel in site-packages): the tree's root holds pyproject.toml
+    and data/."""
+    return (ROOT / "pyproject.toml").is_file() and (ROOT / "data").is_dir()
+
+
+def data_dir() -> Path:
+    """Where the shipped data is: the checkout's ``data/``, or, installed, the package data
+    ``nb201/data`` that pyproject.toml maps that folder to."""
+    return ROOT / "data" if in_checkout() else PACKAGE_DIR / "data"
+
+
+#: the shipped data (truth table, errata, NB201 split files, experiment files, embedded CIFAR-10),
+#: see :func:`data_dir`: every reader of a shipped file builds its path from here
+DATA_DIR = data_dir()
+
+
+def require_file(path: Path) -> Path:
+    """``path`` if it is a file, else a one-line UserError naming it (a shipped file that is
+    missing: an incomplete checkout or install)."""
+    if not path.is_file():
+        raise UserError(f"missing data file {path}: the suite's data is incomplete "
+                        "(restore data/ from git, or reinstall the package)")
+    return path
 
 
 def config_digest(config: object, length: int = 32) -> str:
@@ -19,7 +51,10 @@ def config_digest(config: object, length: int = 32) -> str:
 
 @lru_cache(maxsize=1)
 def git_hash() -> str:
-    """The repo's HEAD commit, with ``-dirty`` when tracked files differ; ``unknown`` outside git."""
+    """The repo's HEAD commit, with ``-dirty`` when tracked files differ; ``unknown`` outside git
+    and for an installed copy (whose site-packages may sit inside some other repository)."""
+    if not in_checkout():
+        return "unknown"
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()

@@ -1,6 +1,7 @@
 """The report: tables, figures and the HTML/Markdown pages from a store of synthetic and real rows."""
 import base64
 import io
+import json
 import math
 import os
 import re
@@ -171,6 +172,25 @@ def test_factor_table_in_plain_units(report):
     assert "params" not in factors.index
 
 
+def test_factor_table_names_a_recipe_variant(tmp_path):
+    """A training-proxy variant (Adam, lr 0.01, one cell per stage) has its own row, with what it
+    changes in the factors table; the plain setting's row says none."""
+    store = Store(tmp_path / "r.sqlite")
+    rng = np.random.default_rng(1)
+    for name in ("adam:lr0.01:n1:w32:c4r4s0e4", "c4r4s0e4"):
+        proxy = REGISTRY.get(name)
+        outcomes = {i: Outcome(c[-1], 1.0, c) for i, c in _curves(1.0, 4, rng).items()}
+        store.put(Key(proxy.store_name, proxy.version, "cifar10", SOURCE, 0), outcomes,
+                  device="cpu", git="synthetic", suite_version="test", run={})
+    spec = ReportSpec(selections=(Selection("adam:lr0.01:n1:w32:c4r4s0e4", "cifar10"),
+                                  Selection("c4r4s0e4", "cifar10")))
+    files = write_report(REGISTRY, store, tmp_path / "out", spec, n_boot=50)
+    factors = pd.read_csv(files["table_factors_csv"], keep_default_na=False).set_index("label")
+    assert factors.loc["adam:lr0.01:n1:w32:c4r4s0e4", ["variant", "channels"]].tolist() == \
+        ["adam lr0.01 n1 w32", 8]
+    assert factors.loc["c4r4s0e4", ["variant", "channels"]].tolist() == ["", 4]
+
+
 def test_report_without_spec_reports_everything_resolvable(tmp_path):
     store = Store(tmp_path / "r.sqlite")
     fill_store(store, seeds=(0, 1))
@@ -243,10 +263,11 @@ def test_display_and_latex_escaping():
 
 def test_training_proxies_describe_their_factors():
     """The report learns the reduction factors from the proxy, not from parsing its name."""
-    factors = REGISTRY.get("c4r4s0e40b2048@20").describe()["factors"]
-    assert factors == {"c": 4, "r": 4, "s": 1, "e": 40, "b": 2048, "m": 20}
-    assert REGISTRY.get("c0r0s0e12").describe()["factors"] == {"c": 1, "r": 1, "s": 1, "e": 12,
-                                                               "b": 256, "m": 12}
+    def factors(name):   # the factors the report reads (a proxy may describe more)
+        found = REGISTRY.get(name).describe()["factors"]
+        return {k: found[k] for k in "crsebm"}
+    assert factors("c4r4s0e40b2048@20") == {"c": 4, "r": 4, "s": 1, "e": 40, "b": 2048, "m": 20}
+    assert factors("c0r0s0e12") == {"c": 1, "r": 1, "s": 1, "e": 12, "b": 256, "m": 12}
     assert "factors" not in REGISTRY.get("synflow").describe()
 
 
@@ -322,11 +343,19 @@ def browser() -> str:
     return browser
 
 
+#: per table of the page: (scrollWidth, clientWidth) of the box that would scroll it sideways
+TABLE_WIDTHS = """Object.fromEntries([...document.querySelectorAll("table")].map(t => {
+  const box = t.closest(".scroll") || t.parentElement;
+  return [t.id, [box.scrollWidth, box.clientWidth]];
+}))"""
+
+
 def test_report_reads_in_headless_chromium(browser, report, tmp_path):
     _, files = report
-    with DevTools(browser, tmp_path) as page:
+    with DevTools(browser, tmp_path, width=1400) as page:
         page.open(files["html"].resolve().as_uri())
         seen = page.evaluate(PAGE_FACTS)
+        widths = page.evaluate(TABLE_WIDTHS)
         errors = list(page.errors)
     assert errors == []
     # every figure: decoded by the browser and shown; its PNG decodes in PIL to a non-blank image
@@ -351,6 +380,22 @@ def test_report_reads_in_headless_chromium(browser, report, tmp_path):
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", code)
     assert f"code (git)\t{code}" in seen["provenance"]
     assert "Machinery checks, not measurements" in seen["summary"]
+    # at 1400 px the tables of numbers fit the page: no sideways scrollbar
+    for stem in ("main", "factors", "cost"):
+        scroll, client = widths[f"table-{stem}"]
+        assert scroll <= client, f"table {stem} is {scroll} px wide in a {client} px box"
+
+
+def test_long_labels_wrap_so_the_main_table_fits_1400px(browser, tmp_path):
+    """Labels of several settings are long: they wrap at their spaces, and the table still fits."""
+    store = _two_settings_store(tmp_path)
+    files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
+    with DevTools(browser, tmp_path, width=1400) as page:
+        page.open(files["html"].resolve().as_uri())
+        scroll, client = page.evaluate(TABLE_WIDTHS)["table-main"]
+    assert scroll <= client
+    assert '<td class="wrap"><span>synflow</span> <span>(none-input,</span>' in \
+        files["html"].read_text()
 
 
 def test_two_sources_of_one_proxy_get_distinct_labels(tmp_path):
@@ -384,3 +429,137 @@ def test_set_level_proxies_combine_within_the_reported_set(tmp_path, registry):
                          n_boot=10)
     assert results[0].indices.tolist() == list(subset)
     assert results[0].scores.tolist() == [float(k) for k in range(10)]  # ranks within the 10 reported
+
+
+# ------------------------------------------------------------------ figure (c): axis and front
+
+def _cost_frame(cost) -> pd.DataFrame:
+    tau = np.linspace(0.6, 0.1, len(cost))
+    tau[[1, 3]] = [0.7, 0.75]                       # a front of three points: 0, 1, 3
+    return pd.DataFrame({"kind": "zero-cost", "label": [f"p{i}" for i in range(len(cost))],
+                         "kendall_tau": tau, "kendall_tau_lo": tau - 0.1,
+                         "kendall_tau_hi": tau + 0.1, "seconds_per_arch": cost, "source": "x"})
+
+
+@pytest.mark.parametrize("cost", [np.geomspace(0.4, 2.5, 8), np.geomspace(1e-6, 15, 8),
+                                  np.geomspace(0.55, 0.65, 8)])
+def test_cost_figure_has_plain_sparse_ticks_and_a_front_between_its_points(cost):
+    frame = _cost_frame(cost)
+    fig = figures.cost_vs_tau(frame)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert 1 <= len(ticks) <= 8 and len(labels) == len(ax.get_xticks())
+    assert all(re.fullmatch(r"\d+(\.\d+)?(e-?\d+)?", label) for label in labels), labels
+    assert all(t.get_text() == "" for t in ax.get_xticklabels(minor=True))
+    lo, hi = ax.get_xlim()
+    assert lo < cost.min() and hi > cost.max() and hi / cost.max() < 2
+    front = next(line for line in ax.lines if line.get_label() == "Pareto front")
+    x, y = np.asarray(front.get_xdata(), float), np.asarray(front.get_ydata(), float)
+    assert x.min() == pytest.approx(cost[0]) and x.max() == pytest.approx(cost[3])
+    assert y[-1] == pytest.approx(0.75)
+
+
+def test_log_ticks_and_plain_numbers():
+    assert figures.log_ticks(0.3, 3) == [0.5, 1, 2]
+    assert figures.log_ticks(1e-6, 20) == [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10]
+    assert len(figures.log_ticks(1e-9, 1e6)) <= 8
+    assert [figures.plain_number(x) for x in (1e-6, 1e-4, 0.002, 1, 20, 1e5)] == \
+        ["1e-6", "0.0001", "0.002", "1", "20", "1e5"]
+
+
+# ------------------------------------------------------------------ partly trained settings
+
+PARTLY = "c4r4s0e4@3"
+ARCHS16 = gt.sample(16, 0)
+
+
+def _partly_trained(tmp_path, lengths: dict[int, int], nan_at_3: bool = False) -> Store:
+    """c4r4s0e4 runs on ARCHS16 whose curves hold ``lengths[i]`` epochs (default 2)."""
+    store = Store(tmp_path / "partly.sqlite")
+    proxy = REGISTRY.get(PARTLY)
+    outcomes = {}
+    for k, i in enumerate(ARCHS16):
+        curve = [float(k + e) for e in range(lengths.get(i, 2))]
+        if nan_at_3 and len(curve) >= 3:
+            curve[2] = math.nan
+        outcomes[i] = Outcome(curve[-1], 1.0, curve)
+    store.put(Key(proxy.store_name, proxy.version, "cifar10", SOURCE, 0), outcomes, device="cpu",
+              git="g", suite_version="t", run={})
+    return store
+
+
+def test_a_setting_not_trained_to_its_epoch_says_how_far_its_runs_got(tmp_path):
+    store = _partly_trained(tmp_path, {})
+    results, notes = collect(REGISTRY, store.frame(), [Selection(PARTLY, "cifar10")], n_boot=10)
+    assert results == [] and not any("no stored results" in n for n in notes)
+    assert notes == [f"{PARTLY} on cifar10: 0 of 16 stored runs have reached epoch 3 (run "
+                     f"`python -m benchmark score --proxy {PARTLY} --dataset cifar10 --sample 16 "
+                     "--seed 0 --seeds 0` to continue them)"]
+    # an experiment's selection names its own command; the HTML page carries the note
+    sel = Selection(PARTLY, "cifar10", indices=tuple(ARCHS16), seeds=(0,), command="CMD")
+    files = write_report(REGISTRY, store, tmp_path / "out", ReportSpec(selections=(sel,)),
+                         n_boot=10)
+    assert f"{PARTLY} on cifar10: 0 of 16 stored runs have reached epoch 3 (run `CMD` to " \
+        "continue them)" in files["md"].read_text()
+
+
+def test_a_partly_trained_setting_is_reported_on_the_runs_that_reached_its_epoch(tmp_path):
+    store = _partly_trained(tmp_path, {i: 4 for i in ARCHS16[:10]})
+    results, notes = collect(REGISTRY, store.frame(), [Selection(PARTLY, "cifar10")], n_boot=10)
+    assert [r.summary["n"] for r in results] == [10]
+    assert notes[0].startswith(f"{PARTLY} on cifar10: 10 of 16 stored runs have reached epoch 3; "
+                               "reported on those (run `python -m benchmark score")
+    store = _partly_trained(tmp_path / "nan", {i: 4 for i in ARCHS16[:10]}, nan_at_3=True)
+    _, notes = collect(REGISTRY, store.frame(), [Selection(PARTLY, "cifar10")], n_boot=10)
+    assert "0 of 16 stored runs have evaluated epoch 3 (10 have reached it)" in notes[0]
+
+
+# ------------------------------------------------------------------ a plain report of mixed rows
+
+MIXED = sorted(set(gt.sample(12, 0)) | set(gt.sample(10, 5)))
+
+
+def _two_settings_store(tmp_path) -> Store:
+    """synflow in two settings (batch_size 64 on MIXED: two samples; 128 on the 16-arch sample)
+    and params on the 16-arch sample."""
+    store = Store(tmp_path / "mixed.sqlite")
+    proxy = REGISTRY.get("synflow")
+    truth = gt.vector("cifar10", "test_200")
+    for batch, archs in ((64, MIXED), (128, ARCHS16)):
+        fingerprint = {"proxy": "synflow", "version": proxy.version, "dataset": "cifar10",
+                       "source": "none-input", "seed": 0, "batch_size": batch}
+        key = Key("synflow", proxy.version, "cifar10", "none-input", 0, json.dumps(fingerprint))
+        store.put(key,
+                  {i: Outcome(float(truth[i]) + k % 3, 0.1) for k, i in enumerate(archs)},
+                  device="cpu", git="g", suite_version="t", run={})
+    compute(REGISTRY.get("params"), ARCHS16, Context("cifar10"), store, progress=False)
+    return store
+
+
+def test_plain_report_keeps_settings_apart_and_says_when_samples_mix(tmp_path):
+    store = _two_settings_store(tmp_path)
+    files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
+    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    wide, narrow = "synflow (none-input, seeds 0, batch_size=64)", \
+        "synflow (none-input, seeds 0, batch_size=128)"
+    assert sorted(main.index) == ["params", narrow, wide]
+    assert main.loc[wide, "n"] == len(MIXED) and main.loc[narrow, "n"] == 16
+    notes = json.loads(files["json"].read_text())["notes"]
+    assert notes == [f"{wide} on cifar10: its {len(MIXED)} stored archs come from several samples: "
+                     "the first 12 archs of the seed-0 sample (`--sample 12 --seed 0`) and "
+                     f"{len(MIXED) - 12} others; reported on all {len(MIXED)} (pass --experiment "
+                     "to report one experiment's archs)"]
+
+
+def test_a_report_of_selections_shows_only_those(tmp_path):
+    store = _two_settings_store(tmp_path)
+    sel = Selection("synflow", "cifar10", indices=tuple(ARCHS16), seeds=(0,))
+    files = write_report(REGISTRY, store, tmp_path / "out", ReportSpec(selections=(sel,)),
+                         n_boot=10)
+    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    assert sorted(main.index) == ["synflow (none-input, seeds 0, batch_size=128)",
+                                  "synflow (none-input, seeds 0, batch_size=64)"]
+    assert main["n"].tolist() == [16, 12] or main["n"].tolist() == [12, 16]
+    assert not any("several samples" in n for n in json.loads(files["json"].read_text())["notes"])

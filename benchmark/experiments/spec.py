@@ -54,10 +54,10 @@ from nb201.options import RunOptions, run_option_fields
 from nb201.registry import Registry
 from nb201.catalog import DATASETS, DEFAULT_TRUTH, is_seed
 from nb201.errors import UserError
-from nb201.provenance import ROOT
+from nb201.provenance import DATA_DIR
 from nb201.store import Selection
 
-EXPERIMENTS_DIR = ROOT / "data" / "experiments"
+EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: the run options an experiment file may set (top-level keys named as RunOptions' fields)
 OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", *OPTION_KEYS,

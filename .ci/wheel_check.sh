@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Packaging check: build a wheel of this checkout, install it (with requirements.txt) into a fresh
+# venv in a temp dir outside the checkout, and run the CLI from another temp dir with PYTHONPATH
+# unset: the installed copy alone (code and the data/ it ships as nb201/data) must work. Builds
+# from a copy of the tracked and untracked-but-not-ignored files, so no build/ is left here.
+# Keeps its temp dir when WHEEL_CHECK_KEEP=1. Called by .ci/run; run it alone as .ci/wheel_check.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+tools/setup_venv.sh   # .venv, with setuptools, builds the wheel (no build isolation: no network)
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/nb201-wheel-check.XXXXXX")"
+case "$tmp/" in "$root"/*) echo "error: temp dir $tmp is inside the checkout" >&2; exit 1 ;; esac
+if [ "${WHEEL_CHECK_KEEP:-0}" = 1 ]; then
+  echo "wheel check: keeping $tmp" >&2
+else
+  trap 'rm -rf "$tmp"' EXIT
+fi
+log="$tmp/log"; mkdir -p "$log"
+
+# step NAME CMD...: print CMD, run it (stdout to $log/NAME.out); on failure show its output and stop
+step() {
+  local name="$1"; shift
+  echo "+ $*"
+  if ! "$@" >"$log/$name.out" 2>"$log/$name.err"; then
+    tail -n 40 "$log/$name.err" "$log/$name.out" >&2
+    echo "wheel check FAILED: $*" >&2
+    exit 1
+  fi
+}
+
+# 1. the sources, as a clean clone would have them plus this working tree's edits
+mkdir "$tmp/src"
+if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$root" ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |   # skip deleted files
+    tar --null -T - -cf - | tar -xf - -C "$tmp/src"
+else
+  tar --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./dist --exclude=./.cache \
+      --exclude=./results --exclude='*.egg-info' --exclude=__pycache__ -cf - . | tar -xf - -C "$tmp/src"
+fi
+
+# 2. the wheel
+(cd "$tmp/src" && step wheel "$root/.venv/bin/python" -m pip wheel -q --no-deps --no-build-isolation \
+   -w "$tmp/dist" .)
+wheel="$(ls "$tmp"/dist/*.whl)"
+echo "built $(basename "$wheel")"
+
+# 3. a fresh venv outside the checkout: requirements.txt, then the wheel (plain pip: this machine's
+#    index settings)
+step venv "$root/.venv/bin/python" -m venv "$tmp/venv"
+step requirements "$tmp/venv/bin/python" -m pip install -q -r "$root/requirements.txt"
+step install "$tmp/venv/bin/python" -m pip install -q --no-deps "$wheel"
+
+# 4. from another directory, PYTHONPATH unset, the user cache dir in the temp dir
+mkdir "$tmp/work" "$tmp/xdg-cache"
+cd "$tmp/work"
+unset PYTHONPATH NB201_CACHE_DIR NB201_DATA_DIR
+export XDG_CACHE_HOME="$tmp/xdg-cache" PATH="$tmp/venv/bin:$PATH"
+hash -r
+[ "$(command -v python)" = "$tmp/venv/bin/python" ] || { echo "error: python is not the venv's" >&2; exit 1; }
+field() { python -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$log/$1.out" "$2"; }
+
+step where python -c "from pathlib import Path; import nb201, nb201.provenance as p, nb201.datasets as d
+print('nb201:', nb201.__file__); print('DATA_DIR:', p.DATA_DIR); print('cache:', d.cache_root())
+assert not p.in_checkout() and p.DATA_DIR.is_dir(), p.DATA_DIR
+assert d.cache_root() == Path('$tmp/xdg-cache/nb201'), d.cache_root()
+print('cifar split:', {k: len(v) for k, v in d.nb201_split('cifar-split.txt.gz').items()})"
+cat "$log/where.out"
+step proxies python -m benchmark proxies --json
+head -c 300 "$log/proxies.out"; echo " ..."
+step info python -m benchmark info 123 --json
+cat "$log/info.out"
+step score python -m benchmark score --proxy params --sample 50 --seed 0 --results R/x.sqlite --json
+echo "kendall_tau: $(field score kendall_tau)"
+step search python -m benchmark search --strategy random --fitness nb201-12ep-valid --budget 3000 \
+  --runs 2 --results R/x.sqlite --json
+echo "final_truth_mean: $(field search final_truth_mean)"
+step dry_run python -m benchmark run quick --dry-run --results R/x.sqlite --json
+echo "estimate_s: $(field dry_run estimate_s)"
+
+# 5. what the install put into site-packages: the suite's packages and nb201/data, no scripts, no cache
+site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "+ ls $site (no top-level tools, perf, .cache; nb201/data present)"
+bad=0
+for name in tools perf .cache; do
+  if [ -e "$site/$name" ]; then echo "error: $site/$name exists" >&2; bad=1; fi
+done
+for f in nb201_groundtruth.csv.gz cifar10-jpeg.tar.gz experiments/quick.toml splits/cifar-split.txt.gz; do
+  if [ ! -f "$site/nb201/data/$f" ]; then echo "error: $site/nb201/data/$f is missing" >&2; bad=1; fi
+done
+[ "$bad" = 0 ] || { echo "wheel check FAILED: site-packages" >&2; exit 1; }
+echo "wheel check passed in $SECONDS s: $(basename "$wheel") works from $tmp/work"
