@@ -10,10 +10,10 @@ Sets up .venv in the repository root (python3 -m venv, then pip install -r requi
 reused while requirements.txt is unchanged) and runs one experiment of data/experiments/:
 
   (default)  quick: a CPU-sized version of the study on the embedded CIFAR-10 (JPEG copy):
-             the table proxies, every zero-cost proxy on a small sample, and EcoNAS-style
+             the table proxies, every zero-cost proxy but ntk_cond on a small sample, EcoNAS-style
              training proxies reduced one factor at a time with a same-iterations comparison,
              and CPU-sized searches with proxies as fitness (docs/SEARCH.md).
-             Sized to finish in under about 30 minutes on 2 CPU cores.
+             About 12 minutes of computing on an idle 2-core CPU (README: measured).
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the
              zero-cost paper's EcoNAS/econas+ points on 1,000 archs per training setting,
              every zero-cost and table proxy on all 15,625 archs, on CIFAR-10, CIFAR-100 and

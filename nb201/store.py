@@ -219,18 +219,15 @@ class Store:
             frame["score"], frame["seconds"], frame["curve"], frame["parts"], frame["segments"])]
         return frame
 
-    def seconds_per_arch(self, key: Key, device: str) -> tuple[float, int]:
-        """Mean stored seconds per arch of this proxy version's rows on ``key.dataset`` and
-        ``device`` (every source and seed), and how many rows that mean is over."""
-        mean, count = self.db.execute(
-            "SELECT AVG(seconds), COUNT(*) FROM scores WHERE proxy=? AND version=? AND dataset=? "
-            "AND device=?", (key.proxy, key.version, key.dataset, device)).fetchone()
-        return (mean or 0.0), count
-
-    def mean_seconds(self, device: str) -> list[tuple[str, int, float]]:
-        """(proxy, version, mean seconds per arch) of every (proxy, version, dataset) on ``device``."""
-        return self.db.execute("SELECT proxy, version, AVG(seconds) FROM scores WHERE device=? "
-                               "GROUP BY proxy, version, dataset", (device,)).fetchall()
+    def seconds_by_setting(self, device: str) -> dict[tuple[str, int, str], dict[str, list]]:
+        """(proxy, version, dataset) -> setting -> the stored seconds of each row computed on
+        ``device`` (what the plan's per-arch rates are made of)."""
+        rows = self.db.execute("SELECT proxy, version, dataset, setting, seconds FROM scores "
+                               "WHERE device=?", (device,))
+        found: dict[tuple[str, int, str], dict[str, list]] = {}
+        for proxy, version, dataset, setting, seconds in rows:
+            found.setdefault((proxy, version, dataset), {}).setdefault(setting, []).append(seconds)
+        return found
 
     def close(self) -> None:
         self.db.close()

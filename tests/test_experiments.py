@@ -145,7 +145,7 @@ def test_plan_skips_what_is_stored(tmp_path):
     assert len(units) == 6 and not plan.skipped
     assert len(units[("params", "cifar10")].indices) == 40
     assert len(units[("params", "cifar10")].missing) == 15
-    assert units[("params", "cifar10")].basis.startswith("measured")
+    assert units[("params", "cifar10")].basis == "median of 25 stored"
     assert len(units[("params", "cifar100")].missing) == 30
     assert plan.missing == 15 + 30 * 5
     text = format_plan(exp, plan)
@@ -168,7 +168,8 @@ def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
     assert all(set(u.serves) == {"c4r4s0e4@2", "c4r4s0e4"} for u in train)
     by_seed = {u.seed: u for u in train}
     assert len(by_seed[1].missing) == 3 and len(by_seed[0].missing) == 5
-    assert all(u.seconds_per_arch == 3.0 and u.basis.startswith("measured") for u in train)
+    assert all(u.seconds_per_arch == 3.0 and u.basis.startswith("median of 2 stored")
+               for u in train)
     elsewhere = make_plan(exp, REGISTRY, store, contexts(str(folder)), "NVIDIA H100")  # nothing measured there
     assert all(u.basis.startswith("cost_s") and u.seconds_per_arch == u.proxy.cost_s
                for u in elsewhere.units if u.proxy.kind == "training")
@@ -229,18 +230,127 @@ def test_shipped_experiment_names():
         p.stem for p in EXPERIMENTS_DIR.glob("*.toml")}
 
 
-def test_estimates_of_unmeasured_proxies_are_calibrated_on_measured_ones(tmp_path, registry):
+def zero_cost(registry, names, cost_s=2.0):
     from nb201.api import Proxy
-    for name in ("cal-a", "cal-b"):
-        registry.register(Proxy(name, "zero-cost", cost_s=2.0, source="none"))
-    text = '[[group]]\nname="z"\nproxies=["cal-a", "cal-b"]\nsample=10'
-    exp = parse_experiment(text, tmp_path / "cal.toml", registry)
-    store = Store(tmp_path / "r.sqlite")
-    store.put(Key.of(registry.get("cal-a"), Context("cifar10")),
-              {i: Outcome(1.0, 6.0) for i in gt.sample(4, 0)},
+    for name in names:
+        registry.register(Proxy(name, "zero-cost", cost_s=cost_s, source="none"))
+
+
+def put_seconds(store, proxy, seconds, indices=None):
+    """Rows of ``proxy`` on cifar10 (seed 0, device cpu) that took ``seconds`` each (a list: one
+    per row)."""
+    indices = gt.sample(len(seconds), 0) if indices is None else indices
+    store.put(Key.of(proxy, Context("cifar10")),
+              {i: Outcome(1.0, t) for i, t in zip(indices, seconds)},
               device="cpu", git="g", suite_version="t", run={})
-    units = {u.proxy.name: u for u in make_plan(exp, registry, store, contexts(), "cpu").units}
-    assert units["cal-a"].seconds_per_arch == 6.0 and len(units["cal-a"].missing) == 6
-    assert units["cal-b"].seconds_per_arch == pytest.approx(6.0) and "calibrated" in units["cal-b"].basis
-    other = {u.proxy.name: u for u in make_plan(exp, registry, store, contexts(), "NVIDIA H100").units}
-    assert other["cal-b"].seconds_per_arch == 2.0 and other["cal-b"].basis.startswith("cost_s")
+
+
+def plan_of(tmp_path, registry, store, text, device="cpu"):
+    exp = parse_experiment(text, tmp_path / "e.toml", registry)
+    return make_plan(exp, registry, store, contexts(), device)
+
+
+def test_unmeasured_proxies_are_calibrated_on_three_measured_ones_clipped(tmp_path, registry):
+    names = ["cal-a", "cal-b", "cal-c", "cal-d"]
+    zero_cost(registry, names)
+    text = f'[[group]]\nname="z"\nproxies={names}\nsample=10'
+    store = Store(tmp_path / "r.sqlite")
+    for name, seconds in (("cal-a", 3.0), ("cal-b", 2.4), ("cal-c", 2.8)):
+        put_seconds(store, registry.get(name), [seconds] * 4)
+    units = {u.proxy.name: u for u in plan_of(tmp_path, registry, store, text).units}
+    assert units["cal-a"].seconds_per_arch == 3.0 and len(units["cal-a"].missing) == 6
+    assert units["cal-a"].basis == "median of 4 stored"
+    assert units["cal-d"].seconds_per_arch == pytest.approx(2.0 * 1.4)   # median of 1.5, 1.2, 1.4
+    assert units["cal-d"].basis == ("cost_s x 1.4 (median ratio of 3 measured zero-cost "
+                                    "proxies)")
+    for name in ("cal-a", "cal-b", "cal-c"):          # all measured at 10x their cost_s
+        put_seconds(store, registry.get(name), [20.0] * 9, gt.sample(13, 0)[4:])
+    units = {u.proxy.name: u for u in plan_of(tmp_path, registry, store, text).units}
+    assert units["cal-d"].seconds_per_arch == 4.0 and "clipped to [0.5, 2]" in units["cal-d"].basis
+    other = {u.proxy.name: u for u in plan_of(tmp_path, registry, store, text, "GPU").units}
+    assert other["cal-d"].seconds_per_arch == 2.0 and other["cal-d"].basis == "cost_s (2-core CPU)"
+
+
+def test_one_loaded_proxy_does_not_skew_the_others_and_medians_ignore_outliers(tmp_path,
+                                                                               registry):
+    zero_cost(registry, ["load-a", "load-b", "load-c"])
+    text = '[[group]]\nname="z"\nproxies=["load-a", "load-b", "load-c"]\nsample=20'
+    store = Store(tmp_path / "r.sqlite")
+    before = {u.proxy.name: u.estimate_s for u in plan_of(tmp_path, registry, store, text).units}
+    put_seconds(store, registry.get("load-a"), [20.0] * 5)   # 10x cost_s on a loaded machine
+    put_seconds(store, registry.get("load-b"), [1.5, 1.6, 1.7, 1.4, 300.0])  # one outlier row
+    units = {u.proxy.name: u for u in plan_of(tmp_path, registry, store, text).units}
+    assert units["load-c"].estimate_s == before["load-c"] == 20 * 2.0   # 2 measured: cost_s
+    assert units["load-c"].basis == "cost_s (2-core CPU)"
+    assert units["load-a"].seconds_per_arch == 20.0
+    assert units["load-b"].seconds_per_arch == 1.6 and units["load-b"].basis == "median of 5 stored"
+
+
+SEARCH = """
+[[search]]
+name = "s"
+strategy = "{strategy}"
+fitness = "{fitness}"
+{limit}
+runs = {runs}
+"""
+
+
+def search_plan(tmp_path, registry, store, fitness, runs, limit, strategy="econas"):
+    text = SEARCH.format(strategy=strategy, fitness=fitness, limit=limit, runs=runs)
+    plan = plan_of(tmp_path, registry, store, text)
+    assert len(plan.searches) == 1 and not plan.units
+    return plan
+
+
+def test_search_estimates_grow_with_runs_and_budget_and_vanish_once_stored(tmp_path, registry):
+    zero_cost(registry, ["zc-fit"], cost_s=0.5)
+    store = Store(tmp_path / "r.sqlite")
+    fitness = "zc-fit:16,nb201-12ep-valid:4"
+
+    def estimate(runs, limit="budget = 10"):
+        return search_plan(tmp_path, registry, store, fitness, runs, limit).searches[0].estimate_s
+    small = estimate(2)
+    assert small == pytest.approx(2 * 10 / 0.5 * 0.5)     # 20 reads a run, 2 runs, 0.5 s each
+    assert estimate(4) > small and estimate(2, "budget = 40") > small
+    assert estimate(3, "queries = 7") == pytest.approx(3 * 7 * 0.5)
+    assert estimate(1000, "budget = 1e6") == pytest.approx(gt.NUM_ARCHS * 0.5)
+    exp = parse_experiment(SEARCH.format(strategy="econas", fitness=fitness, limit="budget = 10",
+                                         runs=2), tmp_path / "e.toml", registry)
+    plan = make_plan(exp, registry, store, contexts(), "cpu")
+    assert plan.estimate_s == pytest.approx(small) and plan.searches_s == pytest.approx(small)
+    text = format_plan(exp, plan)
+    assert "zc-fit: <= 20 reads/run x 2 runs -> 40 archs" in text
+    assert "cost_s (2-core CPU)" in text and "estimated time: 20 s" in text
+    put_seconds(store, registry.get("zc-fit"), [0.5] * 40, list(range(40)))
+    assert estimate(2) == pytest.approx(0.0)
+
+
+def test_search_with_table_fitness_costs_no_compute(tmp_path, registry):
+    store = Store(tmp_path / "r.sqlite")
+    for strategy, fitness in (("rea", "nb201-12ep-valid"), ("econas", "params:64,nb201-12ep:8")):
+        plan = search_plan(tmp_path, registry, store, fitness, 100, "budget = 12000", strategy)
+        assert plan.estimate_s == pytest.approx(0.0, abs=1e-3)
+
+
+def test_zc_warmup_reads_its_pool_and_searches_share_the_store(tmp_path, registry):
+    zero_cost(registry, ["zc-pool"], cost_s=0.5)
+    store = Store(tmp_path / "r.sqlite")
+    text = (SEARCH.format(strategy="zc-warmup", fitness="nb201-12ep-valid", limit="budget = 1e5",
+                          runs=3) + 'zc_proxy = "zc-pool"\npool = 30\n'
+            + '[[group]]\nname = "g"\nproxies = ["zc-pool"]\nsample = 10\n')
+    plan = plan_of(tmp_path, registry, store, text)
+    pool = {lv.proxy.name: lv for lv in plan.searches[0].levels}["zc-pool"]
+    assert pool.archs == 90 and pool.before == 10 and pool.missing == 80   # the group's 10 first
+    assert plan.estimate_s == pytest.approx((10 + 80) * 0.5)
+
+
+def test_the_experiment_file_page_names_every_key():
+    """docs/EXPERIMENTS.md documents every key the parser accepts (a new key cannot go unsaid)."""
+    from benchmark.experiments.spec import GROUP_KEYS, REPORT_KEYS, TOP_KEYS
+    from benchmark.search.experiment import KEYS as SEARCH_KEYS
+    page = (Path(__file__).resolve().parent.parent / "docs" / "EXPERIMENTS.md").read_text()
+    for key in {*TOP_KEYS, *GROUP_KEYS, *REPORT_KEYS, *SEARCH_KEYS} - {"group", "search", "report",
+                                                                         "data_dirs"}:
+        assert f"`{key}`" in page, key
+    assert "[[group]]" in page and "[[search]]" in page and "[data_dirs]" in page

@@ -1,9 +1,32 @@
 """Planning an experiment against the results store: which archs each (proxy, dataset, data source,
-seed) run still lacks, cheapest run first, and how long they will take. Proxies that read images
-are skipped on datasets whose images cannot be loaded. A run's seconds per arch are the mean of
-the proxy's stored rows on that dataset and device when there are any; else its ``cost_s`` (a
-guess for an idle 2-core CPU) times the median measured/``cost_s`` ratio of the same kind of
-proxy on this device; else ``cost_s``. :func:`format_plan` prints the plan with the estimate.
+seed) run still lacks, cheapest run first, what its ``[[search]]`` tables will score, and how long
+all of it will take. Proxies that read images are skipped on datasets whose images cannot be
+loaded. :func:`format_plan` prints the plan with the estimate; each line names its basis.
+
+Seconds per arch of a proxy setting on a device (:class:`Rates`), first rule that applies:
+
+1. the median of the stored per-arch seconds of that setting (:attr:`nb201.store.Key.setting`,
+   every seed) on this device: "median of N stored" (a median, so a few rows stored on a loaded
+   machine do not move it);
+2. else the median of the proxy version's rows on the dataset and device under its other
+   settings (another data source or option): "median of N stored (other settings)";
+3. else its ``cost_s`` (a guess for an idle 2-core CPU) times R: the median, over the K other
+   proxies of its kind measured on this device, of each one's median seconds / its ``cost_s``,
+   clipped to [0.5, 2], when K >= 3 (fewer say too little about the machine: one proxy measured
+   on a loaded machine must not scale every other): "cost_s x R (median ratio of K measured
+   zero-cost proxies)", naming the ratio before clipping when it was clipped;
+4. else ``cost_s``: "cost_s (2-core CPU)".
+
+A ``[[search]]``'s estimate (:func:`benchmark.search.experiment.estimate_searches`): the fitness
+scores that its runs not yet stored will compute and the store lacks, at the same rates. A run with
+a budget of B charged seconds (or Q queries) reads at most about min(B / s, Q) archs at a level
+whose proxy costs s seconds per arch (zero-cost and training proxies are charged their compute
+seconds; zc-warmup without zc_move reads its ``pool`` at level 0). Runs share the store, so a
+level's proxy setting needs at most min(reads per run x runs, 15,625) distinct archs, less those
+stored for it and those the same run computes first (its proxy groups, earlier searches). Table
+proxies are read for all 15,625 archs once, at their rate (~0 s): a search with table fitness
+computes nothing (nb201-12ep-valid charges NB201's recorded training time, not compute). The bound
+is loose (it ignores what the other levels of a run are charged): an upper estimate.
 """
 from __future__ import annotations
 
@@ -17,6 +40,7 @@ from nb201.registry import Registry
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import Key, Store
+from benchmark.search.experiment import SearchEstimate, estimate_searches, plan_lines
 
 if TYPE_CHECKING:
     from .spec import Experiment
@@ -45,7 +69,8 @@ class Unit:
         return len(self.missing) * self.seconds_per_arch
 
     def describe(self) -> dict:
-        return {"proxy": self.proxy.store_name, "serves": list(self.serves), "kind": self.proxy.kind,
+        return {"proxy": self.proxy.store_name, "serves": list(self.serves),
+                "kind": self.proxy.kind,
                 "dataset": self.dataset, "seed": self.seed, "source": self.source,
                 "archs": len(self.indices), "stored": len(self.indices) - len(self.missing),
                 "missing": len(self.missing), "seconds_per_arch": self.seconds_per_arch,
@@ -59,34 +84,91 @@ class Plan:
     sources: dict = field(default_factory=dict)  # (proxy name, dataset) -> data source
     settings: dict = field(default_factory=dict)  # (proxy name, dataset) -> Key.setting
     device: str = "cpu"
+    searches: tuple[SearchEstimate, ...] = ()
 
     @property
     def missing(self) -> int:
+        """Results the proxy groups lack."""
         return sum(len(u.missing) for u in self.units)
 
     @property
-    def estimate_s(self) -> float:
+    def groups_s(self) -> float:
         return sum(u.estimate_s for u in self.units)
 
+    @property
+    def search_missing(self) -> int:
+        """Fitness scores the searches may compute (an upper estimate)."""
+        return sum(s.missing for s in self.searches)
 
-def _calibration(registry: Registry, store: Store, device: str) -> dict[str, tuple[float, int]]:
-    """Per proxy kind, the median ratio of measured seconds per arch to ``cost_s`` over every
-    proxy stored with its current version on this device: it corrects the estimates of the same
-    kind's unmeasured runs (cost_s is a guess for an idle 2-core CPU)."""
-    ratios = {}
-    for name, version, mean in store.mean_seconds(device):
+    @property
+    def searches_s(self) -> float:
+        return sum(s.estimate_s for s in self.searches)
+
+    @property
+    def estimate_s(self) -> float:
+        """The proxy groups and the searches."""
+        return self.groups_s + self.searches_s
+
+
+#: the calibration ratio of unmeasured proxies is clipped to this range
+CLIP = (0.5, 2.0)
+#: calibrate on at least this many measured proxies of the kind, else use cost_s as it is
+MIN_MEASURED = 3
+
+
+def _ratios(registry: Registry, seconds: dict) -> dict[str, dict[str, float]]:
+    """Per kind, per proxy measured with its current version: the median of its stored seconds
+    (every dataset) over its ``cost_s``."""
+    rows: dict[str, list] = {}
+    for (name, version, _), settings in seconds.items():
         try:
             proxy = registry.get(name)
         except UserError:
             continue
-        if proxy.version == version and proxy.store_name == name and proxy.cost_s > 0 and mean:
-            ratios.setdefault(proxy.kind, []).append(mean / proxy.cost_s)
-    return {kind: (float(np.median(r)), len(r)) for kind, r in ratios.items()}
+        if proxy.version == version and proxy.store_name == name and proxy.cost_s > 0:
+            rows.setdefault(name, []).extend(s for values in settings.values() for s in values)
+    ratios: dict[str, dict[str, float]] = {}
+    for name, values in rows.items():
+        proxy = registry.get(name)
+        ratios.setdefault(proxy.kind, {})[name] = float(np.median(values)) / proxy.cost_s
+    return ratios
+
+
+class Rates:
+    """Seconds per arch of a proxy setting on one device, with its basis in words (the rules of
+    the module docstring)."""
+
+    def __init__(self, registry: Registry, store: Store, device: str):
+        self.seconds = store.seconds_by_setting(device)
+        self.ratios = _ratios(registry, self.seconds)
+
+    def of(self, proxy: Proxy, key: Key) -> tuple[float, str]:
+        settings = self.seconds.get((key.proxy, key.version, key.dataset), {})
+        if settings.get(key.setting):
+            rows = settings[key.setting]
+            return float(np.median(rows)), f"median of {len(rows)} stored"
+        rows = [s for values in settings.values() for s in values]
+        if rows:
+            return float(np.median(rows)), f"median of {len(rows)} stored (other settings)"
+        return self.calibrated(proxy)
+
+    def calibrated(self, proxy: Proxy) -> tuple[float, str]:
+        """``cost_s`` scaled by the other measured proxies of its kind (at least MIN_MEASURED)."""
+        others = [r for name, r in self.ratios.get(proxy.kind, {}).items()
+                  if name != proxy.store_name]
+        if len(others) < MIN_MEASURED:
+            return proxy.cost_s, "cost_s (2-core CPU)"
+        ratio = float(np.median(others))
+        factor = min(max(ratio, CLIP[0]), CLIP[1])
+        clipped = f": {ratio:.3g}, clipped to [{CLIP[0]:g}, {CLIP[1]:g}]" if factor != ratio else ""
+        return proxy.cost_s * factor, (f"cost_s x {factor:.3g} (median ratio of {len(others)} "
+                                       f"measured {proxy.kind} proxies{clipped})")
 
 
 def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[str, Context],
               device_name: str) -> Plan:
-    """What each (proxy, dataset, seed) still needs. ``contexts``: one Context per dataset."""
+    """What each (proxy, dataset, seed) still needs, and what each search will compute.
+    ``contexts``: one Context per dataset."""
     sources: dict[tuple[str, str], str] = {}
     settings: dict[tuple[str, str], str] = {}
     skipped: dict[tuple[str, str], str] = {}
@@ -117,27 +199,22 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
                     _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
                     serves[name] = None
                     wanted.update(dict.fromkeys(indices))
-    measured = {key: store.seconds_per_arch(key, device_name) for key in runs}
-    ratios = _calibration(registry, store, device_name)
-    units = []
-    for key, (proxy, serves, wanted) in runs.items():
-        proxy = proxy.joined([registry.get(name) for name in serves])
-        stored = store.get(key, list(wanted))
-        missing = tuple(i for i in wanted if i not in stored or not proxy.covers(stored[i]))
-        mean, count = measured[key]
-        factor, based_on = ratios.get(proxy.kind, (1.0, 0))
-        if count:
-            per_arch, basis = mean, f"measured ({count} rows)"
-        elif based_on:
-            per_arch = proxy.cost_s * factor
-            basis = f"cost_s x {factor:.3g} (calibrated on {based_on} stored {proxy.kind} runs)"
-        else:
-            per_arch, basis = proxy.cost_s, "cost_s (2-core CPU)"
-        units.append(Unit(proxy, tuple(serves), key.dataset, key.seed, key.source, tuple(wanted),
-                          missing, per_arch, basis))
-    units.sort(key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
+    rates = Rates(registry, store, device_name)
+    units = {key: _unit(key, proxy.joined([registry.get(name) for name in serves]), serves,
+                        wanted, store, rates) for key, (proxy, serves, wanted) in runs.items()}
+    searches = estimate_searches(exp.searches, contexts, store, rates.of,
+                                 {key: len(unit.missing) for key, unit in units.items()})
+    units = sorted(units.values(), key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
     return Plan(tuple(units), tuple((p, d, why) for (p, d), why in skipped.items()), sources,
-                settings, device_name)
+                settings, device_name, searches)
+
+
+def _unit(key: Key, proxy: Proxy, serves: dict, wanted: dict, store: Store, rates: Rates) -> Unit:
+    stored = store.get(key, list(wanted))
+    missing = tuple(i for i in wanted if i not in stored or not proxy.covers(stored[i]))
+    per_arch, basis = rates.of(proxy, key)
+    return Unit(proxy, tuple(serves), key.dataset, key.seed, key.source, tuple(wanted), missing,
+                per_arch, basis)
 
 
 def duration(seconds: float) -> str:
@@ -150,7 +227,8 @@ def duration(seconds: float) -> str:
 
 
 def format_plan(exp: Experiment, plan: Plan) -> str:
-    head = (f"experiment {exp.name} ({exp.path}): {len({p for g in exp.groups for p in g.proxies})} "
+    proxies = len({p for g in exp.groups for p in g.proxies})
+    head = (f"experiment {exp.name} ({exp.path}): {proxies} "
             f"proxies, datasets {', '.join(sorted({d for g in exp.groups for d in g.datasets}))}, "
             f"device {plan.device}")
     rows = [("proxy (serves)", "dataset", "seed", "source", "archs", "stored", "missing", "s/arch",
@@ -158,11 +236,22 @@ def format_plan(exp: Experiment, plan: Plan) -> str:
     for u in plan.units:
         extra = [s for s in u.serves if s != u.proxy.store_name]
         rows.append((u.proxy.store_name + (f" ({', '.join(extra)})" if extra else ""), u.dataset,
-                     str(u.seed), u.source, str(len(u.indices)), str(len(u.indices) - len(u.missing)),
-                     str(len(u.missing)), f"{u.seconds_per_arch:.3g}", u.basis, duration(u.estimate_s)))
+                     str(u.seed), u.source, str(len(u.indices)),
+                     str(len(u.indices) - len(u.missing)), str(len(u.missing)),
+                     f"{u.seconds_per_arch:.3g}", u.basis, duration(u.estimate_s)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [head] + ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = [head] + ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                      for r in rows]
     lines += [f"  {p} on {d}: {why}" for p, d, why in plan.skipped]
-    lines.append(f"estimated time: {duration(plan.estimate_s)} for {plan.missing:,} missing results "
-                 f"({sum(1 for u in plan.units if u.missing)} runs)")
+    lines += plan_lines(plan.searches, duration)
+    lines.append(f"estimated time: {duration(plan.estimate_s)} for {plan.missing:,} missing "
+                 f"results ({sum(1 for u in plan.units if u.missing)} runs)"
+                 + _searches_total(plan))
     return "\n".join(lines)
+
+
+def _searches_total(plan: Plan) -> str:
+    if not plan.searches:
+        return ""
+    return (f" and up to {plan.search_missing:,} fitness scores of {len(plan.searches)} searches "
+            f"({duration(plan.groups_s)} + {duration(plan.searches_s)})")

@@ -1,7 +1,7 @@
-"""Running an experiment: plan what the store lacks, print the plan and a time estimate to stderr,
-and compute the missing results through :func:`benchmark.runner.compute` (cheapest first,
-committed chunk by chunk, so a killed run resumes). Writing the report is the caller's (the CLI
-wires this module and ``analysis.report``)."""
+"""Running an experiment: plan what the store lacks, print the plan and a time estimate (proxy
+groups and searches: :mod:`.plan`) to stderr, and compute the missing results through
+:func:`benchmark.runner.compute` (cheapest first, committed chunk by chunk, so a killed run
+resumes). Writing the report is the caller's (the CLI wires this module and ``analysis.report``)."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +15,7 @@ from nb201.context import Context, resolve_device
 from nb201.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute, device_name
-from benchmark.search.experiment import plan_lines, run_searches
+from benchmark.search.experiment import run_searches
 from nb201.store import DEFAULT_PATH, Store
 
 from .plan import Plan, duration, format_plan, make_plan
@@ -35,7 +35,8 @@ class Run:
 
 def command(exp: Experiment, results, out, device, data_dir) -> str:
     """The ``run`` command line that reproduces this run."""
-    parts = ["python -m benchmark run", exp.name if exp.path.parent == EXPERIMENTS_DIR else str(exp.path)]
+    parts = ["python -m benchmark run",
+             exp.name if exp.path.parent == EXPERIMENTS_DIR else str(exp.path)]
     parts += [f"--results {shlex.quote(str(results))}", f"--out {shlex.quote(str(out))}"]
     parts += [f"--device {device}"] if device else []
     parts += [f"--data-dir {shlex.quote(data_dir)}"] if data_dir else []
@@ -62,16 +63,19 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
     store = Store(results)
     plan = make_plan(exp, registry, store, contexts, device_name(contexts["cifar10"]))
     print(format_plan(exp, plan), file=sys.stderr, flush=True)
-    if exp.searches:
-        print("\n".join(plan_lines(exp.searches, contexts, store)), file=sys.stderr, flush=True)
     summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
                "dry_run": dry_run, "plan": [u.describe() for u in plan.units],
                "skipped": [{"proxy": p, "dataset": d, "reason": r} for p, d, r in plan.skipped],
-               "missing": plan.missing, "estimate_s": plan.estimate_s}
+               "missing": plan.missing, "estimate_s": plan.estimate_s,
+               "groups_estimate_s": plan.groups_s, "searches_estimate_s": plan.searches_s,
+               "search_plan": [s.describe() for s in plan.searches]}
     line = command(exp, store.path, out, device, data_dir)
     if dry_run:
-        summary["message"] = (f"{exp.name}: {plan.missing:,} results to compute, estimated "
-                              f"{duration(plan.estimate_s)} on {plan.device} (dry run: nothing computed)")
+        scores = (f" and up to {plan.search_missing:,} fitness scores of searches"
+                  if plan.searches else "")
+        summary["message"] = (f"{exp.name}: {plan.missing:,} results{scores} to compute, estimated "
+                              f"{duration(plan.estimate_s)} on {plan.device} (dry run: nothing "
+                              f"computed)")
         return Run(exp, plan, summary, line, store)
     todo = [u for u in plan.units if u.missing]
     compute_started = time.perf_counter()
@@ -87,9 +91,11 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
         search_started = time.perf_counter()
         summary["searches"] = run_searches(exp.searches, contexts, store, progress, executor)
         summary["search_seconds"] = time.perf_counter() - search_started
-        searched = f"; searches in {duration(summary['search_seconds'])}"
+        searched = (f"; searches in {duration(summary['search_seconds'])} (estimated "
+                    f"{duration(plan.searches_s)})")
     summary.update(computed=plan.missing, compute_seconds=computed_s,
                    wall_seconds=time.perf_counter() - started)
-    summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in {duration(computed_s)} "
-                          f"(estimated {duration(plan.estimate_s)}){searched}")
+    summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in "
+                          f"{duration(computed_s)} "
+                          f"(estimated {duration(plan.groups_s)}){searched}")
     return Run(exp, plan, summary, line, store)

@@ -13,6 +13,9 @@ and run by ``python -m benchmark run`` after the proxy groups, reported from the
     population = 10                 # options of `python -m benchmark search` (snake_case):
                                     # sample_size, unique, zc_proxy, pool, zc_move, age
 
+A run's plan estimates what each search's runs not yet stored will compute
+(:func:`estimate_searches`; the rule is in :mod:`benchmark.experiments.plan`).
+
 ``strategy``, ``fitness``, ``budget``/``queries`` and the options may be lists: one search per
 combination (an option a strategy does not read is ignored by it). Every combination is checked
 like the command line's (``benchmark.search.service.check``) when the file is loaded; a mistake is
@@ -22,12 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import sys
 from dataclasses import dataclass
 
+from nb201 import groundtruth as gt
 from nb201.api import Proxy
 from nb201.errors import UserError
+from nb201.numbers import json_number
 from nb201.registry import Registry
+from nb201.store import Key
 
 from .loop import Limits
 from .service import Checked, SearchSpec, check, describe, digest, label, search
@@ -123,21 +130,170 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
     return tuple(entries)
 
 
-def plan_lines(entries, contexts, store) -> list[str]:
-    """One line per search: what it is and how many of its runs are stored."""
+@dataclass(frozen=True)
+class LevelEstimate:
+    """One stored proxy setting a search reads (levels that read one stored run are one, joined:
+    ``c4r4s0e40@20`` and ``@40``): at most how many distinct archs its runs not yet stored read,
+    how many the store holds, and its seconds per arch with their basis."""
+
+    key: Key
+    proxy: Proxy
+    serves: tuple[str, ...]
+    reads_per_run: float        # math.inf: no bound below the number of archs
+    archs: int
+    stored: int
+    before: int                 # computed earlier in the same run (proxy groups, searches)
+    seconds_per_arch: float
+    basis: str
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.archs - self.stored - self.before)
+
+    @property
+    def estimate_s(self) -> float:
+        return self.missing * self.seconds_per_arch
+
+    def reads(self, runs: int) -> str:
+        if self.proxy.kind == "table":
+            return "a table, read for every arch once"
+        if math.isinf(self.reads_per_run):
+            return f"no bound on reads x {runs} runs"
+        return f"<= {self.reads_per_run:,.0f} reads/run x {runs} runs"
+
+    def describe(self) -> dict:
+        return {"proxy": self.proxy.store_name, "serves": list(self.serves),
+                "kind": self.proxy.kind, "reads_per_run": json_number(self.reads_per_run),
+                "archs": self.archs, "stored": self.stored, "before": self.before,
+                "missing": self.missing,
+                "seconds_per_arch": self.seconds_per_arch, "basis": self.basis,
+                "estimate_s": self.estimate_s}
+
+
+@dataclass(frozen=True)
+class SearchEstimate:
+    """What a search's runs not yet stored will compute (an upper estimate), or why it cannot be
+    planned (``problem``: images that cannot be loaded, ...)."""
+
+    entry: SearchEntry
+    stored_runs: int
+    levels: tuple[LevelEstimate, ...] = ()
+    problem: str = ""
+
+    @property
+    def to_run(self) -> int:
+        return self.entry.spec.runs - self.stored_runs
+
+    @property
+    def missing(self) -> int:
+        return sum(level.missing for level in self.levels)
+
+    @property
+    def estimate_s(self) -> float:
+        return sum(level.estimate_s for level in self.levels)
+
+    def describe(self) -> dict:
+        s = self.entry.spec
+        return {"name": self.entry.name, "label": label(self.entry.checked), "dataset": s.dataset,
+                **s.limits.describe(), "runs": s.runs, "stored_runs": self.stored_runs,
+                "levels": [level.describe() for level in self.levels], "missing": self.missing,
+                "estimate_s": self.estimate_s, "problem": self.problem or None}
+
+
+def estimate_searches(entries, contexts, store, rate, before=None) -> tuple[SearchEstimate, ...]:
+    """Per search, the fitness scores its runs not yet stored will compute that the store lacks
+    (the rule is in :mod:`benchmark.experiments.plan`); ``rate(proxy, key)``: seconds per arch of
+    a proxy setting and its basis in words; ``before``: Key -> archs the same run computes first
+    (the proxy groups). A setting's archs counted by one search are not counted again later."""
+    before = dict(before or {})
+    found = []
+    for entry in entries:
+        ctx = contexts[entry.spec.dataset].with_seed(entry.spec.proxy_seed)
+        found.append(_estimate(entry, ctx, store, rate, before))
+        for level in found[-1].levels:
+            before[level.key] = before.get(level.key, 0) + level.missing
+    return tuple(found)
+
+
+def _estimate(entry: SearchEntry, ctx, store, rate, before: dict) -> SearchEstimate:
     from nb201.store import SearchRuns
     from .fitness import Fitness
+    s, proxies = entry.spec, entry.checked.proxies
+    try:
+        found = SearchRuns(store).get(digest(describe(entry.checked, Fitness(proxies, ctx, store))),
+                                      s.seed, list(range(s.runs)))
+        keys = [Key.of(proxy, ctx) for proxy in proxies]
+    except UserError as err:
+        return SearchEstimate(entry, 0, problem=str(err))
+    shared: dict = {}
+    for level, (proxy, key) in enumerate(zip(proxies, keys)):
+        shared.setdefault(key, []).append((level, proxy))
+    to_run = s.runs - len(found)
+    return SearchEstimate(entry, len(found), tuple(
+        _level(entry, key, reads, to_run, store, rate, before.get(key, 0))
+        for key, reads in shared.items()))
+
+
+def _level(entry: SearchEntry, key: Key, reads, to_run: int, store, rate,
+           before: int) -> LevelEstimate:
+    """The estimate of one proxy setting read at ``reads`` (level, proxy) of a search."""
+    proxies = [proxy for _, proxy in reads]
+    proxy = proxies[0].joined(proxies)
+    per_run = max(_reads_per_run(entry, level, p, rate(p, key)[0]) for level, p in reads)
+    archs = 0 if to_run == 0 else math.ceil(min(gt.NUM_ARCHS, per_run * to_run))
+    outcomes = store.get(key, list(range(gt.NUM_ARCHS))) if archs else {}
+    stored = sum(1 for outcome in outcomes.values() if proxy.covers(outcome))
+    per_arch, basis = rate(proxy, key)
+    return LevelEstimate(key, proxy, tuple(p.name for p in proxies), per_run, archs, stored,
+                         before, per_arch, basis)
+
+
+def _reads_per_run(entry: SearchEntry, level: int, proxy: Proxy, per_arch: float) -> float:
+    """At most about how many archs one run reads at ``level``: a table is read for every arch;
+    else min(budget / seconds per arch, queries) (a non-table proxy is charged its compute
+    seconds), and the strategy's own bound (:func:`_strategy_bound`)."""
+    if proxy.kind == "table":
+        return gt.NUM_ARCHS
+    limits = entry.spec.limits
+    if limits.queries is not None:
+        bound = float(limits.queries)
+    else:
+        bound = limits.budget_s / per_arch if per_arch > 0 else math.inf
+    return min(bound, _strategy_bound(entry.checked, level))
+
+
+def _strategy_bound(checked: Checked, level: int) -> float:
+    """zc-warmup without zc_move scores its ``pool`` at level 0 and nothing more there."""
+    options = checked.strategy.options()
+    if checked.spec.strategy == "zc-warmup" and level == 0 and not options["zc_move"]:
+        return float(options["pool"])
+    return math.inf
+
+
+def plan_lines(estimates, duration) -> list[str]:
+    """Per search: what it is, its runs stored and to run and its estimate; then one line per
+    proxy setting it reads, with the basis of its estimate. ``duration``: seconds in words."""
     lines = []
-    for entry in entries:
-        s = entry.spec
-        fitness = Fitness(entry.checked.proxies, contexts[s.dataset], store)
-        stored = len(SearchRuns(store).get(digest(describe(entry.checked, fitness)), s.seed,
-                                           list(range(s.runs))))
+    for e in estimates:
+        s = e.entry.spec
         limit = (f"budget {s.limits.budget_s:g} s" if s.limits.budget_s is not None
                  else f"{s.limits.queries} queries")
-        lines.append(f"  search {label(entry.checked)} on {s.dataset}, {limit}: {s.runs} runs, "
-                     f"{stored} stored, {s.runs - stored} to run")
+        head = (f"  search {label(e.entry.checked)} on {s.dataset}, {limit}: {s.runs} runs, "
+                f"{e.stored_runs} stored, {e.to_run} to run")
+        if e.problem:
+            lines.append(f"{head}; not estimated: {e.problem}")
+            continue
+        lines.append(f"{head}; estimate {duration(e.estimate_s)} for up to {e.missing:,} "
+                     f"fitness scores")
+        lines += [_level_line(level, e.to_run, duration) for level in e.levels]
     return lines
+
+
+def _level_line(level: LevelEstimate, runs: int, duration) -> str:
+    earlier = f" + {level.before:,} computed earlier in this run" if level.before else ""
+    return (f"    {level.proxy.store_name}: {level.reads(runs)} -> {level.archs:,} archs, "
+            f"{level.stored:,} stored{earlier}, {level.missing:,} missing x "
+            f"{level.seconds_per_arch:.3g} s/arch ({level.basis}) = {duration(level.estimate_s)}")
 
 
 def run_searches(entries, contexts, store, progress: bool = True, executor=None) -> list[dict]:
