@@ -177,7 +177,8 @@ TABLES = (
 SEARCH_CAPTION = ("Searches: per strategy and fitness, the truth of the arch each run returns at "
                   "the end of its budget (mean, sample std and standard error over runs), the mean "
                   "truth at a quarter of the budget (and its standard error), how many runs came "
-                  f"within {search.WITHIN:g} points of the dataset's optimum, the median charged "
+                  f"within {search.WITHIN:g} points of the dataset's optimum at any point (and how "
+                  "many ended within them), the median charged "
                   "cost at which they did (over all runs: unreached runs count as infinite, so '–' "
                   "when fewer than half reached) and the mean over the runs that did, with its "
                   "standard error, and the mean number of fitness queries.")

@@ -217,18 +217,26 @@ def _fmt_s(x) -> str:
 
 
 def cmd_report(args) -> None:
+    """Everything stored, or with ``--experiment`` only that experiment's rows: its proxies on
+    its archs and seeds, at the settings a run of it would use, and its own searches."""
     from analysis.report import check_out_dir, write_report
     from nb201.store import Store
 
+    from .experiments.run import prepare
     from .experiments.spec import load_experiment
     from .library import experiment_report
+    from .search.experiment import stored_searches
     registry = _registry()
-    experiment = load_experiment(args.experiment, registry) if args.experiment else None
-    store = Store(args.results, create=False)
+    spec = None
+    if args.experiment:
+        exp = load_experiment(args.experiment, registry)
+        contexts, store, plan = prepare(exp, registry, args.results, create=False)
+        spec = experiment_report(exp, plan, searches=stored_searches(exp.searches, contexts, store))
+    else:
+        store = Store(args.results, create=False)
     try:
         check_out_dir(args.out)
-        paths = write_report(registry, store, args.out,
-                             experiment_report(experiment) if experiment else None)
+        paths = write_report(registry, store, args.out, spec)
     finally:
         store.close()
     _emit({"report": {k: str(v) for k, v in paths.items()}}, args.json,

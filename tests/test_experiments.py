@@ -354,3 +354,23 @@ def test_the_experiment_file_page_names_every_key():
                                                                          "data_dirs"}:
         assert f"`{key}`" in page, key
     assert "[[group]]" in page and "[[search]]" in page and "[data_dirs]" in page
+
+
+def test_report_of_an_experiment_shows_only_its_rows(tmp_path, capsys):
+    """`report --experiment NAME` (no run): the experiment's proxies at its settings and its own
+    searches; what other commands stored in the same store is left out (a plain report has it)."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[[group]]\nproxies = ["params"]\nsample = 20\n\n'
+                    '[[search]]\nstrategy = "random"\nfitness = "nb201-12ep-valid"\nqueries = 10\n')
+    db = str(tmp_path / "r.sqlite")
+    assert main(["run", str(path), "--results", db, "--out", str(tmp_path / "run"), "--json"]) == 0
+    assert main(["score", "--proxy", "flops", "--sample", "20", "--results", db, "--json"]) == 0
+    assert main(["search", "--strategy", "random", "--fitness", "nb201-12ep-valid", "--queries",
+                 "10", "--runs", "2", "--seed", "5", "--results", db, "--json"]) == 0
+    capsys.readouterr()
+    for out, experiment in (("mine", ["--experiment", str(path)]), ("all", [])):
+        assert main(["report", "--results", db, "--out", str(tmp_path / out), *experiment]) == 0
+    mine, every = (pd.read_csv(tmp_path / d / "tables" / "main.csv") for d in ("mine", "all"))
+    assert set(mine["label"]) == {"params"} and {"params", "flops"} <= set(every["label"])
+    searches = [pd.read_csv(tmp_path / d / "tables" / "search.csv") for d in ("mine", "all")]
+    assert (len(searches[0]), len(searches[1])) == (1, 2)

@@ -43,6 +43,20 @@ def command(exp: Experiment, results, out, device, data_dir) -> str:
     return " ".join(parts)
 
 
+def prepare(exp: Experiment, registry: Registry, results=DEFAULT_PATH, device: str | None = None,
+            data_dir: str | None = None, create: bool = True) -> tuple[dict, Store, Plan]:
+    """The contexts per dataset (the file's run options, ``device`` and ``data_dir`` overriding
+    them), the store, and the plan: what a run of ``exp`` would compute (nothing is computed)."""
+    dirs = parse_data_dir(data_dir)
+    options = exp.options if device is None else dataclasses.replace(exp.options, device=device)
+    options = dataclasses.replace(options, device=resolve_device(options.device))  # once
+    contexts = {d: Context.of(d, 0, options, data_dir=dirs if isinstance(dirs, str) else
+                              (dirs or {}).get(d, exp.data_dir(d)))
+                for d in DATASETS}
+    store = Store(results, create=create)
+    return contexts, store, make_plan(exp, registry, store, contexts, device_name(contexts["cifar10"]))
+
+
 def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results",
                    device: str | None = None, data_dir: str | None = None, dry_run: bool = False,
                    progress: bool = True, executor: Executor | None = None) -> Run:
@@ -54,14 +68,7 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
     "message"."""
     started = time.perf_counter()
     exp = load_experiment(name, registry)
-    dirs = parse_data_dir(data_dir)
-    options = exp.options if device is None else dataclasses.replace(exp.options, device=device)
-    options = dataclasses.replace(options, device=resolve_device(options.device))  # once
-    contexts = {d: Context.of(d, 0, options, data_dir=dirs if isinstance(dirs, str) else
-                              (dirs or {}).get(d, exp.data_dir(d)))
-                for d in DATASETS}
-    store = Store(results)
-    plan = make_plan(exp, registry, store, contexts, device_name(contexts["cifar10"]))
+    contexts, store, plan = prepare(exp, registry, results, device, data_dir)
     print(format_plan(exp, plan), file=sys.stderr, flush=True)
     summary = {"experiment": exp.name, "file": str(exp.path), "device": plan.device,
                "dry_run": dry_run, "plan": [u.describe() for u in plan.units],

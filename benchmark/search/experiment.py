@@ -200,6 +200,18 @@ class SearchEstimate:
                 "estimate_s": self.estimate_s, "problem": self.problem or None}
 
 
+def stored_searches(entries, contexts, store) -> list[dict]:
+    """Per search: its digest, seed and runs (what the report reads back; nothing is run)."""
+    from .fitness import Fitness
+    out = []
+    for entry in entries:
+        s = entry.spec
+        fitness = Fitness(entry.checked.proxies, contexts[s.dataset].with_seed(s.proxy_seed), store)
+        out.append({"digest": digest(describe(entry.checked, fitness)), "seed": s.seed,
+                    "runs": s.runs})
+    return out
+
+
 def estimate_searches(entries, contexts, store, rate, before=None) -> tuple[SearchEstimate, ...]:
     """Per search, the fitness scores its runs not yet stored will compute that the store lacks
     (the rule is in :mod:`benchmark.experiments.plan`); ``rate(proxy, key)``: seconds per arch of
