@@ -15,6 +15,13 @@ def registry(monkeypatch) -> Registry:
     return own
 
 
+@pytest.fixture(autouse=True)
+def reference_cpu(monkeypatch):
+    """Plans scale cost_s by the CPU's measured speed (nb201.training.sizing.cpu_speed_factor):
+    fixed at 1 in tests, so that estimates do not depend on the machine or its load."""
+    monkeypatch.setenv("NB201_CPU_FACTOR", "1")
+
+
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
     """No $NB201_DATA_DIR, and a dataset cache of the test's own."""

@@ -14,6 +14,9 @@ from nb201.api import Outcome
 from nb201.context import Context
 from nb201.catalog import DATASETS
 from benchmark.cli import main
+
+#: the basis of an unmeasured proxy on a CPU (the speed factor is 1 in tests: conftest.py)
+CPU_BASIS = "cost_s x 1.00 (this CPU's measured speed)"
 from nb201.errors import UserError
 from benchmark.experiments.plan import duration, format_plan, make_plan
 from benchmark.experiments.run import run_experiment
@@ -281,7 +284,7 @@ def test_one_loaded_proxy_does_not_skew_the_others_and_medians_ignore_outliers(t
     put_seconds(store, registry.get("load-b"), [1.5, 1.6, 1.7, 1.4, 300.0])  # one outlier row
     units = {u.proxy.name: u for u in plan_of(tmp_path, registry, store, text).units}
     assert units["load-c"].estimate_s == before["load-c"] == 20 * 2.0   # 2 measured: cost_s
-    assert units["load-c"].basis == "cost_s (2-core CPU)"
+    assert units["load-c"].basis == CPU_BASIS
     assert units["load-a"].seconds_per_arch == 20.0
     assert units["load-b"].seconds_per_arch == 1.6 and units["load-b"].basis == "median of 5 stored"
 
@@ -321,7 +324,7 @@ def test_search_estimates_grow_with_runs_and_budget_and_vanish_once_stored(tmp_p
     assert plan.estimate_s == pytest.approx(small) and plan.searches_s == pytest.approx(small)
     text = format_plan(exp, plan)
     assert "zc-fit: <= 20 reads/run x 2 runs -> 40 archs" in text
-    assert "cost_s (2-core CPU)" in text and "estimated time: 20 s" in text
+    assert CPU_BASIS in text and "estimated time: 20 s" in text
     put_seconds(store, registry.get("zc-fit"), [0.5] * 40, list(range(40)))
     assert estimate(2) == pytest.approx(0.0)
 
@@ -374,3 +377,19 @@ def test_report_of_an_experiment_shows_only_its_rows(tmp_path, capsys):
     assert set(mine["label"]) == {"params"} and {"params", "flops"} <= set(every["label"])
     searches = [pd.read_csv(tmp_path / d / "tables" / "search.csv") for d in ("mine", "all")]
     assert (len(searches[0]), len(searches[1])) == (1, 2)
+
+
+def test_unmeasured_costs_scale_with_the_cpus_measured_speed(tmp_path, monkeypatch, capsys):
+    """With nothing stored, a plan on a CPU is cost_s x this CPU's speed factor (a workload timed
+    against the reference CPU's); a twice slower CPU doubles the estimate."""
+    from nb201.training import sizing
+    assert 0 < sizing.speed_workload() < 5
+    path = tmp_path / "e.toml"
+    path.write_text('[[group]]\nproxies = ["c4r4s8e5"]\nsample = 10\n')
+    estimates = []
+    for factor in ("1", "2"):
+        monkeypatch.setenv("NB201_CPU_FACTOR", factor)
+        assert main(["run", str(path), "--dry-run", "--results", str(tmp_path / "r.sqlite"),
+                     "--json"]) == 0
+        estimates.append(json.loads(capsys.readouterr().out)["estimate_s"])
+    assert estimates[1] == pytest.approx(2 * estimates[0]) and estimates[0] > 0

@@ -15,7 +15,10 @@ Seconds per arch of a proxy setting on a device (:class:`Rates`), first rule tha
    clipped to [0.5, 2], when K >= 3 (fewer say too little about the machine: one proxy measured
    on a loaded machine must not scale every other): "cost_s x R (median ratio of K measured
    zero-cost proxies)", naming the ratio before clipping when it was clipped;
-4. else ``cost_s``: "cost_s (2-core CPU)".
+4. else ``cost_s`` times this CPU's speed against the CPU ``cost_s`` describes
+   (:func:`nb201.training.sizing.cpu_speed_factor`, a fraction of a second of a fixed torch
+   workload): "cost_s x F (this CPU's measured speed)"; on a GPU ``cost_s`` as it is: "cost_s
+   (2-core CPU)".
 
 A ``[[search]]``'s estimate (:func:`benchmark.search.experiment.estimate_searches`): the fitness
 scores that its runs not yet stored will compute and the store lacks, at the same rates. A run with
@@ -40,6 +43,7 @@ from nb201.registry import Registry
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import Key, Store
+from nb201.training import sizing
 from benchmark.search.experiment import SearchEstimate, estimate_searches, plan_lines
 
 if TYPE_CHECKING:
@@ -139,6 +143,7 @@ class Rates:
     the module docstring)."""
 
     def __init__(self, registry: Registry, store: Store, device: str):
+        self.device = device            # "cpu" or a GPU's name (runner.device_name)
         self.seconds = store.seconds_by_setting(device)
         self.ratios = _ratios(registry, self.seconds)
 
@@ -157,7 +162,10 @@ class Rates:
         others = [r for name, r in self.ratios.get(proxy.kind, {}).items()
                   if name != proxy.store_name]
         if len(others) < MIN_MEASURED:
-            return proxy.cost_s, "cost_s (2-core CPU)"
+            if self.device != "cpu":
+                return proxy.cost_s, "cost_s (2-core CPU)"
+            factor = sizing.cpu_speed_factor()
+            return proxy.cost_s * factor, f"cost_s x {factor:.2f} (this CPU's measured speed)"
         ratio = float(np.median(others))
         factor = min(max(ratio, CLIP[0]), CLIP[1])
         clipped = f": {ratio:.3g}, clipped to [{CLIP[0]:g}, {CLIP[1]:g}]" if factor != ratio else ""

@@ -9,6 +9,10 @@ and nothing here imports the engine (:mod:`nb201.training.engine` imports this m
 """
 from __future__ import annotations
 
+import os
+import time
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -16,7 +20,7 @@ from nb201.catalog import DatasetSpec, dataset_spec
 from nb201.space import Arch
 
 from .fused import live_ops
-from .recipe import Recipe
+from .recipe import NB201, Recipe
 
 
 def relative_cost(arch: Arch) -> float:
@@ -76,6 +80,50 @@ def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
 ESTIMATE_CONSTANTS = (0.46, 2.1e-4, 2.7e-5)
 
 
+#: Seconds of :func:`speed_workload` on the CPU that :data:`ESTIMATE_CONSTANTS` and the proxies'
+#: ``cost_s`` describe (a 2-core AMD EPYC, AVX2). That machine is gone; the value was set from the
+#: quick experiment on a 2-core Intel Xeon with AVX-512 (docs/BENCHMARKS.md, "The plan's
+#: estimate"): 391 s of computing against 761 s estimated unscaled, a factor of 0.514, and its
+#: workload took 0.0191 s there (median of 5 processes, idle), so 0.0191 / 0.514.
+REFERENCE_WORKLOAD_S = 0.0371
+
+
+def speed_workload() -> float:
+    """Seconds of a fixed single-thread torch workload (a 3x3 convolution's forward and backward
+    pass on 64 images of 16 channels, 16x16), ten times: the fastest of 15 timings of one pass,
+    after a warm-up, times ten (the minimum, so that other work on the machine hardly moves it). A
+    measure of this CPU's speed on the kernels the engine and the zero-cost proxies spend their
+    time in."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = torch.randn(64, 16, 16, 16, generator=torch.Generator().manual_seed(0))
+        conv = torch.nn.Conv2d(16, 16, 3, padding=1)
+        conv(x).relu().sum().backward()
+        best = float("inf")
+        for _ in range(15):
+            started = time.perf_counter()
+            conv(x).relu().sum().backward()
+            best = min(best, time.perf_counter() - started)
+        return 10 * best
+    finally:
+        torch.set_num_threads(threads)
+
+
+def cpu_speed_factor() -> float:
+    """This CPU's seconds per reference second (:func:`speed_workload` over
+    :data:`REFERENCE_WORKLOAD_S`, measured once per process): what an unmeasured proxy's
+    ``cost_s`` is scaled by in a plan. ``$NB201_CPU_FACTOR`` sets it (tests)."""
+    if os.environ.get("NB201_CPU_FACTOR"):
+        return float(os.environ["NB201_CPU_FACTOR"])
+    return _measured_factor()
+
+
+@lru_cache(maxsize=1)
+def _measured_factor() -> float:
+    return speed_workload() / REFERENCE_WORKLOAD_S
+
+
 def image_pools(recipe: Recipe, spec: DatasetSpec) -> tuple[int, int]:
     """(training images before the recipe's subset, held-out images) of a run on ``spec``: the
     proxy split (:func:`nb201.datasets.proxy_split`), or with ``held_out="test"`` the whole
@@ -91,11 +139,13 @@ def estimate_terms(recipe: Recipe, dataset: str = "cifar10", epochs: int | None 
     C=4, 8x8: ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the
     held-out images (default: one, at the end), on ``dataset``'s images at its resolution (a
     proxy's estimate is CIFAR-10's, whatever it is run on). Larger networks scale with their
-    FLOPs; smaller ones are overhead-bound and save less."""
+    FLOPs; smaller ones are overhead-bound and save less. Fewer cells per stage (a variant's
+    ``n``) scale both by the network's depth in cells and reduction blocks, 3N + 2 of NB201's 17."""
     spec = dataset_spec(dataset)
     res = recipe.resolution(spec.resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
-    scale = max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
+    depth = (3 * recipe.cells + 2) / (3 * NB201.cells + 2)
+    scale = depth * max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
     pool, held_out = image_pools(recipe, spec)
     epochs = recipe.epochs if epochs is None else epochs
     evaluations = 1 if evaluations is None else evaluations
