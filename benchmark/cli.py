@@ -216,6 +216,27 @@ def _fmt_s(x) -> str:
     return "not reached" if x is None else f"{x:,.0f} s"
 
 
+def cmd_learn(args) -> None:
+    """Fit a learned proxy on --train labelled archs and judge it on other archs."""
+    from nb201.context import Context
+
+    from .learn import learn
+    if args.test != "all" and not args.test.isdigit():
+        raise UserError(f"--test must be a number of archs or all, got {args.test!r}")
+    test = None if args.test == "all" else int(args.test)
+    ctx = Context.of(args.dataset, args.seed, run_options(args, SEARCH_OPTIONS))
+    result = learn(args.features.split(","), args.train, args.dataset, args.seed, _registry(),
+                   args.results, ctx, label=args.label, model=args.model, test=test,
+                   repeats=args.repeats, progress=not args.quiet)
+    text = (f"{args.model} on {','.join(result['features'])} from {args.train} {args.label} "
+            f"labels ({result['label_cost_s']:,.0f} s of training): Kendall tau "
+            f"{_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, Spearman "
+            f"{_fmt(result['spearman'])}, top-10% retrieval {_fmt(result['retrieval_top10'])} on "
+            f"{result['test_n']} other archs against {result['judged_by']}; features "
+            f"{result['feature_cost_s']:.3g} s/arch")
+    _emit(result, args.json, text)
+
+
 def cmd_report(args) -> None:
     """Everything stored, or with ``--experiment`` only that experiment's rows: its proxies on
     its archs and seeds, at the settings a run of it would use, and its own searches."""
@@ -337,6 +358,23 @@ def build_parser() -> Parser:
     add_run_options(p, SEARCH_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_executor_args(p)
+
+    p = add("learn", cmd_learn, "fit a learned proxy on labelled archs and cheap features; judge "
+            "it on other archs")
+    p.add_argument("--features", required=True,
+                   help="comma-separated: graph (cell features, free) and/or proxy names")
+    p.add_argument("--train", type=int, required=True, help="labelled archs (K)")
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    p.add_argument("--seed", type=int, default=0, help="draws the training and test archs")
+    p.add_argument("--label", default="valid_200",
+                   help="valid_200 (default), valid_12 or a training proxy's score")
+    p.add_argument("--model", default="gbm", help="gbm (LightGBM) or ridge")
+    p.add_argument("--test", default="1000", help="test archs, disjoint from the training ones, "
+                   "or all (default 1000)")
+    p.add_argument("--repeats", type=int, default=1, help="training-set draws to average")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+    add_run_options(p, SEARCH_OPTIONS)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = add("report", cmd_report, "write tables, figures and an HTML page from the store")
     p.add_argument("--results", default=None, help=RESULTS_HELP)

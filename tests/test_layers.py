@@ -24,7 +24,7 @@ LAYERS = {
                    "nb201.options", "nb201.numbers"),
     "domain and data": ("nb201.space", "nb201.network", "nb201.complexity",
                         "nb201.groundtruth", "nb201.nb201_file", "nb201.formats",
-                        "nb201.datasets", "nb201.ranking"),
+                        "nb201.datasets", "nb201.ranking", "nb201.encoding"),
     "interface and store": ("nb201.api", "nb201.store", "nb201.context"),
     "training engine": ("nb201.training",),
     "analysis": ("analysis",),
