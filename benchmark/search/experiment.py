@@ -37,7 +37,7 @@ from nb201.registry import Registry
 from nb201.store import Key
 
 from .loop import Limits
-from .service import Checked, SearchSpec, check, describe, digest, label, search
+from .service import Checked, SearchSpec, check, identity, label, search
 from .strategy import Options
 
 KEYS = ("name", "description", "strategy", "fitness", "budget", "queries", "runs", "datasets",
@@ -202,14 +202,9 @@ class SearchEstimate:
 
 def stored_searches(entries, contexts, store) -> list[dict]:
     """Per search: its digest, seed and runs (what the report reads back; nothing is run)."""
-    from .fitness import Fitness
-    out = []
-    for entry in entries:
-        s = entry.spec
-        fitness = Fitness(entry.checked.proxies, contexts[s.dataset].with_seed(s.proxy_seed), store)
-        out.append({"digest": digest(describe(entry.checked, fitness)), "seed": s.seed,
-                    "runs": s.runs})
-    return out
+    return [{"digest": identity(e.checked, contexts[e.spec.dataset].with_seed(e.spec.proxy_seed),
+                                store), "seed": e.spec.seed, "runs": e.spec.runs}
+            for e in entries]
 
 
 def estimate_searches(entries, contexts, store, rate, before=None) -> tuple[SearchEstimate, ...]:
@@ -229,11 +224,10 @@ def estimate_searches(entries, contexts, store, rate, before=None) -> tuple[Sear
 
 def _estimate(entry: SearchEntry, ctx, store, rate, before: dict) -> SearchEstimate:
     from nb201.store import SearchRuns
-    from .fitness import Fitness
     s, proxies = entry.spec, entry.checked.proxies
     try:
-        found = SearchRuns(store).get(digest(describe(entry.checked, Fitness(proxies, ctx, store))),
-                                      s.seed, list(range(s.runs)))
+        found = SearchRuns(store).get(identity(entry.checked, ctx, store), s.seed,
+                                      list(range(s.runs)))
         keys = [Key.of(proxy, ctx) for proxy in proxies]
     except UserError as err:
         return SearchEstimate(entry, 0, problem=str(err))
@@ -263,7 +257,7 @@ def _level(entry: SearchEntry, key: Key, reads, to_run: int, store, rate,
 def _reads_per_run(entry: SearchEntry, level: int, proxy: Proxy, per_arch: float) -> float:
     """At most about how many archs one run reads at ``level``: a table is read for every arch;
     else min(budget / seconds per arch, queries) (a non-table proxy is charged its compute
-    seconds), and the strategy's own bound (:func:`_strategy_bound`)."""
+    seconds), and the strategy's own bound (``Strategy.max_reads``)."""
     if proxy.kind == "table":
         return gt.NUM_ARCHS
     limits = entry.spec.limits
@@ -271,15 +265,7 @@ def _reads_per_run(entry: SearchEntry, level: int, proxy: Proxy, per_arch: float
         bound = float(limits.queries)
     else:
         bound = limits.budget_s / per_arch if per_arch > 0 else math.inf
-    return min(bound, _strategy_bound(entry.checked, level))
-
-
-def _strategy_bound(checked: Checked, level: int) -> float:
-    """zc-warmup without zc_move scores its ``pool`` at level 0 and nothing more there."""
-    options = checked.strategy.options()
-    if checked.spec.strategy == "zc-warmup" and level == 0 and not options["zc_move"]:
-        return float(options["pool"])
-    return math.inf
+    return min(bound, entry.checked.strategy.max_reads(level))
 
 
 def plan_lines(estimates, duration) -> list[str]:

@@ -114,6 +114,11 @@ def digest(description: dict) -> str:
     return config_digest(identity, 16)
 
 
+def identity(checked: Checked, ctx: Context, store: Store) -> str:
+    """The digest its stored runs are found by, on ``ctx`` (without running anything)."""
+    return digest(describe(checked, Fitness(checked.proxies, ctx, store)))
+
+
 def search(checked: Checked, ctx: Context, store: Store, progress: bool = True,
            executor=None) -> dict:
     """Every run of the search (stored ones read, missing ones run and stored), with its spec."""

@@ -13,6 +13,7 @@ the highest level of the ladder that has been read.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -82,6 +83,11 @@ class Strategy:
     def levels(self, fitness: Ladder) -> Ladder:
         """The ladder this strategy reads (default: ``--fitness``, which must be one proxy)."""
         return fitness.single(self.name)
+
+    def max_reads(self, level: int) -> float:
+        """At most how many archs one run reads at ``level`` whatever its budget (for a plan's
+        estimate; default: no bound of its own)."""
+        return math.inf
 
     def run(self, ask: Ask, moves, rng: np.random.Generator, ladder: Ladder) -> None:
         """Search until ``ask`` raises (budget spent); ``ladder`` is :meth:`levels`' result."""

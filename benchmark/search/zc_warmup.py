@@ -11,6 +11,7 @@ Source: Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021, 
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -40,6 +41,10 @@ class ZeroCostWarmup(Strategy):
 
     def levels(self, fitness: Ladder) -> Ladder:
         return Ladder((Level(self.zc_proxy), *fitness.single(self.name).levels)).distinct()
+
+    def max_reads(self, level: int) -> float:
+        """Without zc_move, level 0 scores the pool and nothing more."""
+        return float(self.pool) if level == 0 and not self.zc_move else math.inf
 
     def run(self, ask, moves, rng, ladder) -> None:
         pool = moves.sample(rng, min(self.pool, moves.size), distinct=True)
