@@ -251,7 +251,8 @@ def cmd_report(args) -> None:
     spec = None
     if args.experiment:
         exp = load_experiment(args.experiment, registry)
-        contexts, store, plan = prepare(exp, registry, args.results, create=False)
+        contexts, store, plan = prepare(exp, registry, args.results, create=False,
+                                        searches=False)   # the report reads, estimates nothing
         spec = experiment_report(exp, plan, searches=stored_searches(exp.searches, contexts, store))
     else:
         store = Store(args.results, create=False)

@@ -37,8 +37,11 @@ MODELS = ("gbm", "ridge")
 GRAPH = "graph"
 
 
-def parse_features(text: str, registry: Registry[Proxy], dataset: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
+def parse_features(given: list[str], registry: Registry[Proxy], dataset: str) -> list[str]:
+    """The feature names (``--features`` split at commas), checked: known, distinct, usable on
+    ``dataset``."""
+    text = ",".join(given)
+    names = [t.strip() for t in given if t.strip()]
     if not names:
         raise UserError(f"--features lists no features: {text!r}")
     if len(set(names)) != len(names):
@@ -112,7 +115,7 @@ def learn(features: list[str], train: int, dataset: str, seed: int, registry: Re
     check_sizes(train, test, repeats)
     if model not in MODELS:
         raise UserError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
-    features = parse_features(",".join(features), registry, dataset)
+    features = parse_features(features, registry, dataset)
     label_proxy = check_label(label, registry, dataset)
     store = Store(results)
     splits = draws(train, test, seed, repeats)
