@@ -166,7 +166,8 @@ def collect(registry: Registry, frame: pd.DataFrame, selections, truth: str = DE
             notes.append(f"{sel.proxy}: {err}")
             continue
         stored = _rows(frame, proxy, sel)
-        rows = stored[[proxy.covers(o) for o in stored["outcome"]]]  # e.g. runs not at @m yet
+        covered = np.array([proxy.covers(o) for o in stored["outcome"]], dtype=bool)
+        rows = stored[covered]                 # e.g. runs not at @m yet (a mask: never columns)
         found = [r for (source, setting), sub in rows.groupby(["source", "setting"], sort=True)
                  if (r := _result(proxy, sel, source, setting, sub, truth, n_boot, notes))
                  is not None]

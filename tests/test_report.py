@@ -219,6 +219,13 @@ def test_empty_store_and_missing_figures_do_not_crash(tmp_path):
     page = parse(files["html"])
     assert set(page.skipped) == {"figure-a-skipped", "figure-b-skipped", "table-factors-skipped"}
     assert "figure-c-cifar10" in page.ids and "figure-f-cifar10" in page.ids
+    # a selection of which nothing is stored (an experiment not run yet) is a note, not a crash
+    spec = ReportSpec(selections=(Selection("params", "cifar10"), Selection("flops", "cifar10"),
+                                  Selection("c4r4s0e4@2", "cifar10")))
+    files = write_report(REGISTRY, store, tmp_path / "out3", spec, n_boot=10)
+    text = files["md"].read_text()
+    assert "flops on cifar10: no stored results" in text
+    assert "c4r4s0e4@2 on cifar10: no stored results" in text
 
 
 def test_nan_scores_rank_last_and_are_counted(tmp_path):
