@@ -239,23 +239,21 @@ def cmd_learn(args) -> None:
 
 def cmd_report(args) -> None:
     """Everything stored, or with ``--experiment`` only that experiment's rows: its proxies on
-    its archs and seeds, at the settings a run of it would use, and its own searches."""
+    its archs and seeds (every stored setting: it may have run on another device or data copy),
+    and its own searches."""
     from analysis.report import check_out_dir, write_report
     from nb201.store import Store
 
-    from .experiments.run import prepare
     from .experiments.spec import load_experiment
     from .library import experiment_report
     from .search.experiment import stored_searches
     registry = _registry()
+    experiment = load_experiment(args.experiment, registry) if args.experiment else None
+    store = Store(args.results, create=False)
     spec = None
-    if args.experiment:
-        exp = load_experiment(args.experiment, registry)
-        contexts, store, plan = prepare(exp, registry, args.results, create=False,
-                                        searches=False)   # the report reads, estimates nothing
-        spec = experiment_report(exp, plan, searches=stored_searches(exp.searches, contexts, store))
-    else:
-        store = Store(args.results, create=False)
+    if experiment:
+        found = tuple(stored_searches(experiment.searches, store))
+        spec = dataclasses.replace(experiment_report(experiment), searches=found)
     try:
         check_out_dir(args.out)
         paths = write_report(registry, store, args.out, spec)

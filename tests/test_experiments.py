@@ -377,6 +377,13 @@ def test_report_of_an_experiment_shows_only_its_rows(tmp_path, capsys):
     assert set(mine["label"]) == {"params"} and {"params", "flops"} <= set(every["label"])
     searches = [pd.read_csv(tmp_path / d / "tables" / "search.csv") for d in ("mine", "all")]
     assert (len(searches[0]), len(searches[1])) == (1, 2)
+    # run elsewhere (another device or data copy: the levels' settings differ): still its search
+    import sqlite3
+    with sqlite3.connect(db) as con:
+        con.execute("""UPDATE searches SET spec = replace(spec, '"setting": "', '"setting": "x')""")
+    assert main(["report", "--results", db, "--out", str(tmp_path / "moved"), "--experiment",
+                 str(path)]) == 0
+    assert len(pd.read_csv(tmp_path / "moved" / "tables" / "search.csv")) == 1
 
 
 def test_unmeasured_costs_scale_with_the_cpus_measured_speed(tmp_path, monkeypatch, capsys):

@@ -174,9 +174,9 @@ class Rates:
 
 
 def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[str, Context],
-              device_name: str, searches: bool = True) -> Plan:
-    """What each (proxy, dataset, seed) still needs, and (``searches``) what each search will
-    compute. ``contexts``: one Context per dataset."""
+              device_name: str) -> Plan:
+    """What each (proxy, dataset, seed) still needs, and what each search will compute.
+    ``contexts``: one Context per dataset."""
     sources: dict[tuple[str, str], str] = {}
     settings: dict[tuple[str, str], str] = {}
     skipped: dict[tuple[str, str], str] = {}
@@ -211,8 +211,7 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
     units = {key: _unit(key, proxy.joined([registry.get(name) for name in serves]), serves,
                         wanted, store, rates) for key, (proxy, serves, wanted) in runs.items()}
     estimates = estimate_searches(exp.searches, contexts, store, rates.of,
-                                  {key: len(u.missing) for key, u in units.items()}) \
-        if searches else ()
+                                  {key: len(u.missing) for key, u in units.items()})
     units = sorted(units.values(), key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
     return Plan(tuple(units), tuple((p, d, why) for (p, d), why in skipped.items()), sources,
                 settings, device_name, estimates)

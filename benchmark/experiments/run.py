@@ -44,20 +44,18 @@ def command(exp: Experiment, results, out, device, data_dir) -> str:
 
 
 def prepare(exp: Experiment, registry: Registry, results=DEFAULT_PATH, device: str | None = None,
-            data_dir: str | None = None, create: bool = True, searches: bool = True
-            ) -> tuple[dict, Store, Plan]:
+            data_dir: str | None = None) -> tuple[dict, Store, Plan]:
     """The contexts per dataset (the file's run options, ``device`` and ``data_dir`` overriding
-    them), the store, and the plan: what a run of ``exp`` would compute (nothing is computed;
-    ``searches=False``: the searches are not estimated)."""
+    them), the store, and the plan: what a run of ``exp`` would compute (nothing is computed)."""
     dirs = parse_data_dir(data_dir)
     options = exp.options if device is None else dataclasses.replace(exp.options, device=device)
     options = dataclasses.replace(options, device=resolve_device(options.device))  # once
     contexts = {d: Context.of(d, 0, options, data_dir=dirs if isinstance(dirs, str) else
                               (dirs or {}).get(d, exp.data_dir(d)))
                 for d in DATASETS}
-    store = Store(results, create=create)
+    store = Store(results)
     return contexts, store, make_plan(exp, registry, store, contexts,
-                                      device_name(contexts["cifar10"]), searches)
+                                      device_name(contexts["cifar10"]))
 
 
 def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
 import sys
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from nb201.registry import Registry
 from nb201.store import Key
 
 from .loop import Limits
-from .service import Checked, SearchSpec, check, identity, label, search
+from .service import Checked, SearchSpec, check, identity, label, search, what
 from .strategy import Options
 
 KEYS = ("name", "description", "strategy", "fitness", "budget", "queries", "runs", "datasets",
@@ -200,11 +201,21 @@ class SearchEstimate:
                 "estimate_s": self.estimate_s, "problem": self.problem or None}
 
 
-def stored_searches(entries, contexts, store) -> list[dict]:
-    """Per search: its digest, seed and runs (what the report reads back; nothing is run)."""
-    return [{"digest": identity(e.checked, contexts[e.spec.dataset].with_seed(e.spec.proxy_seed),
-                                store), "seed": e.spec.seed, "runs": e.spec.runs}
-            for e in entries]
+def stored_searches(entries, store) -> list[tuple[str, int, int, str]]:
+    """The stored searches of ``entries``, read back without running them: (digest, seed, runs,
+    command) of every stored search that is an entry (:func:`~.service.what`, and its seed), on
+    any device or data copy."""
+    from nb201.store import SearchRuns
+    frame = SearchRuns(store).frame()
+    stored = {(row.digest, row.seed): json.loads(row.spec)
+              for row in frame.drop_duplicates(["digest", "seed"]).itertuples()}
+    out = []
+    for entry in entries:
+        wanted = what(entry.checked)
+        out += [(digest, seed, entry.spec.runs, entry.command())
+                for (digest, seed), spec in stored.items()
+                if seed == entry.spec.seed and {k: spec.get(k) for k in wanted} == wanted]
+    return out
 
 
 def estimate_searches(entries, contexts, store, rate, before=None) -> tuple[SearchEstimate, ...]:

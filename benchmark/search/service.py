@@ -97,12 +97,17 @@ def label(checked: Checked) -> str:
     return " ".join([checked.spec.strategy, *changed]) + f" | {checked.spec.fitness}"
 
 
-def describe(checked: Checked, fitness: Fitness) -> dict:
+def what(checked: Checked) -> dict:
+    """What a search is, whatever machine runs it: the part of :func:`describe` without the
+    levels' data settings and device class."""
     spec = checked.spec
     return {"strategy": spec.strategy, "fitness": spec.fitness, "ladder": str(checked.ladder),
             "dataset": spec.dataset, "truth": spec.truth, **spec.limits.describe(),
-            "options": checked.strategy.options(), "levels": fitness.identity(),
-            "search_version": SEARCH_VERSION, "label": label(checked)}
+            "options": checked.strategy.options(), "search_version": SEARCH_VERSION}
+
+
+def describe(checked: Checked, fitness: Fitness) -> dict:
+    return {**what(checked), "levels": fitness.identity(), "label": label(checked)}
 
 
 def digest(description: dict) -> str:
