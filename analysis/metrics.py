@@ -191,3 +191,29 @@ def summarize(scores, truth, higher_is_better: bool = True, k: float = 0.10,
     if k != 0.10:
         out["retrieval_k"] = k
     return out
+
+
+def paired_difference(fn: Metric, scores_a, scores_b, truth, n_boot: int = 1000,
+                      alpha: float = 0.05, seed: int = 0) -> dict:
+    """Paired percentile bootstrap of fn(a, truth) - fn(b, truth) on the same archs.
+
+    Each resample draws archs (with replacement) once and computes both proxies' metric on it, so
+    the arch-to-arch variation both proxies share cancels: the interval is much narrower than the
+    difference of two unpaired intervals. Scores are expected oriented and finite (`orient`).
+    Returns {"difference", "ci": [lo, hi], "a_better": share of resamples where a > b,
+    "significant": the interval excludes 0}; every number None where fn is undefined.
+    """
+    a, t = _pair(scores_a, truth)
+    b, _ = _pair(scores_b, truth)
+    diff = fn(a, t) - fn(b, t) if a.size >= 3 else float("nan")
+    lo = hi = share = float("nan")
+    if np.isfinite(diff) and n_boot >= 1:
+        idx = np.random.default_rng(seed).integers(0, a.size, size=(n_boot, a.size))
+        values = np.array([fn(a[i], t[i]) - fn(b[i], t[i]) for i in idx], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if values.size:
+            lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+            share = float(np.mean(values > 0))
+    return {"difference": json_number(diff), "ci": [json_number(lo), json_number(hi)],
+            "a_better": json_number(share),
+            "significant": bool(np.isfinite(lo) and (lo > 0 or hi < 0))}

@@ -143,3 +143,22 @@ def test_bad_input_raises_user_error():
         M.retrieval([1, 2, 3], [1, 2, 3], k=0)
     with pytest.raises(UserError):
         M.summarize([1, 2, 3], [1, np.nan, 3])
+
+
+def test_paired_difference_finds_the_better_proxy_and_is_narrower_than_unpaired():
+    bootstrap_ci, paired_difference = M.bootstrap_ci, M.paired_difference
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=150)
+    shared = rng.normal(size=150)            # noise both proxies share: pairing cancels it
+    good = truth + 0.5 * shared + 0.1 * rng.normal(size=150)
+    bad = truth + 0.5 * shared + 0.8 * rng.normal(size=150)
+    out = paired_difference(M.kendall_tau, good, bad, truth, n_boot=400, seed=1)
+    assert out["difference"] > 0 and out["significant"] and out["a_better"] > 0.975
+    lo, hi = out["ci"]
+    assert lo > 0
+    unpaired = [bootstrap_ci(M.kendall_tau, s, truth, n_boot=400, seed=1) for s in (good, bad)]
+    assert hi - lo < (unpaired[0][1] - unpaired[0][0]) + (unpaired[1][1] - unpaired[1][0])
+    same = paired_difference(M.kendall_tau, good, good, truth, n_boot=50)
+    assert same["difference"] == 0 and not same["significant"]
+    tiny = paired_difference(M.kendall_tau, good[:2], bad[:2], truth[:2])
+    assert tiny["difference"] is None and tiny["ci"] == [None, None] and not tiny["significant"]
