@@ -152,15 +152,34 @@ def cmd_score(args) -> None:
     if proxy.needs_images:
         ctx.images                     # loads (and so checks) the data once, before the store
     store = Store(args.results)
+    other = _registry().get(args.versus) if args.versus else None
+    if other is not None:
+        other.check(args.dataset)
     with executor_from(args) as executor:
         result = score(request, ctx, store, progress=not args.quiet, executor=executor)
+    if other is not None:
+        from .learn import versus_result
+        mine = [float("nan") if s["score"] is None else s["score"] for s in result["scores"]]
+        result["versus"] = versus_result(proxy.name, mine, dataclasses.replace(request, proxy=other),
+                                         ctx, store, not args.quiet)
     text = (f"{result['proxy']} on {result['dataset']} (n={result['n']}, truth {result['truth']}): "
             f"Kendall tau {_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, "
             f"Spearman {_fmt(result['spearman'])}, Pearson {_fmt(result['pearson'])}, "
             f"top-10% retrieval {_fmt(result['retrieval_top10'])} {_ci(result, 'retrieval_top10')}, "
             f"non-finite scores {result['nan_scores']}, {result['seconds']:.1f} s of compute\n"
-            f"  scored: {result['scored']}")
+            f"  scored: {result['scored']}" + _versus_text(result))
     _emit(result, args.json, text)
+
+
+def _versus_text(result: dict) -> str:
+    v = result.get("versus")
+    if not v:
+        return ""
+    lo, hi = v["ci"]
+    verdict = ("significantly better" if v["significant"] and lo > 0 else
+               "significantly worse" if v["significant"] else "not significantly different")
+    return (f"\n  versus {v['b']}: tau difference {_fmt(v['difference'])} "
+            f"[{_fmt(lo)}, {_fmt(hi)}] (paired bootstrap): {verdict}")
 
 
 def _fmt(x) -> str:
@@ -227,13 +246,13 @@ def cmd_learn(args) -> None:
     ctx = Context.of(args.dataset, args.seed, run_options(args, SEARCH_OPTIONS))
     result = learn(args.features.split(","), args.train, args.dataset, args.seed, _registry(),
                    args.results, ctx, label=args.label, model=args.model, test=test,
-                   repeats=args.repeats, progress=not args.quiet)
+                   repeats=args.repeats, versus=args.versus, progress=not args.quiet)
     text = (f"{args.model} on {','.join(result['features'])} from {args.train} {args.label} "
             f"labels ({result['label_cost_s']:,.0f} s of training): Kendall tau "
             f"{_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, Spearman "
             f"{_fmt(result['spearman'])}, top-10% retrieval {_fmt(result['retrieval_top10'])} on "
             f"{result['test_n']} other archs against {result['judged_by']}; features "
-            f"{result['feature_cost_s']:.3g} s/arch")
+            f"{result['feature_cost_s']:.3g} s/arch" + _versus_text(result))
     _emit(result, args.json, text)
 
 
@@ -330,6 +349,8 @@ def build_parser() -> Parser:
     p.add_argument("--seeds", help="comma-separated proxy seeds to average (default: --seed)")
     p.add_argument("--truth", default=DEFAULT_TRUTH, choices=TRUTHS)
     p.add_argument("--nb201-file", help=NB201_FILE_HELP)
+    p.add_argument("--versus", help="a proxy to compare with on the same archs (paired bootstrap "
+                   "of the Kendall tau difference)")
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     add_run_options(p, SCORE_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -371,6 +392,8 @@ def build_parser() -> Parser:
     p.add_argument("--test", default="1000", help="test archs, disjoint from the training ones, "
                    "or all (default 1000)")
     p.add_argument("--repeats", type=int, default=1, help="training-set draws to average")
+    p.add_argument("--versus", help="a proxy to compare with on the same test archs (paired "
+                   "bootstrap of the Kendall tau difference)")
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     add_run_options(p, SEARCH_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -183,7 +183,8 @@ def task_context(ctx: Context) -> Context:
     def absolute(path):
         return path and os.path.abspath(os.path.expanduser(path))
     return dataclasses.replace(ctx, device=torch.device(ctx.device.type),
-                               data_dir=absolute(ctx.data_dir), state_dir=absolute(ctx.state_dir))
+                               data_dir=absolute(ctx.data_dir), state_dir=absolute(ctx.state_dir),
+                               reader=None)
 
 
 def _check_reachable(address: str) -> None:

@@ -61,6 +61,8 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     do not cover what the proxy reads, :meth:`Proxy.covers`) computed by the executor (default: in
     this process) in chunks of ``proxy.chunk_size(ctx)`` cut from the sorted indices, each
     committed as it finishes (a row that was there is replaced by :meth:`Proxy.merge`)."""
+    if ctx.reader is None:
+        ctx = reading(ctx, store, progress, executor)
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
     missing = sorted(i for i in set(indices) if i not in done or not proxy.covers(done[i]))
@@ -69,6 +71,8 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     if ctx.state_dir is None:
         ctx = dataclasses.replace(ctx, state_dir=str(store.runs_dir))
     run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
+    if proxy.kind == "learned":      # it reads its features through ctx.reader: in this process
+        executor = None
     step = max(1, proxy.chunk_size(ctx))
     chunks = [missing[start:start + step] for start in range(0, len(missing), step)]
     bar = tqdm(total=len(missing), desc=f"{proxy.name} {ctx.dataset} seed {ctx.seed}",
@@ -81,6 +85,17 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
             done.update(results)
             bar.update(len(chunk))
     return done
+
+
+def reading(ctx: Context, store: Store, progress: bool = True,
+            executor: Executor | None = None) -> Context:
+    """``ctx`` whose :meth:`~nb201.context.Context.scores` reads other proxies' scores through
+    ``store`` (a learned proxy's features and labels), computing the missing ones with
+    ``executor``."""
+    def read(proxy: Proxy, indices: list[int], at: Context):
+        return mean_scores(Request(proxy, at.dataset, indices, (at.seed,)), at, store, progress,
+                           executor)
+    return dataclasses.replace(ctx, reader=read)
 
 
 def mean_scores(request: Request, ctx: Context, store: Store, progress: bool = True,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from .registry import Registry
 
-KINDS = ("table", "zero-cost", "training")
+KINDS = ("table", "zero-cost", "training", "learned")
 #: what a proxy's cost is, by kind
-COST_KIND = {"table": "lookup", "zero-cost": "forward/backward passes", "training": "training"}
+COST_KIND = {"table": "lookup", "zero-cost": "forward/backward passes", "training": "training",
+             "learned": "its features per arch, its labels once"}
 
 
 @dataclass
@@ -38,19 +39,23 @@ class Outcome:
 class Charge:
     """How a search pays for one fitness value: it is read from a *schedule* (a run that costs
     ``seconds`` in full) after ``upto`` of its ``of`` epochs. Reading a schedule further later in a
-    search run pays only the extra epochs (``benchmark.search.cost``)."""
+    search run pays only the extra epochs (``benchmark.search.cost``). ``setup``/``setup_s``: a
+    one-off cost paid once per search run, with the first read that names it (a learned proxy's
+    labels); "" for none."""
 
     schedule: str
     upto: float
     of: float
     seconds: float
+    setup: str = ""
+    setup_s: float = 0.0
 
 
 @dataclass(frozen=True)
 class Proxy:
     """Base class. Subclasses set the metadata fields and implement :meth:`score`.
 
-    - ``kind``: table | zero-cost | training.
+    - ``kind``: table | zero-cost | training | learned.
     - ``version``: bump it whenever the proxy's behaviour changes; cached rows of other versions
       are then ignored (only this proxy's rows).
     - ``cost_s``: rough seconds per arch on a 2-core CPU, for estimates printed before a run.
@@ -139,6 +144,11 @@ class Proxy:
     def charge_basis(self) -> str:
         """In words, what :meth:`charge` charges (shown with a search's levels)."""
         return "measured seconds (stored with the score)"
+
+    def setup(self, ctx) -> tuple[str, float] | None:
+        """A one-off cost of this proxy on ``ctx``, not per arch: (what, seconds), or None (the
+        default). A learned proxy's labels: a search pays it once, with its first read."""
+        return None
 
     def combine(self, outcomes: list[Outcome]) -> list[float]:
         """The scores of a set of archs scored together (default: each one's :meth:`read`).

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
+
+import numpy as np
 
 import torch
 
@@ -40,12 +43,15 @@ class Context(RunOptions):
     amp, zc_batch, full_curve) for one dataset and proxy seed. ``device`` is resolved to a
     ``torch.device`` on construction. ``state_dir``: where training proxies keep each unfinished
     run's state, so that a later request continues it and a killed run resumes (the runner sets
-    it beside the store). Neither it nor ``full_curve`` changes a score.
+    it beside the store). Neither it nor ``full_curve`` changes a score. ``reader``: how a proxy
+    that reads other proxies' scores (a learned proxy's features) gets them: the runner sets it to
+    read through the store (:meth:`scores`).
     """
 
     dataset: str
     seed: int = 0
     state_dir: str | None = field(default=None, kw_only=True)
+    reader: Callable | None = field(default=None, kw_only=True, compare=False, repr=False)
 
     def __post_init__(self):
         """Bad values are UserErrors here, before anything is computed."""
@@ -67,6 +73,15 @@ class Context(RunOptions):
     def images(self):
         """The dataset's images (:class:`nb201.datasets.ImageData`), loaded once per process."""
         return _load(self.dataset, self.data_dir)
+
+    def scores(self, proxy, indices: list[int], ctx: Context | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Another proxy's scores of ``indices`` on ``ctx`` (default: this context) and their
+        seconds, read through the runner's store (computed there when missing)."""
+        if self.reader is None:
+            raise UserError(f"{proxy.name}: reading other proxies' scores needs the runner "
+                            "(benchmark.runner.compute sets Context.reader)")
+        return self.reader(proxy, list(indices), ctx or self)
 
     def with_seed(self, seed: int) -> Context:
         return dataclasses.replace(self, seed=seed)

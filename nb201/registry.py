@@ -19,7 +19,7 @@ class Registry(Generic[T]):
     def __init__(self, what: str, name_of: Callable[[T], str], listing: str | None = None):
         self.what, self.name_of, self.listing = what, name_of, listing
         self._items: dict[str, T] = {}
-        self._families: list[tuple[str, Callable[[str], T | None]]] = []
+        self._families: list[tuple[str, Callable[[str, Registry[T]], T | None]]] = []
 
     def register(self, item: T) -> T:
         name = self.name_of(item)
@@ -30,15 +30,17 @@ class Registry(Generic[T]):
         self._items[name] = item
         return item
 
-    def family(self, pattern: str, factory: Callable[[str], T | None]) -> None:
-        """Register a factory for names that no fixed item has; ``pattern`` is shown to users."""
+    def family(self, pattern: str, factory: Callable[[str, Registry[T]], T | None]) -> None:
+        """Register a factory for names that no fixed item has; ``pattern`` is shown to users. It is
+        called with the name and the registry asked (a family whose items name other items, e.g.
+        a learned proxy's features, resolves them there)."""
         self._families.append((pattern, factory))
 
     def get(self, name: str) -> T:
         if name in self._items:
             return self._items[name]
         for _, factory in self._families:
-            item = factory(name)
+            item = factory(name, self)
             if item is not None:
                 return item
         close = difflib.get_close_matches(name, list(self._items), n=1)

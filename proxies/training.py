@@ -223,7 +223,7 @@ class TrainingProxy(Proxy):
                             "m": self.at, "width": r.width, "variant": " ".join(r.variant)}}
 
 
-def training_proxy(name: str) -> TrainingProxy | None:
+def training_proxy(name: str, registry=None) -> TrainingProxy | None:
     """The proxy for an EcoNAS-notation name; None for other names (UserError if malformed)."""
     if not matches(name):
         return None

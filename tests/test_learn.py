@@ -1,15 +1,18 @@
-"""Learned proxies (benchmark/learn.py, `python -m benchmark learn`): disjoint training and test
-archs, judged against a truth that is not the label, deterministic by seed, missing feature values
-handled by the model, a user's feature proxy picked up, bad inputs one line (exit 2)."""
+"""Learned proxies (proxies/learned/, benchmark/learn.py, `python -m benchmark learn`): disjoint
+training and test archs, judged against a truth that is not the label, deterministic by seed,
+missing feature values handled by the model, a user's feature proxy picked up, the proxy scored
+and searched with like any other (labels charged once), bad inputs one line (exit 2)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from benchmark.cli import main
-from benchmark.learn import JUDGED_BY, TABLE_LABELS, draws
+from benchmark.learn import JUDGED_BY, judged_archs
+from proxies.learned.base import TABLE_LABELS, training_set
 from nb201 import encoding
 from nb201.api import Proxy
 from nb201.space import Arch
@@ -22,13 +25,13 @@ def run(capsys, *args) -> dict:
 
 
 def test_training_and_test_archs_are_disjoint_and_seeded():
-    for (train, test), (train2, test2) in zip(draws(50, 200, 3, 3), draws(50, 200, 3, 3)):
+    for seed in (3, 4, 5):
+        train = training_set(50, seed)
+        test = judged_archs(train, 200, 3)
         assert len(train) == 50 and len(test) == 200 and not set(train) & set(test)
-        assert np.array_equal(train, train2) and np.array_equal(test, test2)
-    [(a, _), (b, _)] = draws(50, 200, 3, 2)
-    assert not np.array_equal(a, b)                 # each repeat draws anew
-    [(_, every)] = draws(10, None, 0, 1)
-    assert len(every) == 15625 - 10
+        assert np.array_equal(train, training_set(50, seed)) and test == judged_archs(train, 200, 3)
+    assert not np.array_equal(training_set(50, 3), training_set(50, 4))   # each draw anew
+    assert len(judged_archs(training_set(10, 0), None, 0)) == 15625 - 10
 
 
 def test_learned_proxy_is_judged_against_another_truth_and_is_deterministic(tmp_path, capsys):
@@ -77,9 +80,11 @@ def test_graph_features_encode_the_cell():
     (["--train", "0"], "--train must be at least 1"),
     (["--train", "15625"], "do not fit"),
     (["--train", "10", "--features", "graph,synflwo"], "unknown proxy 'synflwo'"),
-    (["--train", "10", "--label", "test_200"], "--label must be a score a model can learn"),
-    (["--train", "10", "--label", "params"], "--label must be a score a model can learn"),
-    (["--train", "10", "--model", "svm"], "--model must be one of"),
+    (["--train", "10", "--label", "test_200"], "label must be a score a model can learn"),
+    (["--train", "10", "--label", "params"], "label must be a score a model can learn"),
+    (["--train", "10", "--model", "svm"], "unknown model 'svm'"),
+    (["--train", "10", "--versus", "synflwo"], "unknown proxy 'synflwo'"),
+    (["--train", "10", "--features", "graph,learned:gbm:5:graph"], "cannot be learned itself"),
     (["--train", "10", "--test", "some"], "--test must be a number of archs or all"),
 ])
 def test_bad_inputs_are_one_line(tmp_path, capsys, args, message):
@@ -91,3 +96,72 @@ def test_bad_inputs_are_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert not db.exists()
+
+
+LEARNED = "learned:ridge:40:graph+params"
+
+
+def test_the_learned_proxy_scores_like_any_proxy_and_never_its_training_archs(tmp_path):
+    from benchmark.runner import Request, mean_scores
+    from nb201.context import Context
+    from nb201.store import Store
+    from proxies import REGISTRY
+    proxy = REGISTRY.get(LEARNED)
+    store = Store(tmp_path / "r.sqlite")
+    trained = training_set(40, 2).tolist()
+    indices = sorted(trained[:10] + judged_archs(np.array(trained), 50, 0))
+    ctx = Context.of("cifar10", 2, device="cpu")
+    scores, seconds = mean_scores(Request(proxy, "cifar10", indices, (2,)), ctx, store, False)
+    on_train = np.isin(indices, trained)
+    assert np.isnan(scores[on_train]).all() and np.isfinite(scores[~on_train]).all()
+    assert (seconds >= 0).all()
+    rows = len(store.frame())
+    again, _ = mean_scores(Request(proxy, "cifar10", indices, (2,)), ctx, store, False)
+    np.testing.assert_array_equal(again, scores)          # read back, nothing new stored
+    assert len(store.frame()) == rows
+    other_seed, _ = mean_scores(Request(proxy, "cifar10", indices, (3,)), ctx.with_seed(3), store,
+                                False)
+    assert not np.allclose(np.nan_to_num(other_seed), np.nan_to_num(scores))  # another draw
+
+
+def test_a_feature_change_changes_the_learned_proxys_key(registry):
+    from nb201.context import Context
+    from nb201.store import Key
+    ctx = Context.of("cifar10", 0, device="cpu")
+    before = Key.of(registry.get(LEARNED), ctx).setting
+    params = registry.get("params")
+    registry._items["params"] = dataclasses.replace(params, version=params.version + 1)
+    assert Key.of(registry.get(LEARNED), ctx).setting != before
+    assert Key.of(registry.get("learned:gbm:40:graph+params"), ctx).setting != before
+
+
+def test_a_search_pays_a_learned_levels_labels_once(tmp_path):
+    """Predictor-guided search: the labels are charged with the first prediction read, once per
+    run; every read after that costs its features only."""
+    from benchmark.search.loop import Limits
+    from benchmark.search.service import SearchSpec, check, search
+    from nb201 import groundtruth as gt
+    from nb201.context import Context
+    from nb201.store import Store
+    from proxies import REGISTRY
+    spec = SearchSpec("random", LEARNED, "cifar10", Limits(queries=30), 2, 0)
+    checked = check(spec, REGISTRY)
+    ctx = Context.of("cifar10", 0, device="cpu")
+    found = search(checked, ctx, Store(tmp_path / "r.sqlite"), progress=False)
+    labels = float(np.sum(gt.vector("cifar10", "train_time_200_s")[training_set(40, 0)]))
+    for run in found["runs"]:
+        spent = run["cost"]
+        assert labels <= spent < labels + 1.0, (spent, labels)
+
+
+def test_versus_is_a_paired_comparison_on_the_same_archs(tmp_path, capsys):
+    out = run(capsys, "--features", "graph,params", "--train", "60", "--test", "300",
+              "--versus", "params", "--results", str(tmp_path / "r.sqlite"))
+    v = out["versus"]
+    assert v["a"] == out["proxy"] and v["b"] == "params" and v["truth"] == JUDGED_BY
+    lo, hi = v["ci"]
+    assert lo <= v["difference"] <= hi and v["significant"] == (lo > 0 or hi < 0)
+    assert main(["score", "--proxy", "flops", "--sample", "80", "--versus", "params", "--json",
+                 "--quiet", "--results", str(tmp_path / "r.sqlite")]) == 0
+    same = json.loads(capsys.readouterr().out)["versus"]
+    assert same["b"] == "params" and not same["significant"]    # flops and params rank alike

@@ -20,7 +20,7 @@ def test_registry_refuses_duplicates_and_suggests_on_typos():
 
 def test_registry_families_resolve_patterns():
     reg = proxy_registry()
-    reg.family("x{n}", lambda name: Proxy(name, "training") if name.startswith("x") else None)
+    reg.family("x{n}", lambda name, registry: Proxy(name, "training") if name.startswith("x") else None)
     assert reg.get("x12").name == "x12"
     with pytest.raises(UserError, match="x\\{n\\}"):
         reg.get("y12")

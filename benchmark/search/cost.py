@@ -16,6 +16,8 @@ epochs; reading it at an epoch already paid for costs nothing (the search keeps 
   time of the arch. Different schedules never continue each other (NB201's 12- and 200-epoch runs
   are separate cosine schedules).
 - Everything else (zero-cost proxies, params, ...): its measured seconds, ``upto = of = 1``.
+- A one-off cost (``Charge.setup``: a learned proxy's labels, bought when its first prediction is
+  read) is paid once per search run, with the first read that names it.
 """
 from __future__ import annotations
 
@@ -39,11 +41,15 @@ class Ledger:
 
     def __init__(self):
         self._done: dict[tuple[str, int], float] = {}
+        self._setups: set[str] = set()
 
     def quote(self, index: int, charge: Charge) -> float:
         """The seconds this read would add now (nothing is recorded)."""
-        return increment(charge, self._done.get((charge.schedule, index), 0.0))
+        setup = charge.setup_s if charge.setup and charge.setup not in self._setups else 0.0
+        return setup + increment(charge, self._done.get((charge.schedule, index), 0.0))
 
     def pay(self, index: int, charge: Charge) -> None:
         key = (charge.schedule, index)
         self._done[key] = max(self._done.get(key, 0.0), charge.upto)
+        if charge.setup:
+            self._setups.add(charge.setup)

@@ -12,6 +12,8 @@ them up). The proxies shipped with the suite charge:
   arch (``train_time_200_s``);
 - training proxies (``c8r4s8e6@2``): the stored seconds of the arch's run of the schedule,
   read after epoch ``at`` of ``recipe.epochs``;
+- learned proxies: the features' measured seconds per arch, plus their labels' cost once per run
+  (:meth:`~nb201.api.Proxy.setup`), paid with the first prediction read;
 - every other proxy: its measured seconds, as stored (device: ``device`` of :meth:`Fitness.identity`
   for what this process computes; stored rows keep the seconds of the device that computed them).
 
@@ -22,6 +24,8 @@ read what a search should not select on (test-set accuracy, or the truth itself)
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from nb201 import groundtruth as gt
@@ -31,7 +35,7 @@ from nb201.registry import Registry
 from nb201.store import Key, Store
 
 from ..executors import Executor
-from ..runner import Request, device_name, mean_scores
+from ..runner import Request, device_name, mean_scores, reading
 from .ladder import Ladder
 
 
@@ -46,7 +50,7 @@ def warnings(proxies: list[Proxy], truth: str) -> list[str]:
     on what it is judged by, so its numbers do not measure a search."""
     out = []
     for proxy in proxies:
-        metric = getattr(proxy, "metric", None)
+        metric = getattr(proxy, "metric", None) or getattr(proxy, "label", None)  # table, learned
         if not isinstance(metric, str):
             continue
         if metric == truth:
@@ -86,11 +90,14 @@ class Fitness:
             missing = [i for i in range(gt.NUM_ARCHS) if (level, i) not in self._cache]
         if missing:
             request = Request(proxy, self.ctx.dataset, missing, (self.ctx.seed,))
-            scores, seconds = mean_scores(request, self.ctx, self.store,
-                                          progress=self.progress and len(missing) >= 64,
+            progress = self.progress and len(missing) >= 64
+            scores, seconds = mean_scores(request, self.ctx, self.store, progress=progress,
                                           executor=self.executor)
+            setup = proxy.setup(reading(self.ctx, self.store, progress, self.executor)) or ("", 0.0)
             for i, s, t in zip(missing, scores, seconds):
-                self._cache[(level, i)] = (float(s), proxy.charge(i, float(t), self.ctx.dataset))
+                charge = proxy.charge(i, float(t), self.ctx.dataset)
+                self._cache[(level, i)] = (float(s), replace(charge, setup=setup[0],
+                                                             setup_s=setup[1]))
         values = [self._cache[(level, i)] for i in indices]
         return np.array([v[0] for v in values]), [v[1] for v in values]
 

@@ -12,6 +12,8 @@ several proxies). Proxy names are checked against the registry by the caller
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 from nb201.errors import UserError
@@ -73,14 +75,18 @@ class Ladder:
 
 
 def parse(text: str) -> Ladder:
-    """A ladder from ``--fitness``: a preset name, ``NAME[:COUNT],...``, or one name."""
+    """A ladder from ``--fitness``: a preset name, ``NAME[:COUNT],...``, or one name. Names may
+    hold colons (``naslib:synflow``, ``learned:gbm:200:graph``): only a last ``:`` followed by
+    a number (or nothing) is a count."""
     text = PRESETS.get(text.strip(), text.strip())
     if not text:
         raise UserError("--fitness is empty: give a proxy name, a ladder or a preset "
                         f"({', '.join(PRESETS)})")
     levels = []
     for part in text.split(","):
-        name, sep, count = part.strip().partition(":")
+        name, sep, count = part.strip().rpartition(":")
+        if sep and not re.fullmatch(r"\s*[-+.\d]*\s*", count):
+            name, sep, count = part.strip(), "", ""       # the colon is the name's
         name = name.strip()
         if not name:
             raise UserError(f"bad ladder {text!r}: empty level in {part!r} "
