@@ -30,7 +30,7 @@ from nb201.ranking import orient
 from nb201.registry import Registry
 from nb201.store import SearchRuns, Selection
 
-from . import figures, pages, search, tables
+from . import figures, learned, pages, search, tables
 from .results import ProxyResult, collect, metrics_frame, stored_selections
 
 TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
@@ -54,6 +54,9 @@ class ReportSpec:
     design: tuple[tuple[str, ...], ...] = ()
     #: stored searches to report, (digest, seed, runs, command); None: every stored search
     searches: tuple[tuple[str, int, int, str], ...] | None = None
+    #: learning-curve rows of learned proxies (``benchmark.learn.curve_rows``), reported by
+    #: ``analysis.learned``
+    learned: tuple[dict, ...] = ()
 
 
 def _skip_notes(skipped) -> list[str]:
@@ -188,6 +191,9 @@ SEARCH_FIGURE = FigureSpec(
     "far (log scale): mean over runs with a standard-error band; the dashed line is the dataset's "
     f"optimum, the dotted one {search.WITHIN:g} points below it.", "stored searches",
     lambda rs, frame, spec: None)
+LEARNED_FIGURE = FigureSpec(
+    "h", "learned", "Learned proxies: learning curves", learned.FIGURE,
+    "learning curves", lambda rs, frame, spec: None)
 
 
 # ------------------------------------------------------------------ provenance and writing
@@ -280,7 +286,16 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
             commands = pd.concat(
                 [commands, pd.DataFrame(search_commands, columns=commands.columns)],
                 ignore_index=True)
-    if not results and searched is None:
+    learned_table, learned_images, learned_notes = learned.report_parts(spec.learned, out)
+    if learned_table is not None:
+        paths = tables.write_table(learned_table, out / "tables" / "learned", learned.CAPTION)
+        files.update({f"table_learned_{fmt}": p for fmt, p in paths.items()})
+        table_parts.append(("learned", learned.CAPTION, learned_table))
+        figure_parts.append((LEARNED_FIGURE, learned_images))
+        files.update({f"figure_h_{ds}_{fmt}": p
+                      for ds, paths in learned_images for fmt, p in paths.items()})
+        notes += learned_notes
+    if not results and searched is None and learned_table is None:
         notes.append(f"the store {store.path} holds no results to report")
     parts = (spec, prov, sources, table_parts, figure_parts, notes, commands)
     files["html"] = out / "report.html"

@@ -264,7 +264,7 @@ def cmd_report(args) -> None:
     from nb201.store import Store
 
     from .experiments.spec import load_experiment
-    from .library import experiment_report
+    from .library import experiment_report, stored_curves
     from .search.experiment import stored_searches
     registry = _registry()
     experiment = load_experiment(args.experiment, registry) if args.experiment else None
@@ -272,7 +272,8 @@ def cmd_report(args) -> None:
     spec = None
     if experiment:
         found = tuple(stored_searches(experiment.searches, store))
-        spec = dataclasses.replace(experiment_report(experiment), searches=found)
+        spec = dataclasses.replace(experiment_report(experiment), searches=found,
+                                   learned=tuple(stored_curves(experiment, store, registry)))
     try:
         check_out_dir(args.out)
         paths = write_report(registry, store, args.out, spec)
@@ -298,7 +299,7 @@ def cmd_run(args) -> None:
     summary = run.summary
     if not args.dry_run:
         spec = experiment_report(run.experiment, run.plan, run.command,
-                                 summary.get("searches", []))
+                                 summary.get("searches", []), summary.get("learned", []))
         files = write_report(registry, run.store, args.out, spec)
         summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
         summary["message"] += f"; report: {files['html']}"

@@ -12,6 +12,8 @@ bootstrap of the Kendall tau difference against PROXY on the same test archs (fi
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from analysis.metrics import kendall_tau, paired_difference, summarize
@@ -125,3 +127,157 @@ def versus_result(name: str, scores, request: Request, ctx: Context, store: Stor
 def _mean(values) -> float | None:
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else None
+
+
+# ------------------------------------------------------------------ learning curves ([[learn]])
+
+LEARN_KEYS = ("name", "datasets", "features", "train", "draws", "test", "model", "label", "single")
+
+
+@dataclass(frozen=True)
+class CurveEntry:
+    """One ``[[learn]]`` table of an experiment file: learned proxies of each feature set (comma
+    lists) fitted on ``train`` labelled archs (each K), ``draws`` training-set draws (proxy seeds
+    0..draws-1; the K of one draw are nested), judged on ``test`` archs common to every row (the
+    first of an order drawn with the experiment's seed that are in no training set of the table),
+    beside the best of the ``single`` proxies on the same archs."""
+
+    name: str
+    datasets: tuple[str, ...]
+    features: tuple[str, ...]
+    train: tuple[int, ...]
+    draws: int
+    test: int
+    model: str
+    label: str
+    single: tuple[str, ...]
+    seed: int = 0
+
+    def proxy(self, features: str, train: int) -> str:
+        return proxy_name(features.split(","), train, self.label, self.model)
+
+    def judged(self) -> list[int]:
+        from proxies.learned.base import training_set
+        used = np.unique(np.concatenate([training_set(max(self.train), d)
+                                         for d in range(self.draws)]))
+        return judged_archs(used, self.test, self.seed)
+
+
+def parse_curves(tables, file: str, datasets: tuple[str, ...], seed: int,
+                 registry: Registry[Proxy]) -> tuple[CurveEntry, ...]:
+    """The ``[[learn]]`` tables of an experiment file, checked (one-line UserErrors)."""
+    from proxies.learned.base import MODELS
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise UserError(f"{file}: 'learn' must be an array of tables [[learn]]")
+    out = []
+    for n, table in enumerate(tables, start=1):
+        where = f"{file}: [[learn]] #{n}"
+        for key in table:
+            if key not in LEARN_KEYS:
+                raise UserError(f"{where}: unknown key {key!r}; allowed: {', '.join(LEARN_KEYS)}")
+
+        def get(key, kind, default, what):
+            value = table.get(key, default)
+            if value is None or not isinstance(value, kind) or isinstance(value, bool):
+                raise UserError(f"{where}: {key!r} must be {what}, got {value!r}")
+            return value
+
+        def strings(key, default=None):
+            value = get(key, list, default, "a non-empty list of strings")
+            if not value or not all(isinstance(v, str) and v for v in value):
+                raise UserError(f"{where}: {key!r} must be a non-empty list of strings")
+            return tuple(value)
+
+        train = get("train", list, None, "a list of training-set sizes")
+        if not train or not all(isinstance(k, int) and not isinstance(k, bool) for k in train):
+            raise UserError(f"{where}: 'train' must be a non-empty list of integers, got {train!r}")
+        entry = CurveEntry(
+            name=get("name", str, f"learn{n}", "a string"),
+            datasets=strings("datasets", list(datasets)), features=strings("features"),
+            train=tuple(sorted(set(train))), draws=get("draws", int, 5, "an integer"),
+            test=get("test", int, 1000, "an integer"), model=get("model", str, "gbm", "a string"),
+            label=get("label", str, "valid_200", "a string"), single=strings("single", []) if
+            "single" in table else (), seed=seed)
+        if entry.draws < 1:
+            raise UserError(f"{where}: 'draws' must be at least 1, got {entry.draws}")
+        try:
+            MODELS.get(entry.model)
+            check_sizes(min(entry.train), entry.test, 1, 0)
+            check_sizes(max(entry.train) * entry.draws, entry.test, 1, 0)
+            for dataset in entry.datasets:
+                dataset_spec(dataset)
+                for features in entry.features:
+                    for k in entry.train:
+                        registry.get(entry.proxy(features, k)).check(dataset)
+                for name in entry.single:
+                    registry.get(name).check(dataset)
+        except UserError as err:
+            raise UserError(f"{where}: {err}") from None
+        out.append(entry)
+    return tuple(out)
+
+
+def curve_rows(entry: CurveEntry, contexts: dict, store: Store, registry: Registry[Proxy],
+               compute: bool = True, progress: bool = True) -> list[dict]:
+    """One row per (dataset, feature set, K, draw) and per single proxy: tau, top-10% retrieval,
+    the label and feature costs, on the entry's judged archs. ``compute=False`` reads the store
+    only (a row whose scores are not all stored is left out): what a report of stored results
+    shows."""
+    indices = entry.judged()
+    rows = []
+    for dataset in entry.datasets:
+        truth = gt.vector(dataset, JUDGED_BY)[indices]
+        ctx = contexts[dataset]
+        singles = {}
+        for name in entry.single:
+            proxy = registry.get(name)
+            got = _scores(proxy, indices, reading(ctx.with_seed(0), store, progress), store,
+                          compute, progress)
+            if got is None:
+                continue
+            a, _ = orient(got[0], proxy.higher_is_better)
+            singles[name] = a
+            rows.append({"entry": entry.name, "dataset": dataset, "kind": "single", "proxy": name,
+                         "features": name, "train": 0, "draw": 0, "n": len(indices),
+                         "kendall_tau": kendall_tau(a, truth),
+                         "retrieval_top10": _retrieval(a, truth),
+                         "label_cost_s": 0.0, "feature_cost_s": float(np.mean(got[1]))})
+        best = max(singles, key=lambda n: kendall_tau(singles[n], truth), default=None)
+        for features in entry.features:
+            for k in entry.train:
+                proxy = registry.get(entry.proxy(features, k))
+                for draw in range(entry.draws):
+                    at = reading(ctx.with_seed(draw), store, progress)
+                    got = _scores(proxy, indices, at, store, compute, progress)
+                    if got is None:
+                        continue
+                    a, _ = orient(got[0], True)
+                    row = {"entry": entry.name, "dataset": dataset, "kind": "learned",
+                           "proxy": proxy.name, "features": features, "train": k, "draw": draw,
+                           "n": len(indices), "kendall_tau": kendall_tau(a, truth),
+                           "retrieval_top10": _retrieval(a, truth),
+                           "label_cost_s": proxy.setup(at)[1],
+                           "feature_cost_s": float(np.mean(got[1]))}
+                    if best is not None:
+                        diff = paired_difference(kendall_tau, a, singles[best], truth, n_boot=500,
+                                                 seed=draw)
+                        row.update(best_single=best, versus_best=diff["difference"],
+                                   versus_best_ci=diff["ci"])
+                    rows.append(row)
+    return rows
+
+
+def _scores(proxy: Proxy, indices: list[int], ctx: Context, store: Store, compute: bool,
+            progress: bool):
+    if not compute:
+        from nb201.store import Key, read_scores
+        done = store.get(Key.of(proxy, ctx), indices)
+        if len(done) < len(indices):
+            return None
+        return read_scores(proxy, [done], indices)
+    return mean_scores(Request(proxy, ctx.dataset, indices, (ctx.seed,)), ctx, store, progress)
+
+
+def _retrieval(a, truth) -> float:
+    from analysis.metrics import retrieval
+    return retrieval(a, truth, 0.10)

@@ -77,10 +77,11 @@ def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
 
 
 def experiment_report(exp: Experiment, plan=None, command: str | None = None,
-                      searches: list[dict] | None = None) -> ReportSpec:
+                      searches: list[dict] | None = None, learned: list[dict] = ()) -> ReportSpec:
     """What the report of an experiment shows: its selections, on the data sources and settings
-    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and the
-    stored searches that its run returned (``searches``; None: every stored search)."""
+    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, the
+    stored searches that its run returned (``searches``; None: every stored search) and its
+    learning-curve rows (``learned``: :func:`benchmark.learn.curve_rows`)."""
     from analysis.report import ReportSpec
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
@@ -90,4 +91,17 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
                       skipped=tuple(skipped), design=exp.design(),
                       searches=None if searches is None else tuple(
                           (s["digest"], s["seed"], s["runs"], e.command())
-                          for s, e in zip(searches, exp.searches)))
+                          for s, e in zip(searches, exp.searches)),
+                      learned=tuple(learned))
+
+
+def stored_curves(exp: Experiment, store, registry) -> list[dict]:
+    """The learning-curve rows of ``exp`` that the store holds (nothing is computed; the contexts
+    are the experiment file's options)."""
+    from nb201.catalog import DATASETS
+    from nb201.context import Context
+
+    from .learn import curve_rows
+    contexts = {d: Context.of(d, 0, exp.options) for d in DATASETS}
+    return [row for entry in exp.curves
+            for row in curve_rows(entry, contexts, store, registry, compute=False, progress=False)]

@@ -92,6 +92,13 @@ def tiny_folder(root: Path) -> Path:
      "unique non-empty string"),
     ('[report]\nmain=["random"]\n[[group]]\nname="a"\nproxies=["params"]\nsample=3', "is in no group"),
     ('[data_dirs]\ncifar20 = "x"\n[[group]]\nname="a"\nproxies=["params"]\nsample=3', "unknown key 'cifar20'"),
+    ('[[learn]]\nfeatures=["graph"]\ntrain=[10]\ndraw=2', "unknown key 'draw'"),
+    ('[[learn]]\nfeatures=["graph"]\ntrain=[0]', "--train must be at least 1"),
+    ('[[learn]]\nfeatures=["graph"]\ntrain=[10]\ndraws=0', "'draws' must be at least 1"),
+    ('[[learn]]\nfeatures=["graph,parms"]\ntrain=[10]', "did you mean 'params'"),
+    ('[[learn]]\nfeatures=["graph"]\ntrain=[10]\nmodel="svm"', "unknown model 'svm'"),
+    ('[[learn]]\nfeatures=["graph"]\ntrain=["10"]', "'train' must be a non-empty list of integers"),
+    ('[[learn]]\nfeatures=["graph"]\ntrain=[10]\nsingle=["synflwo"]', "unknown proxy 'synflwo'"),
 ])
 def test_validation_errors_are_one_line(text, message):
     with pytest.raises(UserError) as err:
@@ -223,13 +230,13 @@ def test_duration():
 def test_shipped_experiments_are_valid(path):
     """Every shipped file loads: its proxy names resolve, its values are valid."""
     exp = load_experiment(path.stem, REGISTRY)
-    assert (exp.groups or exp.searches) and all(g.sample >= 1 for g in exp.groups)
+    assert (exp.groups or exp.searches or exp.curves) and all(g.sample >= 1 for g in exp.groups)
     if path.stem == "paper":
         assert all(g.sample >= 1000 for g in exp.groups)
 
 
 def test_shipped_experiment_names():
-    assert {"quick", "paper", "econas-factors", "econas-nb201", "search"} <= {
+    assert {"quick", "paper", "econas-factors", "econas-nb201", "search", "learned"} <= {
         p.stem for p in EXPERIMENTS_DIR.glob("*.toml")}
 
 
@@ -351,12 +358,14 @@ def test_zc_warmup_reads_its_pool_and_searches_share_the_store(tmp_path, registr
 def test_the_experiment_file_page_names_every_key():
     """docs/EXPERIMENTS.md documents every key the parser accepts (a new key cannot go unsaid)."""
     from benchmark.experiments.spec import GROUP_KEYS, REPORT_KEYS, TOP_KEYS
+    from benchmark.learn import LEARN_KEYS
     from benchmark.search.experiment import KEYS as SEARCH_KEYS
     page = (Path(__file__).resolve().parent.parent / "docs" / "EXPERIMENTS.md").read_text()
-    for key in {*TOP_KEYS, *GROUP_KEYS, *REPORT_KEYS, *SEARCH_KEYS} - {"group", "search", "report",
-                                                                         "data_dirs"}:
+    for key in {*TOP_KEYS, *GROUP_KEYS, *REPORT_KEYS, *SEARCH_KEYS, *LEARN_KEYS} - {
+            "group", "search", "report", "data_dirs", "learn"}:
         assert f"`{key}`" in page, key
     assert "[[group]]" in page and "[[search]]" in page and "[data_dirs]" in page
+    assert "[[learn]]" in page
 
 
 def test_report_of_an_experiment_shows_only_its_rows(tmp_path, capsys):
@@ -400,3 +409,37 @@ def test_unmeasured_costs_scale_with_the_cpus_measured_speed(tmp_path, monkeypat
                      "--json"]) == 0
         estimates.append(json.loads(capsys.readouterr().out)["estimate_s"])
     assert estimates[1] == pytest.approx(2 * estimates[0]) and estimates[0] > 0
+
+
+LEARN_EXPERIMENT = """
+title = "learning curve"
+[[learn]]
+features = ["graph", "graph,params"]
+train = [10, 40]
+draws = 2
+test = 120
+single = ["params", "random"]
+"""
+
+
+def test_learning_curves_run_report_and_reread_from_the_store(tmp_path, capsys):
+    """[[learn]]: rows per (features, K, draw) and per single proxy; the report's table and figure;
+    `report --experiment` rebuilds the same table from the store without fitting anything."""
+    path = write(tmp_path, LEARN_EXPERIMENT)
+    db, out = str(tmp_path / "r.sqlite"), tmp_path / "run"
+    assert main(["run", str(path), "--results", db, "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rows = summary["learned"]
+    learned = [r for r in rows if r["kind"] == "learned"]
+    assert len(learned) == 2 * 2 * 2 and {r["kind"] for r in rows} == {"learned", "single"}
+    assert all(r["n"] == 120 and r["label_cost_s"] > 0 and r["best_single"] == "params"
+               for r in learned)
+    table = (out / "tables" / "learned.md").read_text()
+    assert "learned: graph,params" in table and "single: params" in table
+    assert (out / "figures" / "h-learned-cifar10.png").stat().st_size > 10_000
+    from proxies.learned.base import _FITTED
+    _FITTED.clear()
+    again = tmp_path / "again"
+    assert main(["report", "--experiment", str(path), "--results", db, "--out", str(again)]) == 0
+    assert (again / "tables" / "learned.md").read_text() == table
+    assert not _FITTED                       # read from the store: nothing was fitted

@@ -94,6 +94,15 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
         compute(unit.proxy, list(unit.indices), contexts[unit.dataset].with_seed(unit.seed), store,
                 progress=progress, executor=executor)
     computed_s = time.perf_counter() - compute_started   # what the estimate covers
+    learned = ""
+    if exp.curves:
+        from benchmark.learn import curve_rows
+        learn_started = time.perf_counter()
+        summary["learned"] = [row for entry in exp.curves
+                              for row in curve_rows(entry, contexts, store, registry,
+                                                    progress=progress)]
+        summary["learn_seconds"] = time.perf_counter() - learn_started
+        learned = f"; learning curves in {duration(summary['learn_seconds'])}"
     searched = ""
     if exp.searches:
         search_started = time.perf_counter()
@@ -105,5 +114,5 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
                    wall_seconds=time.perf_counter() - started)
     summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in "
                           f"{duration(computed_s)} "
-                          f"(estimated {duration(plan.groups_s)}){searched}")
+                          f"(estimated {duration(plan.groups_s)}){learned}{searched}")
     return Run(exp, plan, summary, line, store)

@@ -35,7 +35,15 @@ File format (every key but ``group`` is optional)::
     budget = 12000
     runs = 100
 
-An experiment has at least one [[group]] or one [[search]]; searches run after the groups.
+    [[learn]]                 # learning curves of learned proxies (benchmark.learn.CurveEntry)
+    features = ["graph", "graph,params,flops"]
+    train = [10, 50, 200]
+    draws = 5
+    test = 1000
+    single = ["params", "flops"]
+
+An experiment has at least one [[group]], [[search]] or [[learn]]; searches and learning curves run
+after the groups.
 
 Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
 proxies that need none (the table proxies) always run.
@@ -61,7 +69,7 @@ EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: the run options an experiment file may set (top-level keys named as RunOptions' fields)
 OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", *OPTION_KEYS,
-            "data_dirs", "report", "group", "search")
+            "data_dirs", "report", "group", "search", "learn")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
 
@@ -89,6 +97,7 @@ class Experiment:
     data_dirs: tuple[tuple[str, str], ...] = ()
     main: tuple[str, ...] = ()
     searches: tuple = ()  # benchmark.search.experiment.SearchEntry
+    curves: tuple = ()    # benchmark.learn.CurveEntry
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -262,8 +271,12 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
         from benchmark.search.experiment import parse_searches
         searches = parse_searches(raw["search"], path.name, datasets,
                                   top.get("seed", int, 0, "an integer"), truth, registry)
-    if not tables and not searches:
-        raise UserError(f"{path.name}: no [[group]] of proxies and no [[search]]")
+    curves = ()
+    if "learn" in raw:
+        from benchmark.learn import parse_curves
+        curves = parse_curves(raw["learn"], path.name, datasets, seed, registry)
+    if not tables and not searches and not curves:
+        raise UserError(f"{path.name}: no [[group]] of proxies, no [[search]] and no [[learn]]")
     for number, table in enumerate(tables, start=1):
         if not isinstance(table, dict):
             raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
@@ -293,7 +306,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, options, data_dirs, main, searches)
+                      truth, options, data_dirs, main, searches, curves)
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:

@@ -85,7 +85,7 @@ def parse(text: str) -> Ladder:
     levels = []
     for part in text.split(","):
         name, sep, count = part.strip().rpartition(":")
-        if sep and not re.fullmatch(r"\s*[-+.\d]*\s*", count):
+        if not sep or not re.fullmatch(r"\s*[-+.\d]*\s*", count):
             name, sep, count = part.strip(), "", ""       # the colon is the name's
         name = name.strip()
         if not name:

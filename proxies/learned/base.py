@@ -15,7 +15,11 @@ Name: ``learned:MODEL:K:FEATURES`` or ``learned:MODEL:K:label=LABEL:FEATURES``, 
 - **training set**: K archs of the whole space drawn with the proxy's seed (:func:`training_set`);
   the seed also seeds the model. The score of a training arch is NaN: a learned proxy is judged
   only on archs it was not fitted on (the suite ranks NaN last and counts it).
-- **model**: one module per family (:mod:`.gbm`, :mod:`.ridge`) registers a :class:`Model`.
+- **model**: one module per family (:mod:`.gbm`, :mod:`.ridge`) registers a :class:`Model`. It is
+  fitted on the labels' ranks among the training archs (percentiles in (0, 1]), not on the labels:
+  a ranking is what is judged, and ranks keep the long tail of broken cells (10% accuracy) from
+  dominating a squared loss (CIFAR-10, graph features, K=200, three draws: mean Kendall tau 0.633
+  fitted on accuracies, 0.773 on ranks). Its scores are predicted percentiles.
 
 Costs: an outcome's ``seconds`` are the features' measured seconds of that arch (what predicting it
 costs); the labels are a one-off cost, :meth:`LearnedProxy.setup` (NB201's recorded training time
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy import stats
 
 from nb201 import encoding
 from nb201 import groundtruth as gt
@@ -62,8 +67,10 @@ MODELS: Registry[Model] = Registry("model", lambda m: m.name)
 
 
 def training_set(train: int, seed: int) -> np.ndarray:
-    """The K training archs of a learned proxy with ``seed`` (sorted NB201 indices)."""
-    return np.sort(np.random.default_rng([seed, train]).permutation(gt.NUM_ARCHS)[:train])
+    """The K training archs of a learned proxy with ``seed`` (sorted NB201 indices): the first K
+    of an order drawn with the seed, so the training sets of one seed are nested (K=100 holds
+    K=50's archs, and their features are read once)."""
+    return np.sort(np.random.default_rng([seed, 0]).permutation(gt.NUM_ARCHS)[:train])
 
 
 def _features_of(text: str, registry: Registry[Proxy]) -> tuple[tuple[str, ...], tuple]:
@@ -169,7 +176,8 @@ class LearnedProxy(Proxy):
             if keep.sum() < 2:
                 raise UserError(f"{self.name}: fewer than 2 of its {self.train} training archs "
                                 f"have a label")
-            _FITTED[key] = MODELS.get(self.model).make(ctx.seed).fit(x[keep], y[keep])
+            ranks = stats.rankdata(y[keep]) / keep.sum()
+            _FITTED[key] = MODELS.get(self.model).make(ctx.seed).fit(x[keep], ranks)
         return _FITTED[key]
 
     def score(self, archs, indices, ctx) -> list[Outcome]:
