@@ -247,7 +247,10 @@ def test_ladder_parse_and_presets():
     assert parse("synflow") == Ladder((Level("synflow"),))
     assert str(parse("a:16, b:8 ,c:4")) == "a:16,b:8,c:4"
     assert str(parse("econas")) == PRESETS["econas"]
-    for bad, message in (("a:0", "positive integer"), ("a:x", "positive integer"), (",a", "empty"),
+    # names may hold colons: only a last ":NUMBER" is a count
+    assert parse("naslib:synflow:8,learned:gbm:200:graph") == Ladder(
+        (Level("naslib:synflow", 8), Level("learned:gbm:200:graph")))
+    for bad, message in (("a:0", "positive integer"), ("a:-1", "positive integer"), (",a", "empty"),
                          ("a:2,a:2", "twice"), ("", "empty")):
         with pytest.raises(UserError, match=message):
             parse(bad)
