@@ -114,6 +114,12 @@ def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.Da
     elif per_arch["seeds"].nunique() > 1:
         notes.append(f"{proxy.name} on {sel.dataset} ({source}): archs have different numbers of "
                      "stored seeds; each arch's score is the mean of its own")
+    own = frozenset().union(*(proxy.excluded(int(s)) for s in rows["seed"].unique()))
+    if own & set(per_arch.index):
+        dropped = per_arch.index.isin(list(own))
+        notes.append(f"{proxy.name} on {sel.dataset}: {int(dropped.sum())} of its own training "
+                     "archs left out (a learned proxy is judged on other archs only)")
+        per_arch = per_arch[~dropped]
     if per_arch.empty:
         return None
     indices = per_arch.index.to_numpy(dtype=np.int64)

@@ -3,6 +3,7 @@ adds parsing and printing). Imports ``analysis``, so the CLI imports this module
 commands that use it; the report's plotting is imported only by :func:`experiment_report`."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from analysis.scorecard import scorecard
 from analysis.search import optimum, summarize
 
 from nb201.context import Context
+from nb201.errors import UserError
 from nb201.store import Store
 
 from .experiments.spec import Experiment
@@ -48,10 +50,20 @@ def score(request: Request, ctx: Context, store: Store, progress: bool = True,
     lacks, and compare with the truth: the ``score`` command's JSON object."""
     started = time.perf_counter()
     request.check()
+    own = frozenset().union(*(request.proxy.excluded(s) for s in request.seeds))
+    judged = [i for i in request.indices if i not in own]
+    if not judged:
+        raise UserError(f"{request.proxy.name}: every arch asked for is one of its training archs "
+                        "(a learned proxy is judged on other archs only)")
+    left_out = len(request.indices) - len(judged)
+    request = dataclasses.replace(request, indices=judged)
     truth = request.truth_values()      # before computing: a bad truth file costs nothing
     scores, seconds = mean_scores(request, ctx, store, progress, executor)
-    return scorecard(request.proxy, request.dataset, request.truth, request.indices, scores,
-                     truth, seconds, request.seeds, time.perf_counter() - started)
+    out = scorecard(request.proxy, request.dataset, request.truth, request.indices, scores,
+                    truth, seconds, request.seeds, time.perf_counter() - started)
+    if left_out:
+        out["excluded_training_archs"] = left_out
+    return out
 
 
 def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:

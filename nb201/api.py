@@ -145,6 +145,11 @@ class Proxy:
         """In words, what :meth:`charge` charges (shown with a search's levels)."""
         return "measured seconds (stored with the score)"
 
+    def excluded(self, seed: int) -> frozenset[int]:
+        """Archs this proxy must not be judged on at ``seed`` (a learned proxy's training archs:
+        their labels were its input); scorecards and reports leave them out. Default: none."""
+        return frozenset()
+
     def setup(self, ctx) -> tuple[str, float] | None:
         """A one-off cost of this proxy on ``ctx``, not per arch: (what, seconds), or None (the
         default). A learned proxy's labels: a search pays it once, with its first read."""

@@ -165,3 +165,17 @@ def test_versus_is_a_paired_comparison_on_the_same_archs(tmp_path, capsys):
                  "--quiet", "--results", str(tmp_path / "r.sqlite")]) == 0
     same = json.loads(capsys.readouterr().out)["versus"]
     assert same["b"] == "params" and not same["significant"]    # flops and params rank alike
+
+
+def test_score_and_reports_leave_a_learned_proxys_training_archs_out(tmp_path, capsys):
+    trained = training_set(40, 0).tolist()
+    others = judged_archs(np.array(trained), 8, 0)
+    archs = ",".join(map(str, trained[:5] + others))
+    db = str(tmp_path / "r.sqlite")
+    assert main(["score", "--proxy", LEARNED, "--archs", archs, "--json", "--quiet",
+                 "--results", db]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 8 and out["excluded_training_archs"] == 5 and out["nan_scores"] == 0
+    assert main(["score", "--proxy", LEARNED, "--archs", ",".join(map(str, trained[:3])),
+                 "--results", db]) == 2
+    assert "judged on other archs only" in capsys.readouterr().err

@@ -45,3 +45,16 @@ def test_naslib_proxies_check_their_names_and_datasets():
         REGISTRY.get("naslib:synflwo")
     with pytest.raises(UserError, match="cifar10, imagenet16-120 only"):
         REGISTRY.get("naslib:synflow").check("cifar100")
+
+
+def test_a_naslib_score_costs_what_the_suites_own_implementation_takes():
+    """Reading a published score is free, computing it is not: each is charged the suite's own
+    per-arch seconds of the same proxy (NASLib's files record no time)."""
+    from proxies.naslib import COST_S, NAMES
+    assert set(COST_S) == set(NAMES)
+    ctx = Context("cifar10")
+    for name in ("synflow", "grasp", "flops"):
+        proxy = REGISTRY.get(f"naslib:{name}")
+        [outcome] = proxy.score([gt.arch_of(7)], [7], ctx)
+        assert outcome.seconds == COST_S[name] == proxy.charge(7, outcome.seconds, "cifar10").seconds
+    assert COST_S["grasp"] > COST_S["synflow"] > COST_S["flops"]

@@ -160,6 +160,9 @@ class LearnedProxy(Proxy):
         scores, spent = ctx.scores(self.labeller, indices, ctx.with_seed(FEATURE_SEED))
         return np.asarray(scores, dtype=np.float64), float(np.sum(spent))
 
+    def excluded(self, seed: int) -> frozenset[int]:
+        return frozenset(training_set(self.train, seed).tolist())
+
     def setup(self, ctx) -> tuple[str, float]:
         train = training_set(self.train, ctx.seed).tolist()
         return f"{self.name} labels (seed {ctx.seed})", self.labels(train, ctx)[1]
