@@ -70,6 +70,7 @@ class Fitness:
         self.proxies, self.ctx, self.store, self.progress = proxies, ctx, store, progress
         self.executor = executor
         self._cache: dict[tuple[int, int], tuple[float, Charge]] = {}
+        self._setups: dict[int, tuple[str, float]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -93,7 +94,10 @@ class Fitness:
             progress = self.progress and len(missing) >= 64
             scores, seconds = mean_scores(request, self.ctx, self.store, progress=progress,
                                           executor=self.executor)
-            setup = proxy.setup(reading(self.ctx, self.store, progress, self.executor)) or ("", 0.0)
+            if level not in self._setups:         # a learned level's labels: once per process
+                self._setups[level] = proxy.setup(
+                    reading(self.ctx, self.store, progress, self.executor)) or ("", 0.0)
+            setup = self._setups[level]
             for i, s, t in zip(missing, scores, seconds):
                 charge = proxy.charge(i, float(t), self.ctx.dataset)
                 self._cache[(level, i)] = (float(s), replace(charge, setup=setup[0],

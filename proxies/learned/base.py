@@ -181,6 +181,8 @@ class LearnedProxy(Proxy):
                                 f"have a label")
             ranks = stats.rankdata(y[keep]) / keep.sum()
             _FITTED[key] = MODELS.get(self.model).make(ctx.seed).fit(x[keep], ranks)
+            while len(_FITTED) > KEEP_FITTED:
+                _FITTED.pop(next(iter(_FITTED)))          # the oldest
         return _FITTED[key]
 
     def score(self, archs, indices, ctx) -> list[Outcome]:
@@ -204,8 +206,10 @@ class LearnedProxy(Proxy):
                 "features": list(self.features), "label": self.label, "judged_by": JUDGED_BY}
 
 
-#: fitted models of this process, by the digest of the learned proxy's fingerprint
+#: fitted models of this process, by the digest of the learned proxy's fingerprint (the newest
+#: KEEP_FITTED: scoring a proxy's archs chunk by chunk fits it once)
 _FITTED: dict[str, object] = {}
+KEEP_FITTED = 16
 
 _NAME = re.compile(r"learned:([^:]+):(\d+):(.+)")
 
