@@ -81,6 +81,16 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, dtype=object)
 
 
+def short(features: str) -> str:
+    """A feature set's legend label: more than two NASLib scores are counted, not listed."""
+    names = features.split(",")
+    naslib = [n for n in names if n.startswith("naslib:")]
+    if len(naslib) <= 2:
+        return features
+    return ",".join([n for n in names if not n.startswith("naslib:")]
+                    + [f"{len(naslib)} NASLib scores"])
+
+
 def figure(frame: pd.DataFrame, dataset: str):
     """Tau and retrieval against K, tau against total charged cost, for one dataset."""
     import matplotlib.pyplot as plt
@@ -88,16 +98,16 @@ def figure(frame: pd.DataFrame, dataset: str):
     learned, single = data[data["kind"] == "learned"], data[data["kind"] == "single"]
     if learned.empty:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.0))
     best = (single.sort_values("kendall_tau").iloc[-1] if not single.empty else None)
     for features, g in learned.groupby("features", sort=False):
         g = g.sort_values("K")
         for ax, (m, lo, hi) in zip(axes[:2], (("kendall_tau", "tau_lo", "tau_hi"),
                                              ("retrieval_top10", "ret_lo", "ret_hi"))):
             ax.errorbar(g["K"], g[m], yerr=[g[m] - g[lo], g[hi] - g[m]], marker="o", ms=4,
-                        capsize=3, label=features)
+                        capsize=3, label=short(features))
         total = g["label_cost_s"] + g["feature_s_per_arch"] * (g["n"] + g["K"])
-        axes[2].plot(total / 3600, g["kendall_tau"], marker="o", ms=4, label=features)
+        axes[2].plot(total / 3600, g["kendall_tau"], marker="o", ms=4, label=short(features))
     if best is not None:
         for ax, m in zip(axes[:2], ("kendall_tau", "retrieval_top10")):
             ax.axhline(best[m], ls="--", color="0.4", label=f"best single: {best['features']}")
@@ -115,10 +125,12 @@ def figure(frame: pd.DataFrame, dataset: str):
                                                          lambda h: h * 3600 / per_label))
         top.set_xlabel("label cost (hours of NB201 training)")
     axes[2].set_xscale("log")
-    axes[2].set_xlabel("total charged cost (hours): labels + features of the scored archs")
-    axes[0].legend(fontsize=7, loc="lower right")
+    axes[2].set_xlabel("total charged cost (h): labels + features")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8,
+               frameon=False)
     fig.suptitle(f"Learned proxies on {dataset}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 

@@ -179,3 +179,14 @@ def test_score_and_reports_leave_a_learned_proxys_training_archs_out(tmp_path, c
     assert main(["score", "--proxy", LEARNED, "--archs", ",".join(map(str, trained[:3])),
                  "--results", db]) == 2
     assert "judged on other archs only" in capsys.readouterr().err
+
+
+def test_fitting_label_ranks_beats_fitting_accuracies():
+    """The reason learned proxies fit ranks (tools/learned_checks.py, docs/RESULTS.md): on
+    CIFAR-10, graph features, K = 200, the ranked fit judges better by far."""
+    from tools.learned_checks import tau
+    train = training_set(200, 0)
+    judged = judged_archs(train, 1000, 0)
+    raw = tau(encoding.table(), train, judged, False, 0)
+    ranked = tau(encoding.table(), train, judged, True, 0)
+    assert ranked > raw + 0.05, (raw, ranked)
