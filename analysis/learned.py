@@ -20,7 +20,8 @@ from scipy import stats
 CAPTION = ("Learned proxies against the number K of labelled archs: mean over training-set draws "
            "[95% t-interval of the mean], judged against test_200 on archs in no training set; "
            "'beats best single' counts the draws whose paired bootstrap interval of the tau "
-           "difference to the best single proxy (same archs) lies above 0.")
+           "difference to the best single proxy (same archs) lies above 0. 'N NASLib scores': "
+           "that many naslib:* features, as the experiment file lists them.")
 FIGURE = ("Learning curves: Kendall tau and top-10% retrieval against K (mean and 95% t-interval "
           "over training-set draws; dashed: the best single proxy on the same archs), and tau "
           "against the total charged cost (labels + features of the scored archs).")
@@ -68,7 +69,7 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     for r in frame.itertuples():
         learned = r.kind == "learned"
         beats = getattr(r, "beats_best_single", None)
-        out.append({"dataset": r.dataset, "proxy": (f"learned: {r.features}" if learned
+        out.append({"dataset": r.dataset, "proxy": (f"learned: {short(r.features)}" if learned
                                                     else f"single: {r.features}"),
                     "K": r.K if learned else "-", "draws": r.draws, "judged archs": r.n,
                     "Kendall tau": fmt(r.kendall_tau, r.tau_lo, r.tau_hi),
