@@ -156,6 +156,26 @@ class CurveEntry:
     def proxy(self, features: str, train: int) -> str:
         return proxy_name(features.split(","), train, self.label, self.model)
 
+    def inputs(self, registry: Registry[Proxy]) -> list[tuple[Proxy, list[int]]]:
+        """What the table's learned proxies and single proxies read, at seed 0: the single proxies
+        on the judged archs, each feature proxy (and a training proxy's label) on the judged archs
+        and every draw's training set (what an experiment's plan computes first)."""
+        from proxies.learned.base import training_set
+        judged = self.judged()
+        trained = np.unique(np.concatenate([training_set(max(self.train), d)
+                                            for d in range(self.draws)])).tolist()
+        out = {name: judged for name in self.single}
+        for features in self.features:
+            learned = registry.get(self.proxy(features, max(self.train)))
+            for proxy in learned.inputs:
+                if proxy is not None:
+                    out[proxy.name] = sorted(set(out.get(proxy.name, [])) | set(judged)
+                                             | set(trained))
+            if learned.labeller is not None:
+                name = learned.labeller.name
+                out[name] = sorted(set(out.get(name, [])) | set(trained))
+        return [(registry.get(name), indices) for name, indices in out.items()]
+
     def judged(self) -> list[int]:
         from proxies.learned.base import training_set
         used = np.unique(np.concatenate([training_set(max(self.train), d)

@@ -8,8 +8,8 @@ NASLib did not score has no value: NaN, ranked last by the suite's one NaN polic
 (never invented). The values are NASLib's raw ones with NASLib's signs; NASLib ranks every one of
 them higher-is-better.
 
-Reading a stored score costs nothing, but computing it does: each score is charged (its outcome's
-``seconds``) what the suite's own implementation of the same proxy took per arch on CIFAR-10 on
+Reading a stored score costs nothing, but computing it does: each score is charged
+(:meth:`NaslibScore.cost`, what features and searches count) what the suite's own implementation of the same proxy took per arch on CIFAR-10 on
 this 2-core CPU (:data:`COST_S`, the s/arch column of docs/ZERO_COST.md's 200-arch table, made by
 ``tools/validate_zero_cost.py --sample-table 200``; NASLib's files record no time), so learned
 proxies built on them, and searches reading them, pay what the scores would cost to make.
@@ -59,9 +59,13 @@ class NaslibScore(TableProxy):
             raise UserError(f"{self.name}: NASLib published scores for {', '.join(FILES)} only, "
                             f"not {dataset}")
 
-    def score(self, archs, indices, ctx) -> list[Outcome]:
-        values = scores(ctx.dataset)[self.column].to_numpy(np.float64)
-        return [Outcome(score=float(values[i]), seconds=COST_S[self.column]) for i in indices]
+    def value(self, arch, index, ctx) -> float:
+        return float(scores(ctx.dataset)[self.column].to_numpy(np.float64)[index])
+
+    def cost(self, outcome: Outcome) -> float:
+        """What computing the score costs (:data:`COST_S`), not the lookup (the outcome's seconds,
+        which plans read as the time a run takes)."""
+        return COST_S[self.column]
 
     def charge_basis(self) -> str:
         return (f"{COST_S[self.column]} s per arch: what the suite's own {self.column} takes on "
@@ -76,7 +80,7 @@ def naslib_proxy(name: str, registry=None) -> NaslibScore | None:
     column = name[len(PREFIX):]
     if column not in NAMES:
         raise UserError(f"unknown NASLib score {column!r}; NASLib published {', '.join(NAMES)}")
-    return NaslibScore(name, "table", version=2, cost_s=COST_S[column], source="naslib-reference",
+    return NaslibScore(name, "table", version=2, source="naslib-reference",
                        column=column,
                        description=f"NASLib's published {column} score (9,445 archs of CIFAR-10 and "
                                    "ImageNet16-120; NaN for the others)")

@@ -427,6 +427,10 @@ def test_learning_curves_run_report_and_reread_from_the_store(tmp_path, capsys):
     `report --experiment` rebuilds the same table from the store without fitting anything."""
     path = write(tmp_path, LEARN_EXPERIMENT)
     db, out = str(tmp_path / "r.sqlite"), tmp_path / "run"
+    assert main(["run", str(path), "--dry-run", "--results", db, "--json"]) == 0
+    plan = {u["proxy"]: u for u in json.loads(capsys.readouterr().out)["plan"]}
+    assert plan["random"]["archs"] == 120                      # a single proxy: judged archs
+    assert 120 + 40 < plan["params"]["archs"] <= 120 + 2 * 40  # a feature: judged + trained
     assert main(["run", str(path), "--results", db, "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     rows = summary["learned"]

@@ -182,31 +182,36 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
     skipped: dict[tuple[str, str], str] = {}
     runs: dict[Key, tuple[Proxy, dict, dict]] = {}
     image_source: dict[str, str | UserError] = {}
-    for group in exp.groups:
-        indices = exp.indices(group)
-        for dataset in group.datasets:
-            for name in group.proxies:
-                proxy = registry.get(name)
-                if proxy.needs_images:
-                    if dataset not in image_source:
-                        try:
-                            image_source[dataset] = contexts[dataset].images.source
-                        except UserError as err:
-                            image_source[dataset] = err
-                    found = image_source[dataset]
-                    if isinstance(found, UserError):
-                        skipped[(name, dataset)] = str(found)
-                        continue
-                    source = found
-                else:
-                    source = proxy.source
-                sources[(name, dataset)] = source
-                for seed in group.seeds:
-                    key = Key.of(proxy, contexts[dataset].with_seed(seed))
-                    settings[(name, dataset)] = key.setting
-                    _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
-                    serves[name] = None
-                    wanted.update(dict.fromkeys(indices))
+    # the groups' proxies, and what the [[learn]] tables' proxies read (seed 0, not reported as
+    # groups: their rows go into sources and settings only for groups)
+    wants = [(exp.indices(g), d, name, g.seeds, True) for g in exp.groups for d in g.datasets
+             for name in g.proxies]
+    wants += [(indices, d, proxy.name, (0,), False) for entry in exp.curves
+              for proxy, indices in entry.inputs(registry) for d in entry.datasets]
+    for indices, dataset, name, seeds, reported in wants:
+        proxy = registry.get(name)
+        if proxy.needs_images:
+            if dataset not in image_source:
+                try:
+                    image_source[dataset] = contexts[dataset].images.source
+                except UserError as err:
+                    image_source[dataset] = err
+            found = image_source[dataset]
+            if isinstance(found, UserError):
+                skipped[(name, dataset)] = str(found)
+                continue
+            source = found
+        else:
+            source = proxy.source
+        if reported:
+            sources[(name, dataset)] = source
+        for seed in seeds:
+            key = Key.of(proxy, contexts[dataset].with_seed(seed))
+            if reported:
+                settings[(name, dataset)] = key.setting
+            _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
+            serves[name] = None
+            wanted.update(dict.fromkeys(indices))
     rates = Rates(registry, store, device_name)
     units = {key: _unit(key, proxy.joined([registry.get(name) for name in serves]), serves,
                         wanted, store, rates) for key, (proxy, serves, wanted) in runs.items()}
