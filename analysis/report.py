@@ -28,9 +28,9 @@ from nb201.errors import UserError
 from nb201.provenance import SUITE_VERSION, git_hash
 from nb201.ranking import orient
 from nb201.registry import Registry
-from nb201.store import SearchRuns, Selection
+from nb201.store import FindResults, SearchRuns, Selection
 
-from . import figures, pages, search, tables
+from . import figures, finder, pages, search, tables
 from .results import ProxyResult, collect, metrics_frame, stored_selections
 
 TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
@@ -54,6 +54,8 @@ class ReportSpec:
     design: tuple[tuple[str, ...], ...] = ()
     #: stored searches to report, (digest, seed, runs, command); None: every stored search
     searches: tuple[tuple[str, int, int, str], ...] | None = None
+    #: stored finder results to report, (digest, command); None: every stored one
+    finds: tuple[tuple[str, str], ...] | None = None
 
 
 def _skip_notes(skipped) -> list[str]:
@@ -189,6 +191,13 @@ SEARCH_FIGURE = FigureSpec(
     f"optimum, the dotted one {search.WITHIN:g} points below it.", "stored searches",
     lambda rs, frame, spec: None)
 
+FINDER_FIGURE = FigureSpec(
+    "h", "finder", "Proxy finder: fidelity against cost per arch",
+    "Each finder run's candidates: fidelity (95% bootstrap CI on the archs each was read on) "
+    "against charged seconds per arch (log scale). Filled: never dominated (the black steps join "
+    "the point-estimate Pareto front); hollow grey: dropped, with the round (docs/FINDER.md).",
+    "stored finder results", lambda rs, frame, spec: None)
+
 
 # ------------------------------------------------------------------ provenance and writing
 
@@ -280,7 +289,22 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
             commands = pd.concat(
                 [commands, pd.DataFrame(search_commands, columns=commands.columns)],
                 ignore_index=True)
-    if not results and searched is None:
+    wanted = None if spec.finds is None else [d for d, _ in spec.finds]
+    found, images, find_notes, find_commands = finder.report_parts(
+        FindResults(store).get(wanted), dict(spec.finds or ()), out)
+    if found is not None:
+        paths = tables.write_table(found, out / "tables" / "finder", finder.CAPTION)
+        files.update({f"table_finder_{fmt}": p for fmt, p in paths.items()})
+        table_parts.append(("finder", finder.CAPTION, found))
+        figure_parts.append((FINDER_FIGURE, images))
+        files.update({f"figure_h_{k}_{fmt}": p for k, (_, paths) in enumerate(images)
+                      for fmt, p in paths.items()})
+        notes += find_notes
+        if find_commands:
+            commands = pd.concat(
+                [commands, pd.DataFrame(find_commands, columns=commands.columns)],
+                ignore_index=True)
+    if not results and searched is None and found is None:
         notes.append(f"the store {store.path} holds no results to report")
     parts = (spec, prov, sources, table_parts, figure_parts, notes, commands)
     files["html"] = out / "report.html"

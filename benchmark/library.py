@@ -79,8 +79,9 @@ def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
 def experiment_report(exp: Experiment, plan=None, command: str | None = None,
                       searches: list[dict] | None = None) -> ReportSpec:
     """What the report of an experiment shows: its selections, on the data sources and settings
-    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and the
-    stored searches that its run returned (``searches``; None: every stored search)."""
+    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, the
+    stored searches that its run returned (``searches``; None: every stored search) and its
+    finders' stored results (by their digests)."""
     from analysis.report import ReportSpec
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
@@ -90,4 +91,5 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
                       skipped=tuple(skipped), design=exp.design(),
                       searches=None if searches is None else tuple(
                           (s["digest"], s["seed"], s["runs"], e.command())
-                          for s, e in zip(searches, exp.searches)))
+                          for s, e in zip(searches, exp.searches)),
+                      finds=tuple((f.digest, f.command()) for f in exp.finds))

@@ -35,7 +35,12 @@ File format (every key but ``group`` is optional)::
     budget = 12000
     runs = 100
 
-An experiment has at least one [[group]] or one [[search]]; searches run after the groups.
+    [[find]]                  # the proxy finder (benchmark.find.experiment; docs/FINDER.md)
+    space = "synflow,nwot,params c=8 r=8 s=8 e=2 read=all"
+    budget = 600
+
+An experiment has at least one [[group]], [[search]] or [[find]]; searches run after the groups,
+finders after the searches.
 
 Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
 proxies that need none (the table proxies) always run.
@@ -61,7 +66,7 @@ EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: the run options an experiment file may set (top-level keys named as RunOptions' fields)
 OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", *OPTION_KEYS,
-            "data_dirs", "report", "group", "search")
+            "data_dirs", "report", "group", "search", "find")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
 
@@ -89,6 +94,7 @@ class Experiment:
     data_dirs: tuple[tuple[str, str], ...] = ()
     main: tuple[str, ...] = ()
     searches: tuple = ()  # benchmark.search.experiment.SearchEntry
+    finds: tuple = ()     # benchmark.find.experiment.FindEntry
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -262,8 +268,12 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
         from benchmark.search.experiment import parse_searches
         searches = parse_searches(raw["search"], path.name, datasets,
                                   top.get("seed", int, 0, "an integer"), truth, registry)
-    if not tables and not searches:
-        raise UserError(f"{path.name}: no [[group]] of proxies and no [[search]]")
+    finds = ()
+    if "find" in raw:
+        from benchmark.find.experiment import parse_finds
+        finds = parse_finds(raw["find"], path.name, datasets, seed, registry)
+    if not tables and not searches and not finds:
+        raise UserError(f"{path.name}: no [[group]] of proxies, no [[search]] and no [[find]]")
     for number, table in enumerate(tables, start=1):
         if not isinstance(table, dict):
             raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
@@ -293,7 +303,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, options, data_dirs, main, searches)
+                      truth, options, data_dirs, main, searches, finds)
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:
