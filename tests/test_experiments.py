@@ -351,12 +351,14 @@ def test_zc_warmup_reads_its_pool_and_searches_share_the_store(tmp_path, registr
 def test_the_experiment_file_page_names_every_key():
     """docs/EXPERIMENTS.md documents every key the parser accepts (a new key cannot go unsaid)."""
     from benchmark.experiments.spec import GROUP_KEYS, REPORT_KEYS, TOP_KEYS
+    from benchmark.find.experiment import KEYS as FIND_KEYS
     from benchmark.search.experiment import KEYS as SEARCH_KEYS
     page = (Path(__file__).resolve().parent.parent / "docs" / "EXPERIMENTS.md").read_text()
-    for key in {*TOP_KEYS, *GROUP_KEYS, *REPORT_KEYS, *SEARCH_KEYS} - {"group", "search", "report",
-                                                                         "data_dirs"}:
+    for key in {*TOP_KEYS, *GROUP_KEYS, *REPORT_KEYS, *SEARCH_KEYS, *FIND_KEYS} - {
+            "group", "search", "report", "data_dirs", "find"}:
         assert f"`{key}`" in page, key
     assert "[[group]]" in page and "[[search]]" in page and "[data_dirs]" in page
+    assert "[[find]]" in page
 
 
 def test_report_of_an_experiment_shows_only_its_rows(tmp_path, capsys):
