@@ -88,7 +88,9 @@ def test_best_per_bracket_takes_the_best_that_costs_no_more():
     costs = {"a": 0.003, "b": 0.05, "c": 2.0, "d": 30.0}
     values = {"a": 0.3, "b": 0.6, "c": 0.5, "d": 0.7}
     assert [(row["up_to_s"], row["best"]) for row in best_per_bracket(costs, values)] == [
-        (0.001, None)][:0] + [(0.01, "a"), (0.1, "b"), (1.0, "b"), (10.0, "b"), (100.0, "d")]
+        (0.01, "a"), (0.1, "b"), (1.0, "b"), (10.0, "b"), (100.0, "d")]
+    costs["lookup"], values["lookup"] = 2e-6, 0.1       # brackets start at a millisecond
+    assert best_per_bracket(costs, values)[0] == {"up_to_s": 0.001, "best": "lookup"}
 
 
 # ------------------------------------------------------------------ the space

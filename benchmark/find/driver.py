@@ -3,14 +3,16 @@ runner and the store (stored rows are read, missing ones computed and committed 
 so a rerun computes nothing and a killed run resumes), apply the rule of
 :mod:`benchmark.find.race`, and account for the compute.
 
-Accounting. A candidate's cost per arch is the mean over its archs of what a search would be
+Accounting. A candidate's cost per arch is the median over its archs of what a search would be
 charged for the read (:meth:`nb201.api.Proxy.charge`: the measured seconds stored with the score;
 a training read ``@m`` the run's seconds per trained epoch x m; a table proxy that stands for
 NB201 training, NB201's recorded training time). Reads of one schedule share one run: per
 (schedule, arch) the finder is charged once, for its longest read. ``spent_s`` sums those charges
 over every arch the finder read (stored reads count as if computed, so the figure does not depend
 on what was stored before); ``brute_force_s`` is every schedule's cost per arch (its longest read)
-x the final sample size: what scoring every candidate on as many archs would have charged.
+(the mean of its charges per arch) x the final sample size: what scoring every candidate on as
+many archs would have charged. The rule and the brackets use the median (a first call's warm-up
+or a busy moment does not make a lookup look dear); the totals use every charge.
 ``computed_archs`` is what this invocation actually computed.
 """
 from __future__ import annotations
@@ -145,6 +147,11 @@ class Reader:
                                                         c.seconds)
 
     def cost(self, name: str) -> float:
+        """Median charged seconds per arch (what the rule compares)."""
+        return float(np.median(self.charges[name]))
+
+    def mean_cost(self, name: str) -> float:
+        """Mean charged seconds per arch (what the totals use)."""
         return float(np.mean(self.charges[name]))
 
     @property
@@ -198,7 +205,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
         by_schedule: dict[str, float] = {}
         for name in growing:
             schedule = reader.schedule[name]
-            by_schedule[schedule] = max(by_schedule.get(schedule, 0.0), reader.cost(name))
+            by_schedule[schedule] = max(by_schedule.get(schedule, 0.0), reader.mean_cost(name))
         if reader.spent_s + extra * sum(by_schedule.values()) > spec.budget_s:
             stop = (f"budget: round {number + 1} ({sizes[number + 1]} archs) would exceed "
                     f"{spec.budget_s:g} s")
@@ -215,7 +222,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
     schedules: dict[str, float] = {}
     for name in candidates:
         schedule = reader.schedule[name]
-        schedules[schedule] = max(schedules.get(schedule, 0.0), reader.cost(name))
+        schedules[schedule] = max(schedules.get(schedule, 0.0), reader.mean_cost(name))
     brute = final_n * sum(schedules.values())
     config = spec.config(candidates)
     result = {**config, "front": front, "dropped": dropped, "rounds": rounds, "stop": stop,

@@ -187,17 +187,21 @@ class Judge:
         return Verdict(fid, drops, tuple(settled))
 
 
+#: the cheapest compute bracket: a millisecond per arch (a lookup; timings below it are noise)
+FLOOR_DECADE = -3
+
+
 def best_per_bracket(costs: dict[str, float], values: dict[str, float]) -> list[dict]:
-    """For each compute bracket "at most 10^k seconds per arch" (k from the decade of the cheapest
-    candidate to that of the dearest): the candidate of highest fidelity among those that cost no
-    more (ties: the cheaper, then the name). Candidates with undefined fidelity are left out."""
+    """For each compute bracket "at most 10^k seconds per arch" (k from -3, a millisecond: cheaper
+    is a lookup whose measured time is noise, to the decade of the dearest candidate): the
+    candidate of highest fidelity among those that cost no more (ties: the cheaper, then the
+    name). Candidates with undefined fidelity are left out."""
     known = {k: c for k, c in costs.items() if math.isfinite(values.get(k, math.nan))}
     if not known:
         return []
-    low = math.floor(math.log10(max(min(known.values()), 1e-9)))
-    high = math.ceil(math.log10(max(max(known.values()), 1e-9)))
+    high = max(FLOOR_DECADE, math.ceil(math.log10(max(max(known.values()), 1e-9))))
     out = []
-    for k in range(low, high + 1):
+    for k in range(FLOOR_DECADE, high + 1):
         within = [n for n, c in known.items() if c <= 10.0 ** k]
         if within:
             best = min(within, key=lambda n: (-values[n], known[n], n))
