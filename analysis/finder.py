@@ -56,14 +56,18 @@ def front_figure(result: dict):
     _style()
     fig, ax = plt.subplots(figsize=(7.2, 4.8))
     cost = np.maximum([c["cost_per_arch_s"] for c, _ in rows], 1e-7)
+    placed: list[tuple[float, float]] = []
     for (c, on_front), x in zip(rows, cost):
         y, (lo, hi) = c["fidelity"], c["ci"]
+        # labels of points close together (e.g. params and flops) stacked, not overprinted
+        near = sum(1 for px, py in placed if abs(np.log10(px / x)) < 0.5 and abs(py - y) < 0.05)
+        placed.append((x, y))
         err = [[y - lo if lo is not None else 0], [hi - y if hi is not None else 0]]
         color = "tab:blue" if on_front else "0.6"
         ax.errorbar([x], [y], yerr=err, fmt="o", capsize=2, color=color,
                     mfc=color if on_front else "white", alpha=0.9)
         text = c["name"] if on_front else f"{c['name']} (r{c['round']})"
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, 3), fontsize=7,
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, 3 - 9 * near), fontsize=7,
                     fontweight="bold" if on_front and c.get("on_point_front") else "normal",
                     color="black" if on_front else "0.45")
     front = sorted((x, c["fidelity"]) for (c, f), x in zip(rows, cost)
