@@ -270,3 +270,18 @@ def test_an_experiment_runs_its_finder_and_reports_it(tmp_path, capsys):
     path.write_text('[[find]]\nspace = "params"\nbudget = 100\nsample = 3\n')
     assert main(["run", str(path), "--results", str(tmp_path / "r.sqlite"), "--dry-run"]) == 2
     assert "unknown key 'sample'" in capsys.readouterr().err
+
+
+def test_the_agreement_tool_compares_the_finder_with_brute_force(tmp_path, capsys):
+    from tools import finder_agreement
+    assert finder_agreement.main(["--space", "params,random,nb201-12ep-valid", "--pool", "40",
+                                  "--n0", "20", "--seeds", "2", "--results",
+                                  str(tmp_path / "r.sqlite"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    brute = out["brute_force"]
+    assert set(brute["fidelity"]) == {"params", "random", "nb201-12ep-valid"}
+    # nb201-12ep-valid (12 epochs of NB201 training, charged its recorded time) is the dearest
+    assert brute["best_by_bracket"][-1]["best"] == max(brute["fidelity"], key=brute["fidelity"].get)
+    assert len(out["runs"]) == 2 and 0 <= out["agreement"] <= 1
+    assert all(0 < run["ratio"] <= 1 for run in out["runs"])
+    assert finder_agreement.best_within({"a": 1.0, "b": 3.0}, {"a": 0.2, "b": 0.5}, 2.0) == "a"
