@@ -12,7 +12,8 @@ reused while requirements.txt is unchanged) and runs one experiment of data/expe
   (default)  quick: a CPU-sized version of the study on the embedded CIFAR-10 (JPEG copy):
              the table proxies, every zero-cost proxy but ntk_cond on a small sample, EcoNAS-style
              training proxies reduced one factor at a time with a same-iterations comparison,
-             and CPU-sized searches with proxies as fitness (docs/SEARCH.md).
+             CPU-sized searches with proxies as fitness (docs/SEARCH.md) and the proxy
+             finder over those proxies (docs/FINDER.md).
              About 12 minutes of computing on an idle 2-core CPU (README: measured).
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the
              zero-cost paper's EcoNAS/econas+ points on 1,000 archs per training setting,

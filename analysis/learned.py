@@ -147,7 +147,7 @@ def report_parts(rows, out: Path) -> tuple[pd.DataFrame | None, list, list[str]]
     for dataset in sorted(frame["dataset"].unique(), key=dataset_rank):
         fig = figure(frame, dataset)
         if fig is not None:
-            images.append((dataset, save(fig, out / "figures" / f"h-learned-{dataset}")))
+            images.append((dataset, save(fig, out / "figures" / f"i-learned-{dataset}")))
     notes = [f"learned proxies on {d}: judged on {int(n)} archs in no training set, against "
              "test_200 (their label is valid_200 or another score, never the truth)"
              for d, n in frame.groupby("dataset")["n"].first().items()]

@@ -28,9 +28,9 @@ from nb201.errors import UserError
 from nb201.provenance import SUITE_VERSION, git_hash
 from nb201.ranking import orient
 from nb201.registry import Registry
-from nb201.store import SearchRuns, Selection
+from nb201.store import FindResults, SearchRuns, Selection
 
-from . import figures, learned, pages, search, tables
+from . import figures, finder, learned, pages, search, tables
 from .results import ProxyResult, collect, metrics_frame, stored_selections
 
 TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
@@ -57,6 +57,8 @@ class ReportSpec:
     #: learning-curve rows of learned proxies (``benchmark.learn.curve_rows``), reported by
     #: ``analysis.learned``
     learned: tuple[dict, ...] = ()
+    #: stored finder results to report, (digest, command); None: every stored one
+    finds: tuple[tuple[str, str], ...] | None = None
 
 
 def _skip_notes(skipped) -> list[str]:
@@ -191,8 +193,14 @@ SEARCH_FIGURE = FigureSpec(
     "far (log scale): mean over runs with a standard-error band; the dashed line is the dataset's "
     f"optimum, the dotted one {search.WITHIN:g} points below it.", "stored searches",
     lambda rs, frame, spec: None)
+FINDER_FIGURE = FigureSpec(
+    "h", "finder", "Proxy finder: fidelity against cost per arch",
+    "Each finder run's candidates: fidelity (95% bootstrap CI on the archs each was read on) "
+    "against charged seconds per arch (log scale). Filled: never dominated (the black steps join "
+    "the point-estimate Pareto front); hollow grey: dropped, with the round (docs/FINDER.md).",
+    "stored finder results", lambda rs, frame, spec: None)
 LEARNED_FIGURE = FigureSpec(
-    "h", "learned", "Learned proxies: learning curves", learned.FIGURE,
+    "i", "learned", "Learned proxies: learning curves", learned.FIGURE,
     "learning curves", lambda rs, frame, spec: None)
 
 
@@ -286,16 +294,31 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
             commands = pd.concat(
                 [commands, pd.DataFrame(search_commands, columns=commands.columns)],
                 ignore_index=True)
+    wanted = None if spec.finds is None else [d for d, _ in spec.finds]
+    found, images, find_notes, find_commands = finder.report_parts(
+        FindResults(store).get(wanted), dict(spec.finds or ()), out)
+    if found is not None:
+        paths = tables.write_table(found, out / "tables" / "finder", finder.CAPTION)
+        files.update({f"table_finder_{fmt}": p for fmt, p in paths.items()})
+        table_parts.append(("finder", finder.CAPTION, found))
+        figure_parts.append((FINDER_FIGURE, images))
+        files.update({f"figure_h_{k}_{fmt}": p for k, (_, paths) in enumerate(images)
+                      for fmt, p in paths.items()})
+        notes += find_notes
+        if find_commands:
+            commands = pd.concat(
+                [commands, pd.DataFrame(find_commands, columns=commands.columns)],
+                ignore_index=True)
     learned_table, learned_images, learned_notes = learned.report_parts(spec.learned, out)
     if learned_table is not None:
         paths = tables.write_table(learned_table, out / "tables" / "learned", learned.CAPTION)
         files.update({f"table_learned_{fmt}": p for fmt, p in paths.items()})
         table_parts.append(("learned", learned.CAPTION, learned_table))
         figure_parts.append((LEARNED_FIGURE, learned_images))
-        files.update({f"figure_h_{ds}_{fmt}": p
+        files.update({f"figure_i_{ds}_{fmt}": p
                       for ds, paths in learned_images for fmt, p in paths.items()})
         notes += learned_notes
-    if not results and searched is None and learned_table is None:
+    if not results and searched is None and found is None and learned_table is None:
         notes.append(f"the store {store.path} holds no results to report")
     parts = (spec, prov, sources, table_parts, figure_parts, notes, commands)
     files["html"] = out / "report.html"

@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmark {proxies,info,score,search,report,run}``.
+"""The command line: ``python -m benchmark {proxies,info,score,search,find,learn,report,run}``.
 
 A thin layer over the library, and the one module that wires its layers together: the proxies
 (plugins) into the registry, the runner and experiments (orchestration) to the store, and the
@@ -227,6 +227,35 @@ def cmd_search(args) -> None:
     _emit(result, args.json, text)
 
 
+def cmd_find(args) -> None:
+    """Every input (space, budget, objective, pool, data) is checked before the store is opened."""
+    from nb201.context import Context
+    from nb201.store import Store
+
+    from .find.driver import FindSpec, find
+    from .find.race import Rule
+    registry = _registry()
+    spec = FindSpec(args.space, args.dataset, args.seed, args.budget, args.truth, args.objective,
+                    args.pool, proxy_seed=args.proxy_seed, rule=Rule(n0=args.n0))
+    candidates = spec.check(registry)
+    ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
+    if any(registry.get(name).needs_images for name in candidates):
+        ctx.images                     # loads (and so checks) the data once, before the store
+    store = Store(args.results)
+    with executor_from(args) as executor:
+        result = find(spec, registry, ctx, store, progress=not args.quiet, executor=executor)
+    lines = [f"finder on {args.dataset} ({len(candidates)} candidates, {result['objective']} "
+             f"against {result['truth']}, final sample {result['final_n']} archs; stopped: "
+             f"{result['stop']}): spent {result['spent_s']:,.1f} s, brute force "
+             f"{result['brute_force_s']:,.1f} s; {result['computed_archs']} archs computed now"]
+    lines += [f"  front {r['name']:<18} {r['cost_per_arch_s']:10.4g} s/arch  "
+              f"{_fmt(r['fidelity'])} [{_fmt(r['ci'][0])}, {_fmt(r['ci'][1])}] n={r['n']}"
+              for r in result["front"]]
+    lines += [f"  dropped {r['name']:<16} round {r['round']} (n={r['n']}): {r['reason']}"
+              for r in result["dropped"]]
+    _emit(result, args.json, "\n".join(lines))
+
+
 def _fmt2(x) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
@@ -375,6 +404,32 @@ def build_parser() -> Parser:
                    "final arch on these datasets (NB201: search CIFAR-10, look the answer up)")
     add_search_options(p)
     p.add_argument("--proxy-seed", type=int, default=0, help="seed of the fitness proxies' scores")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+    add_run_options(p, SEARCH_OPTIONS)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_args(p)
+
+    p = add("find", cmd_find, "the proxy finder: race candidate proxies (zero-cost, table, "
+            "learned, a grid of reduced training settings) on growing arch samples, drop the "
+            "dominated ones early; the Pareto front of fidelity against cost per arch")
+    p.add_argument("--space", required=True,
+                   help='space-separated tokens: comma lists of proxy names and factor=v1,v2 '
+                        'for the training grid (c, r, s, e, b, read=last|all|EPOCHS), e.g. '
+                        '"synflow,nwot,params c=8 r=8 s=8 e=2 read=all"')
+    p.add_argument("--budget", type=float, required=True,
+                   help="seconds of charged compute (stored reads count as if computed)")
+    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    p.add_argument("--seed", type=int, default=0, help="finder seed: the order of the pool")
+    p.add_argument("--truth", default="valid_200", choices=TRUTHS,
+                   help="what fidelity is measured against (default valid_200: a finder selects, "
+                        "so it should not select on the test accuracy)")
+    p.add_argument("--objective", default="kendall_tau",
+                   help="kendall_tau (default) or retrieval_top10")
+    p.add_argument("--pool", type=int, default=200,
+                   help="archs the race may read: the first N of the sample of seed 0 (what "
+                        "`score --sample N --seed 0` scores; default 200)")
+    p.add_argument("--n0", type=int, default=25, help="archs of the first round (default 25)")
+    p.add_argument("--proxy-seed", type=int, default=0, help="seed of the candidates' scores")
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     add_run_options(p, SEARCH_OPTIONS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")

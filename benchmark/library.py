@@ -92,8 +92,9 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
                       searches: list[dict] | None = None, learned: list[dict] = ()) -> ReportSpec:
     """What the report of an experiment shows: its selections, on the data sources and settings
     its ``plan`` ran (else every stored one), what was skipped, the command that ran it, the
-    stored searches that its run returned (``searches``; None: every stored search) and its
-    learning-curve rows (``learned``: :func:`benchmark.learn.curve_rows`)."""
+    stored searches that its run returned (``searches``; None: every stored search), its
+    learning-curve rows (``learned``: :func:`benchmark.learn.curve_rows`) and its finders' stored
+    results (by their digests)."""
     from analysis.report import ReportSpec
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
@@ -104,7 +105,8 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
                       searches=None if searches is None else tuple(
                           (s["digest"], s["seed"], s["runs"], e.command())
                           for s, e in zip(searches, exp.searches)),
-                      learned=tuple(learned))
+                      learned=tuple(learned),
+                      finds=tuple((f.digest, f.command()) for f in exp.finds))
 
 
 def stored_curves(exp: Experiment, store, registry) -> list[dict]:

@@ -304,3 +304,41 @@ class SearchRuns:
     def frame(self) -> pd.DataFrame:
         """Every stored run, as a DataFrame (``spec`` and ``result`` as JSON text)."""
         return pd.read_sql_query("SELECT * FROM searches ORDER BY digest, seed, run", self.store.db)
+
+
+# ------------------------------------------------------------------ finder results
+
+FIND_SCHEMA = """
+CREATE TABLE IF NOT EXISTS finds (
+    digest TEXT NOT NULL PRIMARY KEY, space TEXT NOT NULL, dataset TEXT NOT NULL,
+    seed INTEGER NOT NULL, result TEXT NOT NULL, git TEXT NOT NULL, suite_version TEXT NOT NULL,
+    created TEXT NOT NULL
+)"""
+
+
+class FindResults:
+    """Results of the proxy finder (``python -m benchmark find``), in the results store's SQLite
+    file (table ``finds``): one row per finder configuration (its digest: space, candidates,
+    dataset, seed, truth, objective, budget, pool, rule, version), the whole result as JSON with
+    its git hash and suite version. A rerun replaces the row (it reads the same stored scores)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        with store.db:
+            store.db.execute(FIND_SCHEMA)
+
+    def put(self, result: dict) -> None:
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self.store.db:
+            self.store.db.execute(
+                "INSERT INTO finds VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO UPDATE SET "
+                "result=excluded.result, git=excluded.git, suite_version=excluded.suite_version, "
+                "created=excluded.created",
+                (result["digest"], result["space"], result["dataset"], result["seed"],
+                 json.dumps(result, allow_nan=False), result["git"], result["suite_version"], now))
+
+    def get(self, digests: list[str] | None = None) -> list[dict]:
+        """Stored results (all, or those of ``digests`` in that order, missing ones left out)."""
+        rows = dict(self.store.db.execute("SELECT digest, result FROM finds ORDER BY created, digest"))
+        wanted = list(rows) if digests is None else [d for d in digests if d in rows]
+        return [json.loads(rows[d]) for d in wanted]

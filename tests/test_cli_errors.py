@@ -54,6 +54,7 @@ def setup(tmp: Path) -> None:
 
 R = ["--results", "r.sqlite"]
 SCORE = ["score", "--proxy", "params", "--dataset", "cifar10"]
+FIND = ["find", "--dataset", "cifar10", "--seed", "0"]
 CASES = {   # id: (argv, a piece of the message)
     "archs-empty": (SCORE + ["--archs", ""] + R, "--archs lists no archs"),
     "archs-comma": (SCORE + ["--archs", ","] + R, "--archs lists no archs"),
@@ -99,6 +100,23 @@ CASES = {   # id: (argv, a piece of the message)
                                "there is no results store at missing.sqlite"),
     "run-out-unwritable": (["run", "ok.toml", "--out", "a-file/out"] + R,
                            "cannot write the report into a-file/out"),
+    "find-unknown-proxy": (FIND + ["--space", "params,synflw", "--budget", "10"] + R,
+                           "unknown proxy 'synflw'; did you mean 'synflow'?"),
+    "find-bad-factor": (FIND + ["--space", "params q=2 e=1", "--budget", "10"] + R,
+                        "unknown factor 'q' in 'q=2'"),
+    "find-bad-factor-value": (FIND + ["--space", "c=x e=1", "--budget", "10"] + R,
+                              "c='x': each value must be an integer"),
+    "find-empty-space": (FIND + ["--space", " ", "--budget", "10"] + R, "find space is empty"),
+    "find-budget-0": (FIND + ["--space", "params", "--budget", "0"] + R,
+                      "--budget must be a positive number of seconds, got 0.0"),
+    "find-budget-negative": (FIND + ["--space", "params", "--budget", "-5"] + R,
+                             "--budget must be a positive number of seconds"),
+    "find-bad-objective": (FIND + ["--space", "params", "--budget", "10", "--objective", "tau"]
+                           + R, "--objective must be one of kendall_tau, retrieval_top10"),
+    "find-pool-2": (FIND + ["--space", "params", "--budget", "10", "--pool", "2"] + R,
+                    "--pool must be an integer 3..15625"),
+    "find-n0-1": (FIND + ["--space", "params", "--budget", "10", "--n0", "1"] + R,
+                  "n0 must be an integer >= 3"),
 }
 
 

@@ -358,14 +358,15 @@ def test_zc_warmup_reads_its_pool_and_searches_share_the_store(tmp_path, registr
 def test_the_experiment_file_page_names_every_key():
     """docs/EXPERIMENTS.md documents every key the parser accepts (a new key cannot go unsaid)."""
     from benchmark.experiments.spec import GROUP_KEYS, REPORT_KEYS, TOP_KEYS
+    from benchmark.find.experiment import KEYS as FIND_KEYS
     from benchmark.learn import LEARN_KEYS
     from benchmark.search.experiment import KEYS as SEARCH_KEYS
     page = (Path(__file__).resolve().parent.parent / "docs" / "EXPERIMENTS.md").read_text()
-    for key in {*TOP_KEYS, *GROUP_KEYS, *REPORT_KEYS, *SEARCH_KEYS, *LEARN_KEYS} - {
-            "group", "search", "report", "data_dirs", "learn"}:
+    for key in {*TOP_KEYS, *GROUP_KEYS, *REPORT_KEYS, *SEARCH_KEYS, *LEARN_KEYS, *FIND_KEYS} - {
+            "group", "search", "report", "data_dirs", "learn", "find"}:
         assert f"`{key}`" in page, key
     assert "[[group]]" in page and "[[search]]" in page and "[data_dirs]" in page
-    assert "[[learn]]" in page
+    assert "[[learn]]" in page and "[[find]]" in page
 
 
 def test_report_of_an_experiment_shows_only_its_rows(tmp_path, capsys):
@@ -440,7 +441,7 @@ def test_learning_curves_run_report_and_reread_from_the_store(tmp_path, capsys):
                for r in learned)
     table = (out / "tables" / "learned.md").read_text()
     assert "learned: graph,params" in table and "single: params" in table
-    assert (out / "figures" / "h-learned-cifar10.png").stat().st_size > 10_000
+    assert (out / "figures" / "i-learned-cifar10.png").stat().st_size > 10_000
     from proxies.learned.base import _FITTED
     _FITTED.clear()
     again = tmp_path / "again"

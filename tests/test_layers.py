@@ -30,7 +30,8 @@ LAYERS = {
     "analysis": ("analysis",),
     "proxies": ("proxies",),
     "orchestration": ("benchmark.runner", "benchmark.executors", "benchmark.ray_executor",
-                      "benchmark.experiments", "benchmark.search", "benchmark.learn"),
+                      "benchmark.experiments", "benchmark.search", "benchmark.learn",
+                      "benchmark.find"),
     "wiring": ("benchmark", "benchmark.library", "benchmark.cli", "benchmark.__main__"),
     "tools": ("tools", "perf"),
 }

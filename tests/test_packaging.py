@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 #: the suite's code: what `pip install .` ships (tools/, perf/, tests/ are scripts of the checkout)
 CODE = ("nb201", "benchmark", "proxies", "analysis")
-SHIPPED_EXPERIMENTS = {"quick", "paper", "econas-factors", "econas-nb201", "search"}
+SHIPPED_EXPERIMENTS = {"quick", "paper", "econas-factors", "econas-nb201", "search", "finder"}
 
 
 # ------------------------------------------------------------------ the shipped data

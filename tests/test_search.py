@@ -504,7 +504,8 @@ def test_experiment_search_tables_are_checked(tmp_path):
             ('[[search]]\nstrategy="econas"\nfitness="a:0"\nbudget=1', "bad ladder"),
             ('[[search]]\nstrategy="rea"\nfitness="nb201-12ep-valid"\nbudget=0', "--budget must be > 0"),
             ('[[search]]\nstrategy="rea"\nfitness="nb201-12ep-valid"\nbudget=1\npool="x"', "'pool' must be"),
-            ("seed = 0", "no [[group]] of proxies, no [[search]] and no [[learn]]")):
+            ("seed = 0", "no [[group]] of proxies, no [[search]], no [[learn]] "
+             "and no [[find]]")):
         with pytest.raises(UserError, match=re.escape(message)) as err:
             parse_experiment(text, tmp_path / "bad.toml", REGISTRY)
         assert "\n" not in str(err.value) and "bad.toml" in str(err.value)

@@ -257,6 +257,9 @@ def format_plan(exp: Experiment, plan: Plan) -> str:
                       for r in rows]
     lines += [f"  {p} on {d}: {why}" for p, d, why in plan.skipped]
     lines += plan_lines(plan.searches, duration)
+    lines += [f"  find {f.name!r} on {f.spec.dataset}: {len(f.candidates)} candidates on up to "
+              f"{f.spec.pool} archs, at most {duration(f.spec.budget_s)} of charged compute (stored "
+              f"reads count; not in the estimate below)" for f in exp.finds]
     lines.append(f"estimated time: {duration(plan.estimate_s)} for {plan.missing:,} missing "
                  f"results ({sum(1 for u in plan.units if u.missing)} runs)"
                  + _searches_total(plan))

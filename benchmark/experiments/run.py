@@ -15,6 +15,7 @@ from nb201.context import Context, resolve_device
 from nb201.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute, device_name
+from benchmark.find.experiment import run_finds
 from benchmark.search.experiment import run_searches
 from nb201.store import DEFAULT_PATH, Store
 
@@ -110,6 +111,11 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
         summary["search_seconds"] = time.perf_counter() - search_started
         searched = (f"; searches in {duration(summary['search_seconds'])} (estimated "
                     f"{duration(plan.searches_s)})")
+    if exp.finds:
+        find_started = time.perf_counter()
+        summary["finds"] = run_finds(exp.finds, contexts, store, registry, progress, executor)
+        summary["find_seconds"] = time.perf_counter() - find_started
+        searched += f"; finders in {duration(summary['find_seconds'])}"
     summary.update(computed=plan.missing, compute_seconds=computed_s,
                    wall_seconds=time.perf_counter() - started)
     summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in "

@@ -42,8 +42,12 @@ File format (every key but ``group`` is optional)::
     test = 1000
     single = ["params", "flops"]
 
-An experiment has at least one [[group]], [[search]] or [[learn]]; searches and learning curves run
-after the groups.
+    [[find]]                  # the proxy finder (benchmark.find.experiment; docs/FINDER.md)
+    space = "synflow,nwot,params c=8 r=8 s=8 e=2 read=all"
+    budget = 600
+
+An experiment has at least one [[group]], [[search]], [[learn]] or [[find]]; searches,
+learning curves and finders run after the groups, in that order.
 
 Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
 proxies that need none (the table proxies) always run.
@@ -69,7 +73,7 @@ EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: the run options an experiment file may set (top-level keys named as RunOptions' fields)
 OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", *OPTION_KEYS,
-            "data_dirs", "report", "group", "search", "learn")
+            "data_dirs", "report", "group", "search", "learn", "find")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
 
@@ -98,6 +102,7 @@ class Experiment:
     main: tuple[str, ...] = ()
     searches: tuple = ()  # benchmark.search.experiment.SearchEntry
     curves: tuple = ()    # benchmark.learn.CurveEntry
+    finds: tuple = ()     # benchmark.find.experiment.FindEntry
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -275,8 +280,13 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     if "learn" in raw:
         from benchmark.learn import parse_curves
         curves = parse_curves(raw["learn"], path.name, datasets, seed, registry)
-    if not tables and not searches and not curves:
-        raise UserError(f"{path.name}: no [[group]] of proxies, no [[search]] and no [[learn]]")
+    finds = ()
+    if "find" in raw:
+        from benchmark.find.experiment import parse_finds
+        finds = parse_finds(raw["find"], path.name, datasets, seed, registry)
+    if not tables and not searches and not curves and not finds:
+        raise UserError(f"{path.name}: no [[group]] of proxies, no [[search]], no [[learn]] "
+                        "and no [[find]]")
     for number, table in enumerate(tables, start=1):
         if not isinstance(table, dict):
             raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
@@ -306,7 +316,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, options, data_dirs, main, searches, curves)
+                      truth, options, data_dirs, main, searches, curves, finds)
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:

@@ -1,0 +1,257 @@
+"""Running the finder: read every growing candidate's scores on the round's archs through the
+runner and the store (stored rows are read, missing ones computed and committed chunk by chunk,
+so a rerun computes nothing and a killed run resumes), apply the rule of
+:mod:`benchmark.find.race`, and account for the compute.
+
+Accounting. A candidate's cost per arch is the median over its archs of what a search would be
+charged for the read (:meth:`nb201.api.Proxy.charge`: the measured seconds stored with the score;
+a training read ``@m`` the run's seconds per trained epoch x m; a table proxy that stands for
+NB201 training, NB201's recorded training time). Reads of one schedule share one run: per
+(schedule, arch) the finder is charged once, for its longest read. ``spent_s`` sums those charges
+over every arch the finder read (stored reads count as if computed, so the figure does not depend
+on what was stored before); ``brute_force_s`` is every schedule's cost per arch (its longest read)
+(the mean of its charges per arch) x the final sample size: what scoring every candidate on as
+many archs would have charged. The rule and the brackets use the median (a first call's warm-up
+or a busy moment does not make a lookup look dear); the totals use every charge.
+``computed_archs`` is what this invocation actually computed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.metrics import kendall_tau, retrieval
+from nb201 import groundtruth as gt
+from nb201.catalog import check_seed, dataset_spec, derive_seed
+from nb201.context import Context
+from nb201.errors import UserError
+from nb201.provenance import SUITE_VERSION, config_digest, git_hash
+from nb201.ranking import orient
+from nb201.registry import Registry
+from nb201.store import FindResults, Store, read_scores
+
+from benchmark.executors import Executor, LocalExecutor
+from benchmark.runner import compute
+
+from .race import Entry, Judge, Rule, best_per_bracket
+from .space import parse_space
+
+#: bump when the finder's rule or accounting changes (stored results carry it)
+VERSION = 1
+OBJECTIVES: dict[str, Callable] = {"kendall_tau": kendall_tau,
+                                   "retrieval_top10": functools.partial(retrieval, k=0.10)}
+#: the purpose mixed into the finder seed for the arch order (nb201.catalog.derive_seed)
+ORDER_PURPOSE = 22
+
+
+@dataclass(frozen=True)
+class FindSpec:
+    """One finder run: the space, the dataset and truth, the objective, the compute budget
+    (charged seconds), the pool (``pool`` archs drawn with ``pool_seed``: gt.sample), the finder
+    seed (the order of the pool), the proxies' seed and the rule's parameters."""
+
+    space: str
+    dataset: str = "cifar10"
+    seed: int = 0
+    budget_s: float = math.inf
+    truth: str = "valid_200"
+    objective: str = "kendall_tau"
+    pool: int = 200
+    pool_seed: int = 0
+    proxy_seed: int = 0
+    rule: Rule = Rule()
+
+    def check(self, registry: Registry) -> tuple[str, ...]:
+        """Every input, before anything is computed: the candidates (resolved), or a one-line
+        UserError."""
+        dataset_spec(self.dataset)
+        check_seed(self.seed, "--seed")
+        check_seed(self.pool_seed, "pool seed")
+        check_seed(self.proxy_seed, "proxy seed")
+        if isinstance(self.budget_s, bool) or not isinstance(self.budget_s, (int, float)) \
+                or not self.budget_s > 0:
+            raise UserError(f"--budget must be a positive number of seconds, got {self.budget_s!r}")
+        if self.truth not in gt.TRUTHS:
+            raise UserError(f"--truth must be one of {', '.join(gt.TRUTHS)}, got {self.truth!r}")
+        if self.objective not in OBJECTIVES:
+            raise UserError(f"--objective must be one of {', '.join(OBJECTIVES)}, got "
+                            f"{self.objective!r}")
+        if isinstance(self.pool, bool) or not isinstance(self.pool, int) \
+                or not 3 <= self.pool <= gt.NUM_ARCHS:
+            raise UserError(f"--pool must be an integer 3..{gt.NUM_ARCHS}, got {self.pool!r}")
+        self.rule.check()
+        return parse_space(self.space, registry, self.dataset)
+
+    def config(self, candidates: tuple[str, ...]) -> dict:
+        return {"space": self.space, "candidates": list(candidates), "dataset": self.dataset,
+                "seed": self.seed, "budget_s": self.budget_s if math.isfinite(self.budget_s)
+                else None, "truth": self.truth, "objective": self.objective, "pool": self.pool,
+                "pool_seed": self.pool_seed, "proxy_seed": self.proxy_seed,
+                "rule": dataclasses.asdict(self.rule), "version": VERSION}
+
+    def order(self) -> list[int]:
+        """The pool in the finder seed's order: round k reads its first n_k archs."""
+        pool = gt.sample(self.pool, self.pool_seed)
+        perm = np.random.default_rng(derive_seed(self.seed, ORDER_PURPOSE)).permutation(len(pool))
+        return [pool[i] for i in perm]
+
+
+class Counting:
+    """An executor that counts the archs it computed (wrapping another)."""
+
+    def __init__(self, inner: Executor):
+        self.inner, self.archs = inner, 0
+
+    def map(self, proxy, chunks, ctx):
+        for chunk, outcomes in self.inner.map(proxy, chunks, ctx):
+            self.archs += len(chunk)
+            yield chunk, outcomes
+
+
+class Reader:
+    """Reads candidates' scores on a prefix of the order through the runner and keeps the
+    accounting: charged seconds per (schedule, arch)."""
+
+    def __init__(self, proxies: dict, order: list[int], ctx: Context, store: Store,
+                 progress: bool, executor: Counting):
+        self.proxies, self.order, self.ctx, self.store = proxies, order, ctx, store
+        self.progress, self.executor = progress, executor
+        self.scores: dict[str, np.ndarray] = {}
+        self.charges: dict[str, np.ndarray] = {}
+        self.schedule: dict[str, str] = {}
+        self.charged: dict[tuple[str, int], float] = {}
+
+    def read(self, names, n: int) -> None:
+        indices = self.order[:n]
+        groups: dict[str, list[str]] = {}
+        for name in names:
+            groups.setdefault(self.proxies[name].store_name, []).append(name)
+        for group in groups.values():
+            first, *others = [self.proxies[name] for name in group]
+            outcomes = compute(first.joined(others), indices, self.ctx, self.store,
+                               self.progress, self.executor)
+            for name in group:
+                proxy = self.proxies[name]
+                scores, seconds = read_scores(proxy, [outcomes], indices)
+                charges = [proxy.charge(i, s, self.ctx.dataset) for i, s in zip(indices, seconds)]
+                self.scores[name] = orient(scores, proxy.higher_is_better)[0]
+                self.charges[name] = np.array([c.seconds for c in charges])
+                for i, c in zip(indices, charges):
+                    self.schedule[name] = c.schedule
+                    self.charged[(c.schedule, i)] = max(self.charged.get((c.schedule, i), 0.0),
+                                                        c.seconds)
+
+    def cost(self, name: str) -> float:
+        """Median charged seconds per arch (what the rule compares)."""
+        return float(np.median(self.charges[name]))
+
+    def mean_cost(self, name: str) -> float:
+        """Mean charged seconds per arch (what the totals use)."""
+        return float(np.mean(self.charges[name]))
+
+    @property
+    def spent_s(self) -> float:
+        return float(sum(self.charged.values()))
+
+
+def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progress: bool = True,
+         executor: Executor | None = None) -> dict:
+    """Run the finder (every input checked first) and store its result; returns the ``find``
+    command's JSON object."""
+    candidates = spec.check(registry)
+    proxies = {name: registry.get(name) for name in candidates}
+    order = spec.order()
+    truth = gt.vector(spec.dataset, spec.truth)[order]
+    sizes = spec.rule.sizes(len(order))
+    counting = Counting(executor or LocalExecutor())
+    reader = Reader(proxies, order, ctx, store, progress, counting)
+    judge = Judge(OBJECTIVES[spec.objective], spec.rule, spec.seed)
+    live, growing = list(candidates), set(candidates)
+    dropped, rounds, stopped, fidelity = [], [], {}, {}
+    stop = ""
+    for number, n in enumerate(sizes):
+        reader.read(sorted(growing), n)
+        entries = {name: Entry(reader.scores[name], reader.cost(name)) for name in live}
+        verdict = judge(entries, truth, growing)
+        fidelity.update(verdict.fidelity)
+        for name, drop in sorted(verdict.drops.items()):
+            dropped.append({"name": name, "kind": proxies[name].kind, "round": number, "n": n,
+                            "cost_per_arch_s": entries[name].cost,
+                            **verdict.fidelity[name].json(), "by": drop.by,
+                            "by_cost_per_arch_s": entries[drop.by].cost,
+                            "difference": drop.difference, "difference_ci": list(drop.ci),
+                            "common_n": drop.n, "reason": drop.reason})
+            live.remove(name)
+            growing.discard(name)
+        for name in verdict.settled:
+            stopped[name] = f"settled in round {number} (CI narrower than {spec.rule.narrow:g}, " \
+                            "not contested)"
+            growing.discard(name)
+        rounds.append({"round": number, "n": n, "live": len(live),
+                       "dropped": sorted(verdict.drops), "settled": sorted(verdict.settled),
+                       "spent_s": reader.spent_s})
+        if not growing:
+            stop = "every live candidate settled"
+            break
+        if number + 1 == len(sizes):
+            stop = "pool exhausted"
+            break
+        extra = sizes[number + 1] - n
+        by_schedule: dict[str, float] = {}
+        for name in growing:
+            schedule = reader.schedule[name]
+            by_schedule[schedule] = max(by_schedule.get(schedule, 0.0), reader.mean_cost(name))
+        if reader.spent_s + extra * sum(by_schedule.values()) > spec.budget_s:
+            stop = (f"budget: round {number + 1} ({sizes[number + 1]} archs) would exceed "
+                    f"{spec.budget_s:g} s")
+            break
+    final_n = max(len(reader.scores[name]) for name in candidates)
+    for name in growing:
+        stopped[name] = stop
+    front_costs = {name: reader.cost(name) for name in live}
+    on_front = _point_front(front_costs, {name: fidelity[name].value for name in live})
+    front = sorted(({"name": name, "kind": proxies[name].kind, "cost_per_arch_s": front_costs[name],
+                     **fidelity[name].json(), "on_point_front": name in on_front,
+                     "stopped": stopped[name]} for name in live),
+                    key=lambda row: (row["cost_per_arch_s"], row["name"]))
+    schedules: dict[str, float] = {}
+    for name in candidates:
+        schedule = reader.schedule[name]
+        schedules[schedule] = max(schedules.get(schedule, 0.0), reader.mean_cost(name))
+    brute = final_n * sum(schedules.values())
+    config = spec.config(candidates)
+    result = {**config, "front": front, "dropped": dropped, "rounds": rounds, "stop": stop,
+              "final_n": final_n, "spent_s": reader.spent_s, "brute_force_s": brute,
+              "ratio": reader.spent_s / brute if brute > 0 else None,
+              "best_by_bracket": best_per_bracket(front_costs,
+                                                  {name: fidelity[name].value for name in live}),
+              "digest": config_digest(config), "git": git_hash(), "suite_version": SUITE_VERSION,
+              "device": _device(ctx, proxies), "computed_archs": counting.archs}
+    FindResults(store).put(result)
+    return result
+
+
+def _point_front(costs: dict[str, float], values: dict[str, float]) -> set[str]:
+    """The names no other beats on the point estimates (no dearer and strictly better)."""
+    best, out = -math.inf, set()
+    for name in sorted(costs, key=lambda k: (costs[k], -_finite(values[k]), k)):
+        if _finite(values[name]) > best:
+            out.add(name)
+            best = _finite(values[name])
+    return out
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else -math.inf
+
+
+def _device(ctx: Context, proxies: dict) -> str:
+    """The device class the computing candidates ran on ("none" if every one is a table proxy)."""
+    if all(p.kind == "table" for p in proxies.values()):
+        return "none"
+    return ctx.device.type

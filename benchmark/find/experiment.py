@@ -1,0 +1,114 @@
+"""``[[find]]`` tables of experiment files: the proxy finder run by ``python -m benchmark run``
+after the groups and searches, its stored result shown in the report.
+
+    [[find]]
+    name = "cheap proxies"          # optional, unique
+    description = "..."             # optional
+    space = "synflow,nwot,params c=8 r=8 s=8 e=2 read=all"    # the SPEC of `find --space`
+    budget = 600                    # seconds of charged compute
+    pool = 200                      # archs the race may read: gt.sample(pool, the file's seed)
+    n0 = 25                         # archs of the first round
+    objective = "kendall_tau"       # or retrieval_top10
+    truth = "valid_200"             # or test_200
+    seed = 0                        # the finder seed (default: the file's)
+    datasets = ["cifar10"]          # default: the file's
+
+Every table is checked like the command line's (:meth:`FindSpec.check`) when the file is loaded.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+
+from nb201.errors import UserError
+from nb201.registry import Registry
+
+from .driver import FindSpec, find
+from .race import Rule
+
+KEYS = ("name", "description", "space", "budget", "pool", "n0", "objective", "truth", "seed",
+        "datasets")
+
+
+@dataclass(frozen=True)
+class FindEntry:
+    name: str
+    spec: FindSpec
+    candidates: tuple[str, ...]
+    description: str = ""
+
+    @property
+    def digest(self) -> str:
+        from nb201.provenance import config_digest
+        return config_digest(self.spec.config(self.candidates))
+
+    def command(self) -> str:
+        s = self.spec
+        return (f"python -m benchmark find --space {shlex.quote(s.space)} --budget {s.budget_s:g} "
+                f"--dataset {s.dataset} --seed {s.seed} --truth {s.truth} --objective "
+                f"{s.objective} --pool {s.pool} --n0 {s.rule.n0} --json")
+
+
+def _typed(table: dict, key: str, kind, where: str, default):
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise UserError(f"{where}: {key!r} must be {getattr(kind, '__name__', 'a number')}, "
+                        f"got {value!r}")
+    return value
+
+
+def parse_finds(tables, file: str, datasets: tuple[str, ...], seed: int,
+                registry: Registry) -> tuple[FindEntry, ...]:
+    """Every (table, dataset) of the ``[[find]]`` tables, checked (names resolved in
+    ``registry``); the pool is drawn with the file's ``seed``."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise UserError(f"{file}: 'find' must be an array of tables [[find]]")
+    entries, names = [], set()
+    for number, table in enumerate(tables, start=1):
+        name = table.get("name", f"find #{number}")
+        where = f"{file}: [[find]] {name!r}"
+        unknown = [k for k in table if k not in KEYS]
+        if unknown:
+            raise UserError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(KEYS)}")
+        if not isinstance(name, str) or not name or name in names:
+            raise UserError(f"{file}: [[find]] #{number}: 'name' must be a unique non-empty string")
+        names.add(name)
+        for key in ("space", "budget"):
+            if key not in table:
+                raise UserError(f"{where}: {key!r} is missing")
+        chosen = table.get("datasets", list(datasets))
+        if not isinstance(chosen, list) or not chosen or not all(isinstance(d, str) for d in chosen):
+            raise UserError(f"{where}: 'datasets' must be a non-empty list of strings, got {chosen!r}")
+        for dataset in chosen:
+            spec = FindSpec(_typed(table, "space", str, where, ""), dataset,
+                            _typed(table, "seed", int, where, seed),
+                            float(_typed(table, "budget", (int, float), where, 0)),
+                            _typed(table, "truth", str, where, "valid_200"),
+                            _typed(table, "objective", str, where, "kendall_tau"),
+                            _typed(table, "pool", int, where, 200), pool_seed=seed,
+                            rule=Rule(n0=_typed(table, "n0", int, where, Rule.n0)))
+            try:
+                candidates = spec.check(registry)
+            except UserError as err:
+                raise UserError(f"{where}: {err}") from None
+            entries.append(FindEntry(name, spec, candidates,
+                                     _typed(table, "description", str, where, "")))
+    return tuple(entries)
+
+
+def run_finds(entries, contexts, store, registry: Registry, progress: bool = True,
+              executor=None) -> list[dict]:
+    """Run every finder (what is stored is read, the rest computed); per entry: name, digest,
+    dataset, spent_s, brute_force_s, computed_archs."""
+    done = []
+    for n, entry in enumerate(entries, start=1):
+        s = entry.spec
+        print(f"[find {n}/{len(entries)}] {entry.name} on {s.dataset}: {len(entry.candidates)} "
+              f"candidates, budget {s.budget_s:g} s", file=sys.stderr, flush=True)
+        result = find(s, registry, contexts[s.dataset].with_seed(s.proxy_seed), store, progress,
+                      executor)
+        done.append({"name": entry.name, "digest": result["digest"], "dataset": s.dataset,
+                     "spent_s": result["spent_s"], "brute_force_s": result["brute_force_s"],
+                     "computed_archs": result["computed_archs"]})
+    return done
