@@ -285,3 +285,23 @@ def test_the_agreement_tool_compares_the_finder_with_brute_force(tmp_path, capsy
     assert len(out["runs"]) == 2 and 0 <= out["agreement"] <= 1
     assert all(0 < run["ratio"] <= 1 for run in out["runs"])
     assert finder_agreement.best_within({"a": 1.0, "b": 3.0}, {"a": 0.2, "b": 0.5}, 2.0) == "a"
+
+
+def test_a_learned_candidate_pays_its_labels_once_and_is_judged_on_other_archs(tmp_path):
+    """Two learned proxies on one training set share its labels: charged once to spent_s and to
+    brute_force_s, spread over the pool in each one's cost per arch; their training archs are not
+    in the pool."""
+    from proxies.learned.base import training_set
+    space = "params,learned:ridge:300:graph,learned:gbm:300:graph+params"
+    spec = FindSpec(space, "cifar10", 0, 1e12, pool=600, rule=FAST)
+    order = spec.order(REGISTRY)
+    trained = set(training_set(300, 0).tolist())
+    assert len(order) < 600 and not trained & set(order)
+    result = find(spec, REGISTRY, Context.of("cifar10", 0), Store(tmp_path / "r.sqlite"),
+                  progress=False)
+    labels = float(np.sum(gt.vector("cifar10", "train_time_200_s")[sorted(trained)]))
+    reads = {row["name"]: row for row in result["front"] + result["dropped"]}
+    assert labels < result["spent_s"] < labels + 60          # the labels once, the rest lookups
+    assert labels < result["brute_force_s"] < labels + 60
+    for name in ("learned:ridge:300:graph", "learned:gbm:300:graph+params"):
+        assert reads[name]["cost_per_arch_s"] == pytest.approx(labels / len(order), rel=0.01)

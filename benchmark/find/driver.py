@@ -14,6 +14,10 @@ on what was stored before); ``brute_force_s`` is every schedule's cost per arch 
 many archs would have charged. The rule and the brackets use the median (a first call's warm-up
 or a busy moment does not make a lookup look dear); the totals use every charge.
 ``computed_archs`` is what this invocation actually computed.
+
+A learned candidate's labels (:meth:`nb201.api.Proxy.setup`) are charged once to ``spent_s`` and
+to ``brute_force_s``, and spread over the pool in its cost per arch (what the rule compares); its
+training archs are left out of the pool, so that it is judged on other archs only.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from nb201.registry import Registry
 from nb201.store import FindResults, Store, read_scores
 
 from benchmark.executors import Executor, LocalExecutor
-from benchmark.runner import compute
+from benchmark.runner import compute, reading
 
 from .race import Entry, Judge, Rule, best_per_bracket
 from .space import parse_space
@@ -94,9 +98,15 @@ class FindSpec:
                 "pool_seed": self.pool_seed, "proxy_seed": self.proxy_seed,
                 "rule": dataclasses.asdict(self.rule), "version": VERSION}
 
-    def order(self) -> list[int]:
-        """The pool in the finder seed's order: round k reads its first n_k archs."""
+    def order(self, registry: Registry | None = None) -> list[int]:
+        """The pool in the finder seed's order: round k reads its first n_k archs. Archs that a
+        candidate must not be judged on (a learned proxy's training archs at the proxy seed:
+        :meth:`nb201.api.Proxy.excluded`) are left out of the pool."""
         pool = gt.sample(self.pool, self.pool_seed)
+        if registry is not None:
+            own = frozenset().union(*(registry.get(n).excluded(self.proxy_seed)
+                                    for n in self.check(registry)))
+            pool = [i for i in pool if i not in own]
         perm = np.random.default_rng(derive_seed(self.seed, ORDER_PURPOSE)).permutation(len(pool))
         return [pool[i] for i in perm]
 
@@ -125,6 +135,22 @@ class Reader:
         self.charges: dict[str, np.ndarray] = {}
         self.schedule: dict[str, str] = {}
         self.charged: dict[tuple[str, int], float] = {}
+        self.setups: dict[str, tuple[str, float]] = {}
+
+    def setup(self, proxy) -> float:
+        """A candidate's one-off cost (a learned proxy's labels), charged once to ``spent_s`` and
+        spread over the pool in its cost per arch."""
+        if proxy.name not in self.setups:
+            found = proxy.setup(reading(self.ctx, self.store, self.progress, self.executor))
+            self.setups[proxy.name] = found or ("", 0.0)
+            if found:                      # keyed by what it buys: shared labels are paid once
+                self.charged[(found[0], -1)] = found[1]
+        return self.setups[proxy.name][1]
+
+    @property
+    def setup_s(self) -> float:
+        """The one-off costs, each paid once (learned proxies sharing labels share their cost)."""
+        return float(sum(dict(self.setups.values()).values()))
 
     def read(self, names, n: int) -> None:
         indices = self.order[:n]
@@ -140,6 +166,7 @@ class Reader:
                 scores, seconds = read_scores(proxy, [outcomes], indices)
                 charges = [proxy.charge(i, s, self.ctx.dataset) for i, s in zip(indices, seconds)]
                 self.scores[name] = orient(scores, proxy.higher_is_better)[0]
+                self.setup(proxy)
                 self.charges[name] = np.array([c.seconds for c in charges])
                 for i, c in zip(indices, charges):
                     self.schedule[name] = c.schedule
@@ -147,11 +174,12 @@ class Reader:
                                                         c.seconds)
 
     def cost(self, name: str) -> float:
-        """Median charged seconds per arch (what the rule compares)."""
-        return float(np.median(self.charges[name]))
+        """Median charged seconds per arch (what the rule compares), plus the candidate's one-off
+        cost spread over the pool."""
+        return float(np.median(self.charges[name])) + self.setups[name][1] / len(self.order)
 
     def mean_cost(self, name: str) -> float:
-        """Mean charged seconds per arch (what the totals use)."""
+        """Mean charged seconds per arch (what the totals use; one-off costs apart)."""
         return float(np.mean(self.charges[name]))
 
     @property
@@ -165,7 +193,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
     command's JSON object."""
     candidates = spec.check(registry)
     proxies = {name: registry.get(name) for name in candidates}
-    order = spec.order()
+    order = spec.order(registry)
     truth = gt.vector(spec.dataset, spec.truth)[order]
     sizes = spec.rule.sizes(len(order))
     counting = Counting(executor or LocalExecutor())
@@ -223,7 +251,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
     for name in candidates:
         schedule = reader.schedule[name]
         schedules[schedule] = max(schedules.get(schedule, 0.0), reader.mean_cost(name))
-    brute = final_n * sum(schedules.values())
+    brute = final_n * sum(schedules.values()) + reader.setup_s
     config = spec.config(candidates)
     result = {**config, "front": front, "dropped": dropped, "rounds": rounds, "stop": stop,
               "final_n": final_n, "spent_s": reader.spent_s, "brute_force_s": brute,

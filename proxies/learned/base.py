@@ -166,7 +166,9 @@ class LearnedProxy(Proxy):
 
     def setup(self, ctx) -> tuple[str, float]:
         train = training_set(self.train, ctx.seed).tolist()
-        return f"{self.name} labels (seed {ctx.seed})", self.labels(train, ctx)[1]
+        # named by what the labels are: learned proxies with one training set share its labels
+        what = f"{self.label} labels of {self.train} archs (seed {ctx.seed}, {ctx.dataset})"
+        return what, self.labels(train, ctx)[1]
 
     def fitted(self, ctx):
         """The model fitted on this proxy's training set (kept for the process, by fingerprint)."""
