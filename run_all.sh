@@ -14,7 +14,7 @@ reused while requirements.txt is unchanged) and runs one experiment of data/expe
              training proxies reduced one factor at a time with a same-iterations comparison,
              CPU-sized searches with proxies as fitness (docs/SEARCH.md) and the proxy
              finder over those proxies (docs/FINDER.md).
-             About 12 minutes of computing on an idle 2-core CPU (README: measured).
+             About 8 minutes on an idle 2-core CPU (README: measured).
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the
              zero-cost paper's EcoNAS/econas+ points on 1,000 archs per training setting,
              every zero-cost and table proxy on all 15,625 archs, on CIFAR-10, CIFAR-100 and
