@@ -76,6 +76,12 @@ echo "kendall_tau: $(field score kendall_tau)"
 step search python -m benchmark search --strategy random --fitness nb201-12ep-valid --budget 3000 \
   --runs 2 --results R/x.sqlite --json
 echo "final_truth_mean: $(field search final_truth_mean)"
+step learn python -m benchmark learn --features graph,params,naslib:synflow --train 50 --test 200 \
+  --dataset imagenet16-120 --seed 0 --results R/x.sqlite --json
+echo "learned kendall_tau: $(field learn kendall_tau)"
+step find python -m benchmark find --space "params,flops,random" --budget 100 --dataset cifar10 \
+  --seed 0 --results R/x.sqlite --json
+echo "finder spent_s: $(field find spent_s)"
 step dry_run python -m benchmark run quick --dry-run --results R/x.sqlite --json
 echo "estimate_s: $(field dry_run estimate_s)"
 
@@ -86,7 +92,8 @@ bad=0
 for name in tools perf .cache; do
   if [ -e "$site/$name" ]; then echo "error: $site/$name exists" >&2; bad=1; fi
 done
-for f in nb201_groundtruth.csv.gz cifar10-jpeg.tar.gz experiments/quick.toml splits/cifar-split.txt.gz; do
+for f in nb201_groundtruth.csv.gz cifar10-jpeg.tar.gz experiments/quick.toml splits/cifar-split.txt.gz \
+         naslib/imagenet16-120.csv.gz experiments/learned.toml experiments/finder.toml; do
   if [ ! -f "$site/nb201/data/$f" ]; then echo "error: $site/nb201/data/$f is missing" >&2; bad=1; fi
 done
 [ "$bad" = 0 ] || { echo "wheel check FAILED: site-packages" >&2; exit 1; }
