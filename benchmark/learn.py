@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.metrics import kendall_tau, paired_difference, summarize
+from analysis.metrics import kendall_tau, paired_difference, retrieval, summarize
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
 from nb201.catalog import MAX_SEED, check_seed, dataset_spec
@@ -299,5 +299,4 @@ def _scores(proxy: Proxy, indices: list[int], ctx: Context, store: Store, comput
 
 
 def _retrieval(a, truth) -> float:
-    from analysis.metrics import retrieval
     return retrieval(a, truth, 0.10)
