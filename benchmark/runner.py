@@ -61,8 +61,6 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     do not cover what the proxy reads, :meth:`Proxy.covers`) computed by the executor (default: in
     this process) in chunks of ``proxy.chunk_size(ctx)`` cut from the sorted indices, each
     committed as it finishes (a row that was there is replaced by :meth:`Proxy.merge`)."""
-    if ctx.reader is None:
-        ctx = reading(ctx, store, progress, executor)
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
     missing = sorted(i for i in set(indices) if i not in done or not proxy.covers(done[i]))
@@ -70,6 +68,8 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
         return done
     if ctx.state_dir is None:
         ctx = dataclasses.replace(ctx, state_dir=str(store.runs_dir))
+    if ctx.reader is None:             # only when computing: a stored read builds no context
+        ctx = reading(ctx, store, progress, executor)
     run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
     if proxy.kind == "learned":      # it reads its features through ctx.reader: in this process
         executor = None
