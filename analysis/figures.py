@@ -28,6 +28,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from . import metrics, tables  # noqa: E402
+from .metrics import pareto_front  # noqa: E402  (the front is a metric; figure (c) draws it)
 
 FACTORS = (("c", "channels divided by c"), ("r", "resolution divided by r"),
            ("s", "training samples divided by s"), ("e", "epochs e of the schedule"),
@@ -168,19 +169,6 @@ def same_iterations(frame: pd.DataFrame) -> Figure | None:
     _hollow_legend(ax, pd.concat([rows for _, rows in lines]), fontsize=7)
     fig.tight_layout()
     return fig
-
-
-def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
-    """Mask of the points no other point beats on both axes (lower cost, higher quality)."""
-    cost, quality = np.asarray(cost, float), np.asarray(quality, float)
-    order = np.lexsort((-quality, cost))
-    mask = np.zeros(cost.size, dtype=bool)
-    best = -np.inf
-    for i in order:
-        if quality[i] > best:
-            mask[i] = True
-            best = quality[i]
-    return mask
 
 
 def plain_number(x: float) -> str:

@@ -217,3 +217,18 @@ def paired_difference(fn: Metric, scores_a, scores_b, truth, n_boot: int = 1000,
     return {"difference": json_number(diff), "ci": [json_number(lo), json_number(hi)],
             "a_better": json_number(share),
             "significant": bool(np.isfinite(lo) and (lo > 0 or hi < 0))}
+
+
+def pareto_front(cost, quality) -> np.ndarray:
+    """Mask of the points no other point beats on both axes (lower cost, higher quality): sorted
+    by cost, then quality descending (a stable sort: exact ties go to the first index), each point
+    that is better than every cheaper one. A NaN quality is never on the front."""
+    cost, quality = np.asarray(cost, float), np.asarray(quality, float)
+    order = np.lexsort((-quality, cost))
+    mask = np.zeros(cost.size, dtype=bool)
+    best = -np.inf
+    for i in order:
+        if quality[i] > best:
+            mask[i] = True
+            best = quality[i]
+    return mask

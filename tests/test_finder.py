@@ -294,7 +294,7 @@ def test_a_learned_candidate_pays_its_labels_once_and_is_judged_on_other_archs(t
     from proxies.learned.base import training_set
     space = "params,learned:ridge:300:graph,learned:gbm:300:graph+params"
     spec = FindSpec(space, "cifar10", 0, 1e12, pool=600, rule=FAST)
-    order = spec.order(REGISTRY)
+    order = spec.order([REGISTRY.get(n) for n in spec.check(REGISTRY)])
     trained = set(training_set(300, 0).tolist())
     assert len(order) < 600 and not trained & set(order)
     result = find(spec, REGISTRY, Context.of("cifar10", 0), Store(tmp_path / "r.sqlite"),

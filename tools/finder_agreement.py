@@ -25,7 +25,7 @@ import numpy as np
 
 from benchmark.executors import LocalExecutor
 from benchmark.find.driver import OBJECTIVES, Counting, FindSpec, Reader, find
-from benchmark.find.race import Rule, best_per_bracket
+from benchmark.find.race import Rule, best_per_bracket, best_within
 from nb201 import groundtruth as gt
 from nb201.catalog import DEFAULT_RESULTS
 from nb201.context import Context
@@ -35,18 +35,12 @@ from nb201.store import Store
 from proxies import REGISTRY
 
 
-def best_within(costs: dict[str, float], values: dict[str, float], up_to: float) -> str | None:
-    """The candidate of highest fidelity among those costing at most ``up_to`` per arch."""
-    within = [n for n, c in costs.items() if c <= up_to and math.isfinite(values[n])]
-    return min(within, key=lambda n: (-values[n], costs[n], n)) if within else None
-
-
 def brute_force(spec: FindSpec, ctx: Context, store: Store, progress: bool) -> dict:
     """Every candidate on the whole pool: fidelity, cost per arch, best per bracket, charged s."""
-    candidates = spec.check(REGISTRY)
-    pool = gt.sample(spec.pool, spec.pool_seed)
-    reader = Reader({n: REGISTRY.get(n) for n in candidates}, pool, ctx, store, progress,
-                    Counting(LocalExecutor()))
+    proxies = {n: REGISTRY.get(n) for n in spec.check(REGISTRY)}
+    pool = spec.order(proxies.values())        # the finder's pool (its order does not matter)
+    candidates = list(proxies)
+    reader = Reader(proxies, pool, ctx, store, progress, Counting(LocalExecutor()))
     reader.read(candidates, len(pool))
     truth = gt.vector(spec.dataset, spec.truth)[pool]
     metric = OBJECTIVES[spec.objective]

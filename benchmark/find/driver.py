@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.metrics import kendall_tau, retrieval
+from analysis.metrics import kendall_tau, pareto_front, retrieval
 from nb201 import groundtruth as gt
 from nb201.catalog import check_seed, dataset_spec, derive_seed
 from nb201.context import Context
@@ -98,15 +98,12 @@ class FindSpec:
                 "pool_seed": self.pool_seed, "proxy_seed": self.proxy_seed,
                 "rule": dataclasses.asdict(self.rule), "version": VERSION}
 
-    def order(self, registry: Registry | None = None) -> list[int]:
-        """The pool in the finder seed's order: round k reads its first n_k archs. Archs that a
-        candidate must not be judged on (a learned proxy's training archs at the proxy seed:
-        :meth:`nb201.api.Proxy.excluded`) are left out of the pool."""
-        pool = gt.sample(self.pool, self.pool_seed)
-        if registry is not None:
-            own = frozenset().union(*(registry.get(n).excluded(self.proxy_seed)
-                                    for n in self.check(registry)))
-            pool = [i for i in pool if i not in own]
+    def order(self, proxies=()) -> list[int]:
+        """The pool in the finder seed's order: round k reads its first n_k archs. Archs that one
+        of the candidates ``proxies`` must not be judged on (a learned proxy's training archs at
+        the proxy seed: :meth:`nb201.api.Proxy.excluded`) are left out of the pool."""
+        own = frozenset().union(*(p.excluded(self.proxy_seed) for p in proxies))
+        pool = [i for i in gt.sample(self.pool, self.pool_seed) if i not in own]
         perm = np.random.default_rng(derive_seed(self.seed, ORDER_PURPOSE)).permutation(len(pool))
         return [pool[i] for i in perm]
 
@@ -178,9 +175,14 @@ class Reader:
         cost spread over the pool."""
         return float(np.median(self.charges[name])) + self.setups[name][1] / len(self.order)
 
-    def mean_cost(self, name: str) -> float:
-        """Mean charged seconds per arch (what the totals use; one-off costs apart)."""
-        return float(np.mean(self.charges[name]))
+    def per_arch(self, names) -> float:
+        """What reading ``names`` on one more arch charges: per schedule, the mean charge per arch
+        of its dearest read (reads of one schedule share one run; one-off costs apart)."""
+        schedules: dict[str, float] = {}
+        for name in names:
+            mean = float(np.mean(self.charges[name]))
+            schedules[self.schedule[name]] = max(schedules.get(self.schedule[name], 0.0), mean)
+        return sum(schedules.values())
 
     @property
     def spent_s(self) -> float:
@@ -193,7 +195,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
     command's JSON object."""
     candidates = spec.check(registry)
     proxies = {name: registry.get(name) for name in candidates}
-    order = spec.order(registry)
+    order = spec.order(proxies.values())
     truth = gt.vector(spec.dataset, spec.truth)[order]
     sizes = spec.rule.sizes(len(order))
     counting = Counting(executor or LocalExecutor())
@@ -230,11 +232,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
             stop = "pool exhausted"
             break
         extra = sizes[number + 1] - n
-        by_schedule: dict[str, float] = {}
-        for name in growing:
-            schedule = reader.schedule[name]
-            by_schedule[schedule] = max(by_schedule.get(schedule, 0.0), reader.mean_cost(name))
-        if reader.spent_s + extra * sum(by_schedule.values()) > spec.budget_s:
+        if reader.spent_s + extra * reader.per_arch(growing) > spec.budget_s:
             stop = (f"budget: round {number + 1} ({sizes[number + 1]} archs) would exceed "
                     f"{spec.budget_s:g} s")
             break
@@ -242,16 +240,14 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
     for name in growing:
         stopped[name] = stop
     front_costs = {name: reader.cost(name) for name in live}
-    on_front = _point_front(front_costs, {name: fidelity[name].value for name in live})
+    ranked = sorted(live)             # exact ties on the front go to the first name
+    mask = pareto_front([front_costs[n] for n in ranked], [fidelity[n].value for n in ranked])
+    on_front = {n for n, on in zip(ranked, mask) if on}
     front = sorted(({"name": name, "kind": proxies[name].kind, "cost_per_arch_s": front_costs[name],
                      **fidelity[name].json(), "on_point_front": name in on_front,
                      "stopped": stopped[name]} for name in live),
                     key=lambda row: (row["cost_per_arch_s"], row["name"]))
-    schedules: dict[str, float] = {}
-    for name in candidates:
-        schedule = reader.schedule[name]
-        schedules[schedule] = max(schedules.get(schedule, 0.0), reader.mean_cost(name))
-    brute = final_n * sum(schedules.values()) + reader.setup_s
+    brute = final_n * reader.per_arch(candidates) + reader.setup_s
     config = spec.config(candidates)
     result = {**config, "front": front, "dropped": dropped, "rounds": rounds, "stop": stop,
               "final_n": final_n, "spent_s": reader.spent_s, "brute_force_s": brute,
@@ -262,20 +258,6 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
               "device": _device(ctx, proxies), "computed_archs": counting.archs}
     FindResults(store).put(result)
     return result
-
-
-def _point_front(costs: dict[str, float], values: dict[str, float]) -> set[str]:
-    """The names no other beats on the point estimates (no dearer and strictly better)."""
-    best, out = -math.inf, set()
-    for name in sorted(costs, key=lambda k: (costs[k], -_finite(values[k]), k)):
-        if _finite(values[name]) > best:
-            out.add(name)
-            best = _finite(values[name])
-    return out
-
-
-def _finite(x: float) -> float:
-    return x if math.isfinite(x) else -math.inf
 
 
 def _device(ctx: Context, proxies: dict) -> str:

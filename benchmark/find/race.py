@@ -202,8 +202,15 @@ def best_per_bracket(costs: dict[str, float], values: dict[str, float]) -> list[
     high = max(FLOOR_DECADE, math.ceil(math.log10(max(max(known.values()), 1e-9))))
     out = []
     for k in range(FLOOR_DECADE, high + 1):
-        within = [n for n, c in known.items() if c <= 10.0 ** k]
-        if within:
-            best = min(within, key=lambda n: (-values[n], known[n], n))
+        best = best_within(known, values, 10.0 ** k)
+        if best is not None:
             out.append({"up_to_s": 10.0 ** k, "best": best})
     return out
+
+
+def best_within(costs: dict[str, float], values: dict[str, float], up_to: float) -> str | None:
+    """The candidate of highest fidelity among those costing at most ``up_to`` per arch (ties:
+    the cheaper, then the name); None when none does. Undefined fidelities are left out."""
+    within = [n for n, c in costs.items()
+              if c <= up_to and math.isfinite(values.get(n, math.nan))]
+    return min(within, key=lambda n: (-values[n], costs[n], n)) if within else None
