@@ -187,52 +187,40 @@ def parse_curves(tables, file: str, datasets: tuple[str, ...], seed: int,
                  registry: Registry[Proxy]) -> tuple[CurveEntry, ...]:
     """The ``[[learn]]`` tables of an experiment file, checked (one-line UserErrors)."""
     from proxies.learned.base import MODELS
+
+    from .experiments.checker import Checker
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise UserError(f"{file}: 'learn' must be an array of tables [[learn]]")
     out = []
     for n, table in enumerate(tables, start=1):
-        where = f"{file}: [[learn]] #{n}"
-        for key in table:
-            if key not in LEARN_KEYS:
-                raise UserError(f"{where}: unknown key {key!r}; allowed: {', '.join(LEARN_KEYS)}")
-
-        def get(key, kind, default, what):
-            value = table.get(key, default)
-            if value is None or not isinstance(value, kind) or isinstance(value, bool):
-                raise UserError(f"{where}: {key!r} must be {what}, got {value!r}")
-            return value
-
-        def strings(key, default=None):
-            value = get(key, list, default, "a non-empty list of strings")
-            if not value or not all(isinstance(v, str) and v for v in value):
-                raise UserError(f"{where}: {key!r} must be a non-empty list of strings")
-            return tuple(value)
-
-        train = get("train", list, None, "a list of training-set sizes")
+        c = Checker(f"{file}: [[learn]] #{n}", table, LEARN_KEYS)
+        train = c.get("train", list, None, "a non-empty list of integers")
         if not train or not all(isinstance(k, int) and not isinstance(k, bool) for k in train):
-            raise UserError(f"{where}: 'train' must be a non-empty list of integers, got {train!r}")
+            raise UserError(f"{c.where}: 'train' must be a non-empty list of integers, got {train!r}")
+        features = c.strings("features", None)
+        if features is None:
+            raise UserError(f"{c.where}: 'features' is missing (a list of feature sets)")
         entry = CurveEntry(
-            name=get("name", str, f"learn{n}", "a string"),
-            datasets=strings("datasets", list(datasets)), features=strings("features"),
-            train=tuple(sorted(set(train))), draws=get("draws", int, 5, "an integer"),
-            test=get("test", int, 1000, "an integer"), model=get("model", str, "gbm", "a string"),
-            label=get("label", str, "valid_200", "a string"), single=strings("single", []) if
-            "single" in table else (), seed=seed)
+            name=c.get("name", str, f"learn{n}", "a string"),
+            datasets=c.datasets("datasets", datasets), features=features,
+            train=tuple(sorted(set(train))), draws=c.get("draws", int, 5, "an integer"),
+            test=c.get("test", int, 1000, "an integer"), model=c.get("model", str, "gbm", "a string"),
+            label=c.get("label", str, "valid_200", "a string"), single=c.strings("single", ()),
+            seed=seed)
         if entry.draws < 1:
-            raise UserError(f"{where}: 'draws' must be at least 1, got {entry.draws}")
+            raise UserError(f"{c.where}: 'draws' must be at least 1, got {entry.draws}")
         try:
             MODELS.get(entry.model)
             check_sizes(min(entry.train), entry.test, 1, 0)
             check_sizes(max(entry.train) * entry.draws, entry.test, 1, 0)
             for dataset in entry.datasets:
-                dataset_spec(dataset)
                 for features in entry.features:
                     for k in entry.train:
                         registry.get(entry.proxy(features, k)).check(dataset)
                 for name in entry.single:
                     registry.get(name).check(dataset)
         except UserError as err:
-            raise UserError(f"{where}: {err}") from None
+            raise UserError(f"{c.where}: {err}") from None
         out.append(entry)
     return tuple(out)
 

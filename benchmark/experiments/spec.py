@@ -69,6 +69,8 @@ from nb201.errors import UserError
 from nb201.provenance import DATA_DIR
 from nb201.store import Selection
 
+from .checker import Checker
+
 EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: the run options an experiment file may set (top-level keys named as RunOptions' fields)
 OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
@@ -178,56 +180,7 @@ def load_experiment(name, registry: Registry) -> Experiment:
     return parse_experiment(text, path, registry)
 
 
-class _Checker:
-    """Typed reads of a TOML table with one-line errors naming the file and the place."""
-
-    def __init__(self, where: str, table: dict, allowed: tuple[str, ...]):
-        self.where, self.table = where, table
-        for key in table:
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
-                raise UserError(f"{where}: unknown key {key!r}{hint}")
-
-    def fail(self, key: str, what: str):
-        raise UserError(f"{self.where}: {key!r} must be {what}, got {self.table[key]!r}")
-
-    def get(self, key: str, kind: type, default, what: str):
-        if key not in self.table:
-            return default
-        value = self.table[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.fail(key, what)
-        return value
-
-    def strings(self, key: str, default, allow_empty: bool = False) -> tuple[str, ...]:
-        value = self.get(key, list, None, "a list of strings")
-        if value is None:
-            return default
-        if not all(isinstance(v, str) for v in value) or (not value and not allow_empty):
-            self.fail(key, "a non-empty list of strings" if not allow_empty else "a list of strings")
-        return tuple(value)
-
-    def seeds(self, key: str, default) -> tuple[int, ...]:
-        value = self.get(key, list, None, "a non-empty list of integers")
-        if value is None:
-            return default
-        if not value or not all(is_seed(v) for v in value):
-            self.fail(key, "a non-empty list of integers 0..2**63-1")
-        if len(set(value)) != len(value):
-            self.fail(key, "a list of distinct integers")
-        return tuple(value)
-
-
-def _datasets(c: _Checker, key: str, default) -> tuple[str, ...]:
-    datasets = c.strings(key, default)
-    for d in datasets:
-        if d not in DATASETS:
-            raise UserError(f"{c.where}: unknown dataset {d!r}; choose from {', '.join(DATASETS)}")
-    return datasets
-
-
-def _sample(c: _Checker) -> int:
+def _sample(c: Checker) -> int:
     if "sample" not in c.table:
         raise UserError(f"{c.where}: 'sample' is missing (a number of archs or \"all\")")
     value = c.table["sample"]
@@ -238,7 +191,7 @@ def _sample(c: _Checker) -> int:
     return value
 
 
-def _run_options(top: _Checker) -> RunOptions:
+def _run_options(top: Checker) -> RunOptions:
     """The file's run options (device, fuse, ...), checked as RunOptions checks them."""
     fields = {f.name: f for f in run_option_fields()}
     given = {key: top.get(key, fields[key].metadata["kind"], None, fields[key].metadata["what"])
@@ -254,20 +207,20 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"{path.name}: invalid TOML: {err}") from None
-    top = _Checker(path.name, raw, TOP_KEYS)
+    top = Checker(path.name, raw, TOP_KEYS)
     seeds = top.seeds("seeds", (0,))
     seed = top.get("seed", int, 0, "an integer")
     if not is_seed(seed):
         top.fail("seed", "an integer 0..2**63-1")
-    datasets = _datasets(top, "datasets", ("cifar10",))
+    datasets = top.datasets("datasets", ("cifar10",))
     truth = top.get("truth", str, DEFAULT_TRUTH, "a string")
     if truth not in gt.TRUTHS:
         top.fail("truth", f"one of {', '.join(gt.TRUTHS)}")
     options = _run_options(top)
-    dirs = _Checker(f"{path.name}: [data_dirs]", top.get("data_dirs", dict, {}, "a table"), DATASETS)
+    dirs = Checker(f"{path.name}: [data_dirs]", top.get("data_dirs", dict, {}, "a table"), DATASETS)
     data_dirs = tuple((d, os.path.expandvars(os.path.expanduser(dirs.get(d, str, "", "a path"))))
                       for d in DATASETS if d in dirs.table)
-    report = _Checker(f"{path.name}: [report]", top.get("report", dict, {}, "a table"), REPORT_KEYS)
+    report = Checker(f"{path.name}: [report]", top.get("report", dict, {}, "a table"), REPORT_KEYS)
     main = report.strings("main", (), allow_empty=True)
     groups, names = [], set()
     tables = top.get("group", list, None, "an array of tables [[group]]") or []
@@ -291,14 +244,14 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
         if not isinstance(table, dict):
             raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
         name = table.get("name", f"#{number}")
-        c = _Checker(f"{path.name}: group {name!r}", table, GROUP_KEYS)
+        c = Checker(f"{path.name}: group {name!r}", table, GROUP_KEYS)
         if not isinstance(name, str) or not name or name in names:
             raise UserError(f"{path.name}: group #{number}: 'name' must be a unique non-empty string")
         names.add(name)
         proxies = c.strings("proxies", None)
         if proxies is None:
             raise UserError(f"{c.where}: 'proxies' is missing (a list of proxy names)")
-        group_datasets = _datasets(c, "datasets", datasets)
+        group_datasets = c.datasets("datasets", datasets)
         for p in proxies:
             try:
                 proxy = registry.get(p)

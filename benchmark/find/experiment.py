@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from nb201.errors import UserError
 from nb201.registry import Registry
 
+from benchmark.experiments.checker import Checker
+
 from .driver import FindSpec, find
 from .race import Rule
 
@@ -50,14 +52,6 @@ class FindEntry:
                 f"{s.objective} --pool {s.pool} --n0 {s.rule.n0} --json")
 
 
-def _typed(table: dict, key: str, kind, where: str, default):
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise UserError(f"{where}: {key!r} must be {getattr(kind, '__name__', 'a number')}, "
-                        f"got {value!r}")
-    return value
-
-
 def parse_finds(tables, file: str, datasets: tuple[str, ...], seed: int,
                 registry: Registry) -> tuple[FindEntry, ...]:
     """Every (table, dataset) of the ``[[find]]`` tables, checked (names resolved in
@@ -67,33 +61,27 @@ def parse_finds(tables, file: str, datasets: tuple[str, ...], seed: int,
     entries, names = [], set()
     for number, table in enumerate(tables, start=1):
         name = table.get("name", f"find #{number}")
-        where = f"{file}: [[find]] {name!r}"
-        unknown = [k for k in table if k not in KEYS]
-        if unknown:
-            raise UserError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(KEYS)}")
+        c = Checker(f"{file}: [[find]] {name!r}", table, KEYS)
         if not isinstance(name, str) or not name or name in names:
             raise UserError(f"{file}: [[find]] #{number}: 'name' must be a unique non-empty string")
         names.add(name)
         for key in ("space", "budget"):
             if key not in table:
-                raise UserError(f"{where}: {key!r} is missing")
-        chosen = table.get("datasets", list(datasets))
-        if not isinstance(chosen, list) or not chosen or not all(isinstance(d, str) for d in chosen):
-            raise UserError(f"{where}: 'datasets' must be a non-empty list of strings, got {chosen!r}")
-        for dataset in chosen:
-            spec = FindSpec(_typed(table, "space", str, where, ""), dataset,
-                            _typed(table, "seed", int, where, seed),
-                            float(_typed(table, "budget", (int, float), where, 0)),
-                            _typed(table, "truth", str, where, "valid_200"),
-                            _typed(table, "objective", str, where, "kendall_tau"),
-                            _typed(table, "pool", int, where, 200), pool_seed=seed,
-                            rule=Rule(n0=_typed(table, "n0", int, where, Rule.n0)))
+                raise UserError(f"{c.where}: {key!r} is missing")
+        for dataset in c.datasets("datasets", datasets):
+            spec = FindSpec(c.get("space", str, "", "a string"), dataset,
+                            c.get("seed", int, seed, "an integer"),
+                            float(c.get("budget", (int, float), 0, "a number")),
+                            c.get("truth", str, "valid_200", "a string"),
+                            c.get("objective", str, "kendall_tau", "a string"),
+                            c.get("pool", int, 200, "an integer"), pool_seed=seed,
+                            rule=Rule(n0=c.get("n0", int, Rule.n0, "an integer")))
             try:
                 candidates = spec.check(registry)
             except UserError as err:
-                raise UserError(f"{where}: {err}") from None
+                raise UserError(f"{c.where}: {err}") from None
             entries.append(FindEntry(name, spec, candidates,
-                                     _typed(table, "description", str, where, "")))
+                                     c.get("description", str, "", "a string")))
     return tuple(entries)
 
 
