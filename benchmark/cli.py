@@ -118,6 +118,17 @@ def add_executor_args(p: argparse.ArgumentParser) -> None:
                         "`ray start --head` on this machine (default: start a local Ray instance)")
 
 
+def add_compute_args(p: argparse.ArgumentParser, options: tuple[str, ...],
+                     executor: bool = True) -> None:
+    """The flags every command that scores proxies ends with: ``--results``, the run options
+    ``options``, ``--quiet`` and (with ``executor``) ``--executor`` and ``--ray-address``."""
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+    add_run_options(p, options)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    if executor:
+        add_executor_args(p)
+
+
 @contextmanager
 def executor_from(args, start: bool = True):
     """The executor the options ask for; a Ray one is connected on entry and closed on exit (the
@@ -381,10 +392,7 @@ def build_parser() -> Parser:
     p.add_argument("--nb201-file", help=NB201_FILE_HELP)
     p.add_argument("--versus", help="a proxy to compare with on the same archs (paired bootstrap "
                    "of the Kendall tau difference)")
-    p.add_argument("--results", default=None, help=RESULTS_HELP)
-    add_run_options(p, SCORE_OPTIONS)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_executor_args(p)
+    add_compute_args(p, SCORE_OPTIONS)
 
     p = add("search", cmd_search, "search NB201 with a proxy (or a ladder of proxies) as fitness; "
             "report the truth of what each run finds against its charged cost")
@@ -404,10 +412,7 @@ def build_parser() -> Parser:
                    "final arch on these datasets (NB201: search CIFAR-10, look the answer up)")
     add_search_options(p)
     p.add_argument("--proxy-seed", type=int, default=0, help="seed of the fitness proxies' scores")
-    p.add_argument("--results", default=None, help=RESULTS_HELP)
-    add_run_options(p, SEARCH_OPTIONS)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_executor_args(p)
+    add_compute_args(p, SEARCH_OPTIONS)
 
     p = add("find", cmd_find, "the proxy finder: race candidate proxies (zero-cost, table, "
             "learned, a grid of reduced training settings) on growing arch samples, drop the "
@@ -430,10 +435,7 @@ def build_parser() -> Parser:
                         "`score --sample N --seed 0` scores; default 200)")
     p.add_argument("--n0", type=int, default=25, help="archs of the first round (default 25)")
     p.add_argument("--proxy-seed", type=int, default=0, help="seed of the candidates' scores")
-    p.add_argument("--results", default=None, help=RESULTS_HELP)
-    add_run_options(p, SEARCH_OPTIONS)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_executor_args(p)
+    add_compute_args(p, SEARCH_OPTIONS)
 
     p = add("learn", cmd_learn, "fit a learned proxy on labelled archs and cheap features; judge "
             "it on other archs")
@@ -450,9 +452,7 @@ def build_parser() -> Parser:
     p.add_argument("--repeats", type=int, default=1, help="training-set draws to average")
     p.add_argument("--versus", help="a proxy to compare with on the same test archs (paired "
                    "bootstrap of the Kendall tau difference)")
-    p.add_argument("--results", default=None, help=RESULTS_HELP)
-    add_run_options(p, SEARCH_OPTIONS)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_compute_args(p, SEARCH_OPTIONS, executor=False)
 
     p = add("report", cmd_report, "write tables, figures and an HTML page from the store")
     p.add_argument("--results", default=None, help=RESULTS_HELP)
