@@ -102,6 +102,9 @@ def test_the_space_lists_names_and_the_grid_of_schedules_and_reads():
     assert parse_space("e=2,4 read=1,3 s=16", REGISTRY, "cifar10") == (
         "c1r1s16e2@1", "c1r1s16e4@1", "c1r1s16e4@3")
     assert parse_space("params params,flops", REGISTRY, "cifar10") == ("params", "flops")
+    # a learned proxy's name may hold "=": it is a name, not a factor
+    assert parse_space("params,learned:ridge:50:label=valid_12:graph", REGISTRY, "cifar10") == (
+        "params", "learned:ridge:50:label=valid_12:graph")
 
 
 @pytest.mark.parametrize("text, message", [

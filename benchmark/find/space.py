@@ -1,6 +1,6 @@
 """The finder's search space: a SPEC of space-separated tokens, parsed into candidate proxy names.
 
-- A token without ``=`` is a comma list of registered proxy names (zero-cost, table, learned,
+- A token that is not ``WORD=...`` is a comma list of registered proxy names (zero-cost, table, learned,
   training specs: whatever ``python -m benchmark proxies`` lists or a family resolves).
 - ``FACTOR=v1,v2,...`` tokens give the EcoNAS training grid: ``c``, ``r``, ``s`` (reduction
   factors; default 1: none), ``e`` (epochs of the cosine schedule; required by a grid), ``b``
@@ -62,8 +62,8 @@ def parse_space(text: str, registry: Registry, dataset: str) -> tuple[str, ...]:
     names: list[str] = []
     factors: dict[str, str] = {}
     for token in text.split():
-        if "=" in token:
-            factor, _, values = token.partition("=")
+        factor, eq, values = token.partition("=")
+        if eq and factor.isalpha():    # a proxy name may hold "=" (learned:...:label=L:...)
             if factor not in FACTORS:
                 raise UserError(f"find space: unknown factor {factor!r} in {token!r}; factors: "
                                 f"{', '.join(FACTORS)}")
