@@ -59,11 +59,16 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
             executor: Executor | None = None) -> dict[int, Outcome]:
     """Outcomes of one proxy for one seed: stored ones are read, missing ones (and stored ones that
     do not cover what the proxy reads, :meth:`Proxy.covers`) computed by the executor (default: in
-    this process) in chunks of ``proxy.chunk_size(ctx)`` cut from the sorted indices, each
-    committed as it finishes (a row that was there is replaced by :meth:`Proxy.merge`)."""
+    this process) in chunks of ``proxy.chunk_size(ctx)``, each committed as it finishes (a row
+    that was there is replaced by :meth:`Proxy.merge`). Chunks are cut from ``indices`` in the
+    order given (a sample's random order: a computation cut short leaves a random subset), on
+    CUDA from the sorted indices (there a chunk is one fused group, whose rounding depends on
+    which archs share it)."""
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
-    missing = sorted(i for i in set(indices) if i not in done or not proxy.covers(done[i]))
+    missing = [i for i in dict.fromkeys(indices) if i not in done or not proxy.covers(done[i])]
+    if ctx.device.type == "cuda":       # a CUDA chunk is one fused group: the same archs each time
+        missing.sort()
     if not missing:
         return done
     if ctx.state_dir is None:

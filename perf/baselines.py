@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from nb201.training import engine
+from nb201.training import engine, torch_trainer
 from nb201.training.data import Split
 from nb201.training.recipe import Recipe
 
@@ -62,7 +62,7 @@ def naive_train(arch, index: int, data: tuple, recipe: Recipe, num_classes: int,
     torch.manual_seed(seed)
     train_x, train_y, valid_x, valid_y = data
     net = engine.init_network(arch, recipe, num_classes, seed, index).to(device)
-    optimizer = engine.make_optimizer(net, recipe)
+    optimizer = torch_trainer.make_optimizer(net.parameters(), recipe)
     loader = dict(batch_size=recipe.batch_size, num_workers=workers, persistent_workers=workers > 0)
     train_loader = DataLoader(PerSampleImages(train_x, train_y, recipe, True), shuffle=True, **loader)
     valid_loader = DataLoader(PerSampleImages(valid_x, valid_y, recipe, False), shuffle=False, **loader)
@@ -97,7 +97,7 @@ def tight_train(arch, index: int, split: Split, recipe: Recipe, seed: int, devic
     net = engine.init_network(arch, recipe, split.num_classes, seed, index).to(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)
-    optimizer = engine.make_optimizer(net, recipe)
+    optimizer = torch_trainer.make_optimizer(net.parameters(), recipe)
     mean = torch.tensor(recipe.mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(recipe.std, device=device).view(1, 3, 1, 1)
     x_all, y_all, pad = split.train_x, split.train_y, split.padding

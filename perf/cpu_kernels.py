@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 from nb201 import groundtruth as gt
-from nb201.training import engine
+from nb201.training import torch_trainer
 from nb201.training.fused import BoxPool
 from nb201.training.kernels import Conv2d
 from perf.profile_training import one_network
@@ -44,10 +44,10 @@ def _model(index: int, recipe, resolution: int):
 def step_ms(index: int, recipe, resolution: int, steps: int = 8) -> float:
     model, optimizer, x, y = _model(index, recipe, resolution)
     for _ in range(2):
-        engine.train_step(model, optimizer, x, y)
+        torch_trainer.train_step(model, optimizer, x, y)
     began = time.perf_counter()
     for _ in range(steps):
-        engine.train_step(model, optimizer, x, y)
+        torch_trainer.train_step(model, optimizer, x, y)
     return (time.perf_counter() - began) / steps * 1e3
 
 
@@ -56,11 +56,11 @@ def conv_calls(indices: list[int], recipe, resolution: int, top: int = 10) -> li
     slowest in total first."""
     models = [_model(i, recipe, resolution) for i in indices]
     for model, optimizer, x, y in models:
-        engine.train_step(model, optimizer, x, y)
+        torch_trainer.train_step(model, optimizer, x, y)
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         for model, optimizer, x, y in models:
             for _ in range(5):
-                engine.train_step(model, optimizer, x, y)
+                torch_trainer.train_step(model, optimizer, x, y)
     rows = [e for e in prof.key_averages(group_by_input_shape=True)
             if e.key in ("aten::mkldnn_convolution", "aten::convolution_backward")]
     rows.sort(key=lambda e: -e.self_cpu_time_total)

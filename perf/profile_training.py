@@ -1,14 +1,19 @@
-"""Where a training step's time goes: torch.profiler over the engine's steps and evaluation for a
-few archs, one network at a time on one thread (as each engine worker runs), grouped by operator.
+"""Where a training step's time goes, per op class, with either of the engine's trainers: one
+network at a time on one thread (as each engine worker runs it), in milliseconds per step.
 
-    python perf/profile_training.py --proxy c4r4s0e2 --archs 4 [--steps 20] [--eval-images 5000]
+    python perf/profile_training.py --proxy c4r4s0e2 --archs 13835,6311 [--steps 20] [--trainer direct,torch]
 
-Prints, per phase (train steps, evaluation), the operators' share of self CPU time, and the
-seconds per step and per 1,000 evaluated images.
+``--archs`` is a number (sampled with ``--seed``) or a list of NB201 indices. The torch trainer is
+profiled with torch.profiler (self CPU time per operator, grouped by :data:`KINDS`); the direct
+trainer by timing each kernel call of its recorded passes (grouped by :data:`DIRECT_KINDS`). In
+both, ``python and other`` is the step's wall time less what the ops account for (the
+interpreter, autograd's bookkeeping, profiler overhead for torch). Prints JSON: per trainer and
+arch, the ms per step of each op class and in all, and the seconds per 1,000 evaluated images.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import time
@@ -18,84 +23,133 @@ from torch.profiler import ProfilerActivity, profile
 
 from nb201 import groundtruth as gt
 from nb201.context import Context
-from nb201.training import data, engine
-from nb201.training.fused import fuse
-from proxies.training import recipe_for
+from nb201.training import data, direct, engine
 
-#: operator name -> the part of the network it belongs to
-KINDS = {"conv": ("convolution", "conv2d", "mkldnn_convolution"),
+#: torch operator name -> op class
+KINDS = {"conv forward": ("mkldnn_convolution", "convolution", "conv2d"),
+         "conv backward (input and weight)": ("convolution_backward",),
          "batch norm": ("batch_norm",), "relu": ("relu", "threshold", "clamp_min"),
-         "sgd step": ("_foreach", "sgd"), "elementwise add/mul/copy": ("add", "mul", "copy", "div",
-                                                                       "sub", "fill", "zero"),
-         "indexing (crop, flip, permute)": ("index", "gather", "select", "pad", "cat", "split",
-                                            "slice", "constant_pad"),
+         "optimizer": ("_foreach", "sgd"), "adds, zeros, copies": ("add", "mul", "copy", "div",
+                                                                   "sub", "fill", "zero"),
+         "data (crop, flip, normalise), permutes": ("index", "gather", "select", "pad", "cat",
+                                                    "split", "slice", "constant_pad"),
          "pooling": ("pool", "mean"), "loss": ("cross_entropy", "log_softmax", "nll"),
-         "linear": ("mm", "einsum", "bmm", "linear", "addmm")}
+         "matrix products (small-map convs, head)": ("mm", "einsum", "bmm", "linear", "addmm")}
+#: direct kernel -> op class (the same classes)
+DIRECT_KINDS = {"conv forward": ("conv3", "conv1", "dense_weights"),
+                "conv backward (input and weight)": ("conv3_scatter", "conv3_weight_grad",
+                                                     "conv1_weight_grad", "dense_weights_grad",
+                                                     "conv3 (input gradient)", "conv1 (input gradient)"),
+                "matrix products (small-map convs, head)": ("_mm", "linear", "linear_grad"),
+                "batch norm": ("bn_train", "bn_grad", "bn_eval", "bn_of_zeros", "channel_sums"),
+                "relu": ("relu_pad", "relu_grad"), "adds, zeros, copies": ("add",),
+                "pooling": ("box3", "box3_grad", "pool2", "pool2_grad", "pool_features",
+                            "pool_features_grad"),
+                "loss": ("cross_entropy",), "optimizer": ("sgd",),
+                "data (crop, flip, normalise), permutes": ("gather_batch", "images_to_padded")}
 
 
-def kind_of(name: str) -> str:
+def kind_of(name: str, kinds: dict) -> str:
     name = name.lower()
-    for kind, keys in KINDS.items():
-        if any(k in name for k in keys):
+    for kind, keys in kinds.items():
+        if any(k == name if kinds is DIRECT_KINDS else k in name for k in keys):
             return kind
-    return "other"
+    return "python and other"
 
 
-def one_network(index: int, recipe, num_classes: int, seed: int):
-    """NB201 arch ``index`` as one engine worker trains it on a CPU: a fused group of one network
-    in the engine's per-stage memory layout, and its optimizer."""
-    net = engine.init_network(gt.arch_of(index), recipe, num_classes, seed, index)
-    model = engine.apply_layout(fuse([net]), torch.device("cpu"))
-    return model, engine.make_optimizer(model, recipe)
-
-
-def shares(prof) -> dict[str, float]:
-    totals: dict[str, float] = {}
+def torch_profile(trainer, batches) -> dict[str, float]:
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        began = time.perf_counter()
+        for batch in batches:
+            trainer.step(*batch)
+        wall = time.perf_counter() - began
+    totals: dict[str, float] = collections.Counter()
     for event in prof.key_averages():
         if event.key.startswith(("aten::", "Optimizer")):
-            kind = kind_of(event.key)
-            totals[kind] = totals.get(kind, 0.0) + event.self_cpu_time_total
-    whole = sum(totals.values()) or 1.0
-    return {k: round(100 * v / whole, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+            totals[kind_of(event.key.removeprefix("aten::"), KINDS)] += event.self_cpu_time_total / 1e6
+    return _per_step(totals, wall, len(batches))
+
+
+def direct_profile(trainer, batches) -> dict[str, float]:
+    totals: dict[str, float] = collections.Counter()
+
+    def timed(fn, name):
+        def call(*args):
+            began = time.perf_counter()
+            fn(*args)
+            totals[name] += time.perf_counter() - began
+        return call
+
+    def name_of(fn, args) -> str:
+        name = getattr(fn, "__name__", "other")
+        if name in ("conv3", "conv1") and args[5]:             # transposed: an input gradient
+            return f"{name} (input gradient)"
+        return name
+
+    for d in trainer.nets:
+        for program in d.programs.values():
+            program[:] = [(timed(fn, name_of(fn, args)), args) for fn, args in program]
+    kernels = {name: getattr(direct.k, name) for name in ("gather_batch", "sgd")}
+    try:
+        for name, fn in kernels.items():
+            setattr(direct.k, name, timed(fn, name))
+        began = time.perf_counter()
+        for batch in batches:
+            trainer.step(*batch)
+        wall = time.perf_counter() - began
+    finally:
+        for name, fn in kernels.items():
+            setattr(direct.k, name, fn)
+    grouped = collections.Counter()
+    for name, seconds in totals.items():
+        grouped[kind_of(name, DIRECT_KINDS)] += seconds
+    return _per_step(grouped, wall, len(batches))
+
+
+def _per_step(totals, wall: float, steps: int) -> dict[str, float]:
+    out = {k: round(1e3 * v / steps, 3) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+    out["python and other"] = round(1e3 * (wall - sum(totals.values())) / steps, 3)
+    out["step"] = round(1e3 * wall / steps, 3)
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--proxy", default="c4r4s0e2")
-    parser.add_argument("--archs", type=int, default=4)
+    parser.add_argument("--archs", default="13835,6311")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--eval-images", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trainer", default=",".join(engine.KERNELS))
     args = parser.parse_args(argv)
+    from proxies.training import recipe_for
     torch.set_num_threads(1)
     recipe, _ = recipe_for(args.proxy)
     split = data.prepare(Context("cifar10", seed=args.seed).images, recipe, args.seed, "cpu")
+    split = data.Split(split.train_x, split.train_y, split.valid_x[:args.eval_images],
+                       split.valid_y[:args.eval_images], split.padding, split.num_classes,
+                       split.resolution)
     batches = data.epoch_batches(len(split.train_y), recipe.batch_size, split.padding, args.seed, 0)
-    batches = (batches * (1 + args.steps // max(1, len(batches))))[:args.steps]
-    out = {"proxy": args.proxy, "load_average_before": os.getloadavg()[0], "step_s": [], "eval_s_per_1000": []}
-    train_prof, eval_prof = [], []
-    for index in gt.sample(args.archs, args.seed):
-        model, optimizer = one_network(int(index), recipe, split.num_classes, args.seed)
-        for idx, dy, dx, flips in batches[:2]:        # warm-up
-            engine.train_step(model, optimizer, data.batch_images(split, recipe, idx, dy, dx, flips,
-                                                                  model.input_format), split.train_y[idx])
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+    batches = (batches * (1 + args.steps // max(1, len(batches))))[:args.steps + 2]
+    indices = ([int(i) for i in args.archs.split(",")] if "," in args.archs or not args.archs.isdigit()
+               or int(args.archs) > 64 else gt.sample(int(args.archs), args.seed))
+    out = {"proxy": args.proxy, "load_average_before": os.getloadavg()[0], "trainers": {}}
+    for name in args.trainer.split(","):
+        if name == "direct":
+            direct.warm()
+        rows = out["trainers"][name] = {}
+        for index in indices:
+            net = engine.init_network(gt.arch_of(int(index)), recipe, split.num_classes, args.seed,
+                                      int(index))
+            trainer = engine.make_trainer(name, [net], None, recipe, split, torch.device("cpu"), None)
+            for batch in batches[:2]:                       # warm-up (and recording)
+                trainer.step(*batch)
+            profiler = direct_profile if name == "direct" else torch_profile
+            row = profiler(trainer, batches[2:])
             began = time.perf_counter()
-            for idx, dy, dx, flips in batches:
-                x = data.batch_images(split, recipe, idx, dy, dx, flips, model.input_format)
-                engine.train_step(model, optimizer, x, split.train_y[idx])
-            out["step_s"].append((time.perf_counter() - began) / len(batches))
-        train_prof.append(shares(prof))
-        n = min(args.eval_images, len(split.valid_y))
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            began = time.perf_counter()
-            engine.evaluate(model, split.valid_x[:n], split.valid_y[:n], recipe)
-            out["eval_s_per_1000"].append((time.perf_counter() - began) / n * 1000)
-        eval_prof.append(shares(prof))
-    out["train_shares_%"] = {k: round(sum(p.get(k, 0) for p in train_prof) / len(train_prof), 1)
-                             for k in train_prof[0]}
-    out["eval_shares_%"] = {k: round(sum(p.get(k, 0) for p in eval_prof) / len(eval_prof), 1)
-                            for k in eval_prof[0]}
+            trainer.accuracies()
+            row["eval_s_per_1000_images"] = round((time.perf_counter() - began) / len(split.valid_y) * 1e3, 4)
+            rows[str(index)] = row
     out["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(out, indent=1))
     return out

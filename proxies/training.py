@@ -207,12 +207,15 @@ class TrainingProxy(Proxy):
                 f"trained (continuing a run pays only the extra epochs)")
 
     def fingerprint(self, ctx) -> dict:
-        """The base fingerprint plus the whole recipe, the engine's version, amp and the device
-        class; on CUDA also the fused group size (stacked networks round differently; on a CPU
-        each network trains alone, whatever the chunk)."""
+        """The base fingerprint plus the whole recipe, the engine's version and trainer, amp and
+        the device class; on CUDA also the fused group size (stacked networks round differently;
+        on a CPU each network trains alone, whatever the chunk)."""
         device = torch.device(ctx.device)
+        resolution = self.recipe.resolution(dataset_spec(ctx.dataset).resolution)
         return {**super().fingerprint(ctx), "recipe": self.recipe.identity(),
-                "engine": engine.ENGINE_VERSION, "amp": ctx.amp, "device": device.type,
+                "engine": engine.ENGINE_VERSION,
+                "kernels": engine.kernels(device, ctx.amp, self.recipe, resolution),
+                "amp": ctx.amp, "device": device.type,
                 "group": self.chunk_size(ctx) if device.type == "cuda" else 1}
 
     def describe(self) -> dict:

@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nb201.space import Arch
-from nb201.training import processes, sizing
+from nb201.training import processes
 from nb201.training.fused import BoxPool
 from nb201.training.kernels import Conv2d
 
@@ -120,14 +119,6 @@ def test_processes_report_a_failure_and_a_dead_worker():
 
     with pytest.raises(RuntimeError, match="exit code 0"):
         processes.run(leaves, 2, 2, lambda m: None)
-
-
-def test_relative_cost_counts_live_convolutions_and_pools():
-    skips = Arch.parse("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
-    dead = Arch.parse("|skip_connect~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|skip_connect~1|none~2|")
-    two = Arch.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|skip_connect~2|")
-    assert sizing.relative_cost(skips) == sizing.relative_cost(dead) == 1.0    # node 2 is dead
-    assert sizing.relative_cost(two) == 4.0
 
 
 def test_workers_die_with_a_killed_parent(tmp_path):

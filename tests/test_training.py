@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from nb201.errors import UserError
 from nb201.network import Network
 from nb201.space import OPS, Arch
-from nb201.training import augment, data, engine, sizing
+from nb201.training import augment, data, engine, sizing, torch_trainer
 from nb201.training.fused import FusedNetwork, fold_batchnorm, fuse, live_ops, unfuse
 from nb201.training.recipe import NB201, Recipe, matches, parse
 
@@ -169,9 +169,9 @@ def test_fuse_unfuse_roundtrip_and_forward_equal(float64):
 def test_every_op_and_degenerate_cells_train(arch, float64):
     nets = _nets([arch, THREE[0]])
     fused = fuse(nets)
-    optimizer = engine.make_optimizer(fused, SMALL)
+    optimizer = torch_trainer.make_optimizer(fused.parameters(), SMALL)
     for x, y in _batches(2):
-        losses = engine.train_step(fused, optimizer, x, y)
+        losses = torch_trainer.train_step(fused, optimizer, x, y)
         assert torch.isfinite(losses).all()
     fused.eval()
     x = torch.randn(4, 3, 8, 8)
@@ -202,8 +202,8 @@ def _train_fused_and_separate(archs, steps, recipe=SMALL):
     networks use torch's optimizer and loss directly (the reference)."""
     batches = _batches(steps)
     fused = fuse(_nets(archs))
-    optimizer = engine.make_optimizer(fused, recipe)
-    fused_losses = torch.stack([engine.train_step(fused, optimizer, x, y,
+    optimizer = torch_trainer.make_optimizer(fused.parameters(), recipe)
+    fused_losses = torch.stack([torch_trainer.train_step(fused, optimizer, x, y,
                                                   label_smoothing=recipe.label_smoothing)
                                 for x, y in batches])
     separate, separate_losses = _nets(archs), []
@@ -299,7 +299,7 @@ def test_fusion_does_not_leak_between_networks():
     fused = fuse(nets)
     x, y = _batches(1)[0]
     logits = fused(x)
-    loss = engine.network_losses(logits, y)
+    loss = torch_trainer.network_losses(logits, y)
     grads = torch.autograd.grad(loss[0] * 1e6 + loss[1], fused.stem[0].weight)[0].view(3, 4, 3, 3, 3)
     assert grads[2].abs().max() == 0 and grads[0].abs().max() > 0
 
@@ -347,9 +347,9 @@ def test_epoch_batches_cover_the_data_and_drop_singletons():
 
 def test_folded_batchnorm_is_the_eval_mode_network(float64):
     fused = fuse(_nets(THREE + [DISCONNECTED]))
-    optimizer = engine.make_optimizer(fused, SMALL)
+    optimizer = torch_trainer.make_optimizer(fused.parameters(), SMALL)
     for x, y in _batches(3):
-        engine.train_step(fused, optimizer, x, y)       # BN statistics and affine away from init
+        torch_trainer.train_step(fused, optimizer, x, y)       # BN statistics and affine away from init
     folded = fold_batchnorm(fused)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.stem)
     assert fused.training                                 # the original is left as it was
@@ -362,10 +362,10 @@ def test_channels_last_gives_the_same_training(float64):
     batches = _batches(2)
     a = fuse(_nets(THREE))
     b = fuse(_nets(THREE)).to(memory_format=torch.channels_last)
-    oa, ob = engine.make_optimizer(a, SMALL), engine.make_optimizer(b, SMALL)
+    oa, ob = torch_trainer.make_optimizer(a.parameters(), SMALL), torch_trainer.make_optimizer(b.parameters(), SMALL)
     for x, y in batches:
-        la = engine.train_step(a, oa, x, y)
-        lb = engine.train_step(b, ob, x.contiguous(memory_format=torch.channels_last), y)
+        la = torch_trainer.train_step(a, oa, x, y)
+        lb = torch_trainer.train_step(b, ob, x.contiguous(memory_format=torch.channels_last), y)
         _close(la, lb)
 
 
@@ -378,7 +378,7 @@ def test_evaluate_is_accuracy_in_percent(float64):
     for k, net in enumerate(nets):
         net.eval()
         y = net(normalized).argmax(1)
-        acc = engine.evaluate(fused, x, y, SMALL, chunk=7)
+        acc = torch_trainer.evaluate(fused, x, y, SMALL, chunk=7)
         assert acc[k] == 100.0
 
 

@@ -1,5 +1,10 @@
-"""The training engine: networks trained under a :class:`Recipe`, K at a time (fused), evaluated
-only after the epochs that are asked for, and continued from a saved :class:`RunState`.
+"""The training engine: networks trained under a :class:`Recipe`, evaluated only after the epochs
+that are asked for, and continued from a saved :class:`RunState`.
+
+Two trainers do the work (:func:`make_trainer`, named by :func:`kernels`, which every stored run's
+fingerprint records): on a CPU the direct kernels (:mod:`nb201.training.direct`: one network at a
+time, forward and backward written for these small maps); on CUDA, and on a CPU with autocast,
+PyTorch on K networks fused into one module (:mod:`nb201.training.torch_trainer`).
 
 Everything random is a function of the seed (batches, crops, flips, the training subset, the
 validation subset: :mod:`nb201.training.data`) or of (seed, arch index) (the initial weights),
@@ -21,23 +26,20 @@ import math
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Protocol
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from nb201.catalog import derive_seed
 from nb201.network import Network
 from nb201.space import Arch
 
-from . import processes
-from .augment import normalize
-from .data import INIT, Split, batch_images, epoch_batches
-from .fused import FusedNetwork, fold_batchnorm, fuse, load_momentum, momentum_of, unfuse
+from . import direct, processes
+from .data import INIT, Split, epoch_batches
 from .recipe import Recipe
 from .sizing import CPU_NETWORKS_PER_GROUP, relative_cost
+from .torch_trainer import TorchTrainer
 
 #: Bump whenever a change alters what a run computes (batches, initialisation, kernels' grouping,
 #: evaluation): stored runs and saved run states of other versions are then not reused.
@@ -45,7 +47,46 @@ from .sizing import CPU_NETWORKS_PER_GROUP, relative_cost
 #: 3: on a CPU, convolutions and average pools of small maps as matrix products
 #: (:mod:`nb201.training.kernels`, :class:`~nb201.training.fused.BoxPool`): the same sums in
 #: another order, so other float rounding.
-ENGINE_VERSION = 3
+#: 4: on a CPU, the direct kernels (:mod:`nb201.training.direct`): each network's forward and
+#: backward pass written out for small maps, batch innermost; the same sums in another order
+#: (equal to PyTorch's in float64, tests/test_direct.py), so other float rounding. Batches, crops,
+#: initialisation and evaluation are unchanged. The optimizer steps all of a network's parameters
+#: as one flat tensor (the same elementwise update).
+ENGINE_VERSION = 4
+#: The trainers, by the name :func:`kernels` gives (and fingerprints record).
+KERNELS = ("direct", "torch")
+
+
+class Trainer(Protocol):
+    """What the engine's loop asks of a trainer of one group of networks."""
+
+    def set_lr(self, lr: float) -> None: ...
+
+    def step(self, idx: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flips: torch.Tensor
+             ) -> torch.Tensor:
+        """One optimizer step on the batch of training images ``idx`` (cropped at ``dy``, ``dx``,
+        flipped where ``flips``); each network's mean loss."""
+
+    def accuracies(self) -> list[float]:
+        """Each network's top-1 accuracy (%) on the split's held-out images."""
+
+    def states(self) -> list[tuple[dict, dict]]:
+        """Each network's (weights, optimizer state) as :class:`RunState` holds them."""
+
+
+def kernels(device: torch.device | str, amp: str | None, recipe: Recipe, resolution: int) -> str:
+    """The trainer of ``recipe`` at ``resolution`` pixels on ``device``: ``direct`` where
+    :func:`nb201.training.direct.supports` it (small networks on a CPU), else ``torch``."""
+    return "direct" if direct.supports(device, amp, recipe.width, resolution) else "torch"
+
+
+def make_trainer(name: str, nets: list[Network], momenta: list[dict] | None, recipe: Recipe,
+                 split: Split, device: torch.device, amp: str | None) -> Trainer:
+    """The trainer ``name`` (of :data:`KERNELS`) for ``nets``, from their optimizer states
+    ``momenta`` (None: from scratch)."""
+    if name == "direct":
+        return direct.DirectTrainer(nets, momenta, recipe, split)
+    return TorchTrainer(nets, momenta, recipe, split, device, amp)
 
 
 def init_network(arch: Arch, recipe: Recipe, num_classes: int, seed: int, index: int) -> Network:
@@ -53,103 +94,6 @@ def init_network(arch: Arch, recipe: Recipe, num_classes: int, seed: int, index:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, INIT, index))
         return Network(arch, channels=recipe.width, cells=recipe.cells, num_classes=num_classes)
-
-
-def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    """The recipe's optimizer over every parameter (weight decay included on BN, as NB201 does):
-    NB201's SGD (Nesterov momentum), or Adam / AdamW with the recipe's lr and weight decay. Each
-    is elementwise, so every fused network's update is its own."""
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,
-                               foreach=True)
-    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
-    return kind(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, foreach=True)
-
-
-def network_losses(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0
-                   ) -> torch.Tensor:
-    """Mean cross-entropy of each network: logits (N, K, classes), targets (N,) -> (K,), in at
-    least float32 (bf16 logits are widened; float64 stays float64)."""
-    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
-    per_image = F.cross_entropy(logits.transpose(1, 2),
-                                targets[:, None].expand(-1, logits.shape[1]), reduction="none",
-                                label_smoothing=label_smoothing)
-    return per_image.mean(0)
-
-
-def _autocast(device: torch.device, amp: str | None):
-    if amp is None:
-        return nullcontext()
-    return torch.autocast(device.type, dtype={"bf16": torch.bfloat16}[amp])
-
-
-def train_step(model: FusedNetwork, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-               y: torch.Tensor, amp: str | None = None, label_smoothing: float = 0.0
-               ) -> torch.Tensor:
-    """One SGD step on the sum over networks of each network's mean loss (so each network's
-    gradient is its own). Returns the K losses (detached)."""
-    with _autocast(x.device, amp):
-        losses = network_losses(model(x), y, label_smoothing)
-    optimizer.zero_grad(set_to_none=True)
-    losses.sum().backward()
-    optimizer.step()
-    return losses.detach()
-
-
-@torch.inference_mode()
-def evaluate(model: FusedNetwork, x: torch.Tensor, y: torch.Tensor, recipe: Recipe,
-             amp: str | None = None, chunk: int | None = None) -> list[float]:
-    """Top-1 accuracy (%) of each network on uint8 images ``x``, BN in eval mode (folded into the
-    convs: :func:`fold_batchnorm`), images normalised to the model's dtype."""
-    k = len(model.archs)
-    model = fold_batchnorm(model)
-    dtype = _dtype(model)
-    chunk = chunk or _eval_chunk(k, recipe.width, x.shape[-1])
-    correct = torch.zeros(k, dtype=torch.int64, device=x.device)
-    for start in range(0, len(y), chunk):
-        batch = normalize(x[start:start + chunk], recipe.mean, recipe.std, dtype)
-        with _autocast(batch.device, amp):
-            logits = model(batch.contiguous(memory_format=model.input_format))
-        correct += (logits.argmax(-1) == y[start:start + chunk, None]).sum(0)
-    return (100.0 * correct.double() / max(1, len(y))).tolist()
-
-
-#: On a CPU, stages whose networks have fewer channels than this run in NCHW, the others in
-#: channels-last. Measured (CPU time, one thread, batch 256): at 4 channels, 8x8 a 3x3 conv takes
-#: 0.73 ms in NCHW against 1.32 ms channels-last and training-mode BN 0.23 against 0.95 ms; from 8
-#: channels channels-last wins (8 channels, 16x16: conv 2.9 against 11.3 ms; BN 1.4 against 2.1).
-CPU_CHANNELS_LAST_FROM = 8
-
-
-def apply_layout(model: FusedNetwork, device: torch.device) -> FusedNetwork:
-    """Put ``model`` (on ``device``) in the faster memory format per stage: channels-last on CUDA;
-    on a CPU NCHW for stages of fewer than :data:`CPU_CHANNELS_LAST_FROM` channels per network.
-    Sets ``model.input_format``. Activations follow the weights' format from layer to layer."""
-    model.to(memory_format=torch.channels_last)
-    model.input_format = torch.channels_last
-    if torch.device(device).type != "cpu":
-        return model
-    first = model.width // 4
-    for s, modules in enumerate(model.stages()):
-        if first * 2 ** s < CPU_CHANNELS_LAST_FROM:
-            for module in modules:
-                module.to(memory_format=torch.contiguous_format)
-            if s == 0:
-                model.input_format = torch.contiguous_format
-    return model
-
-
-def _eval_chunk(networks: int, width: int, resolution: int) -> int:
-    """Images per evaluation forward pass: about 2**19 stacked activations per feature map (2 MB:
-    measured fastest on a 2-core CPU at C=4, 8x8; larger maps fall out of the caches)."""
-    return int(np.clip(2 ** 19 // (networks * width * resolution * resolution), 64, 8192))
-
-
-def _dtype(model: torch.nn.Module) -> torch.dtype:
-    """The model's floating-point dtype (float32 unless its networks were built in another, as the
-    float64 equivalence tests do with ``torch.set_default_dtype``)."""
-    return next(model.parameters()).dtype
 
 
 @dataclass
@@ -196,7 +140,7 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
           workers: int | None = None, group_size: int | None = None, *,
           until: int | None = None, evaluate_at: Collection[int] | None = None,
           states: list[RunState | None] | None = None, checkpoint: Checkpoint | None = None,
-          checkpoint_seconds: float = 0.0) -> Result:
+          checkpoint_seconds: float = 0.0, trainer: str | None = None) -> Result:
     """Train ``archs`` (NB201 indices ``indices``, which seed their initial weights) under
     ``recipe`` on ``split`` up to epoch ``until`` (default: the whole schedule), each from scratch
     or from its entry of ``states``; evaluate after the epochs in ``evaluate_at`` (1-based; default
@@ -212,9 +156,13 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     small networks use a core far better that way than with several intra-op threads per op, and
     processes, unlike threads, do not wait for each other's GIL between kernel calls. Every group
     sees the same batches. Each returned state's last segment holds its share of the call's wall
-    time. ``checkpoint`` is called in this process, whichever worker trained the network."""
+    time. ``checkpoint`` is called in this process, whichever worker trained the network.
+    ``trainer``: one of :data:`KERNELS` (default: :func:`kernels`; ``direct`` needs a CPU)."""
     started = time.perf_counter()
     device = torch.device(device)
+    trainer = trainer or kernels(device, amp, recipe, split.resolution)
+    if trainer not in KERNELS or (trainer == "direct" and (device.type != "cpu" or amp)):
+        raise ValueError(f"trainer {trainer!r} cannot train on {device.type} with amp={amp}")
     until = recipe.epochs if until is None else until
     if not 1 <= until <= recipe.epochs:
         raise ValueError(f"until={until} is not an epoch of the {recipe.epochs}-epoch schedule")
@@ -231,6 +179,8 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     for net, state in zip(nets, states):
         if state is not None:
             net.load_state_dict(state.weights)
+    if trainer == "direct" and nets:
+        direct.warm(nets[0].stem[0].weight.dtype)     # compiled once, before workers fork
     by_start: dict[int, list[int]] = {}
     for k, state in enumerate(states):
         by_start.setdefault(0 if state is None else state.epoch, []).append(k)
@@ -238,8 +188,8 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     groups = [members[g:g + size] for members in by_start.values() for g in range(0, len(members), size)]
     # the costliest groups first, so that the workers finish together (only the order changes)
     groups.sort(key=lambda g: -sum(relative_cost(archs[k]) for k in g))
-    job = _Job(split, recipe, seed, device, amp, until, evaluate_at, checkpoint, checkpoint_seconds,
-               concurrency=max(1, min(workers, len(groups))) if device.type == "cpu" else 1)
+    job = _Job(split, recipe, seed, device, amp, trainer, until, evaluate_at, checkpoint,
+               checkpoint_seconds, concurrency=max(1, min(workers, len(groups))) if device.type == "cpu" else 1)
 
     def run(group: list[int], job: _Job = job) -> list[RunState]:
         return job.train_group(group, [nets[k] for k in group], [states[k] for k in group])
@@ -282,6 +232,7 @@ class _Job:
     seed: int
     device: torch.device
     amp: str | None
+    kernels: str
     until: int
     evaluate_at: frozenset[int]
     checkpoint: Checkpoint | None
@@ -292,61 +243,48 @@ class _Job:
                     ) -> list[RunState]:
         began = time.perf_counter()
         split, recipe = self.split, self.recipe
-        model = apply_layout(fuse(nets).to(self.device), self.device)
-        optimizer = make_optimizer(model, recipe)
         start = 0 if states[0] is None else states[0].epoch
-        if start:
-            load_momentum(model, optimizer, nets, [s.momentum for s in states])
+        trainer = make_trainer(self.kernels, nets, [s.momentum for s in states] if start else None,
+                               recipe, split, self.device, self.amp)
         curves = [list(s.curve) if s else [] for s in states]
         losses = [list(s.losses) if s else [] for s in states]
         history = [[list(seg) for seg in s.segments] if s else [] for s in states]
         k = len(nets)
         if start and start in self.evaluate_at and any(math.isnan(c[start - 1]) for c in curves):
-            model.eval()
-            for curve, acc in zip(curves, evaluate(model, split.valid_x, split.valid_y, recipe, self.amp)):
+            for curve, acc in zip(curves, trainer.accuracies()):
                 curve[start - 1] = acc
-        model.train()
         saved = time.perf_counter()
         for epoch in range(start, self.until):
-            for param_group in optimizer.param_groups:
-                param_group["lr"] = recipe.lr_at(epoch)
-            total, images = torch.zeros(k, device=self.device, dtype=_dtype(model)), 0
+            trainer.set_lr(recipe.lr_at(epoch))
+            total, images = 0.0, 0
             for idx, dy, dx, flips in epoch_batches(len(split.train_y), recipe.batch_size,
                                                     split.padding, self.seed, epoch):
-                idx = idx.to(self.device)
-                x = batch_images(split, recipe, idx, dy, dx, flips, model.input_format, _dtype(model))
-                total += train_step(model, optimizer, x, split.train_y[idx], self.amp,
-                                    recipe.label_smoothing) * len(idx)
+                total = total + trainer.step(idx, dy, dx, flips) * len(idx)
                 images += len(idx)
             for loss, value in zip(losses, (total / max(1, images)).tolist()):
                 loss.append(value)
-            accuracy = (evaluate(model, split.valid_x, split.valid_y, recipe, self.amp)
-                        if epoch + 1 in self.evaluate_at else [math.nan] * k)
+            accuracy = trainer.accuracies() if epoch + 1 in self.evaluate_at else [math.nan] * k
             for curve, acc in zip(curves, accuracy):
                 curve.append(acc)
             now = time.perf_counter()
             if self.checkpoint is not None and epoch + 1 < self.until and now - saved >= self.checkpoint_seconds:
-                for position, state in zip(group, self._states(model, optimizer, nets, epoch + 1, curves,
-                                                                losses, history, start, now - began)):
+                for position, state in zip(group, self._states(trainer, epoch + 1, curves, losses,
+                                                                history, start, now - began)):
                     self.checkpoint(position, state)
                 saved = time.perf_counter()
-        final = self._states(model, optimizer, nets, max(start, self.until), curves, losses, history,
-                             start, time.perf_counter() - began)
+        final = self._states(trainer, max(start, self.until), curves, losses, history, start,
+                             time.perf_counter() - began)
         if self.checkpoint is not None:
             for position, state in zip(group, final):
                 self.checkpoint(position, state)
         return final
 
-    def _states(self, model, optimizer, nets, epoch, curves, losses, history, start, elapsed
+    def _states(self, trainer: Trainer, epoch, curves, losses, history, start, elapsed
                 ) -> list[RunState]:
         """Each network's state now; its last segment is [start, epoch, its share of ``elapsed``]
         (the group's time over its networks and the workers that ran alongside)."""
-        share = elapsed / len(nets) / self.concurrency
-        out = []
-        for k, net in enumerate(nets):
-            unfuse(model, k, net)
-            weights = {name: t.detach().clone() for name, t in net.state_dict().items()}
-            out.append(RunState(epoch, list(curves[k]), list(losses[k]), weights,
-                                momentum_of(model, optimizer, k, net),
-                                history[k] + [[start, epoch, share]]))
-        return out
+        parts = trainer.states()
+        share = elapsed / len(parts) / self.concurrency
+        return [RunState(epoch, list(curves[k]), list(losses[k]), weights, momentum,
+                         history[k] + [[start, epoch, share]])
+                for k, (weights, momentum) in enumerate(parts)]

@@ -260,7 +260,7 @@ class FusedNetwork(nn.Module):
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.classifier = GroupedLinear(k, c, num_classes)
         self.width = c
-        #: the memory format inputs are given in (:func:`nb201.training.engine.apply_layout`)
+        #: the memory format inputs are given in (:func:`nb201.training.torch_trainer.apply_layout`)
         self.input_format = torch.contiguous_format
 
     def stages(self) -> list[list[nn.Module]]:

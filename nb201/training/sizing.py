@@ -17,17 +17,34 @@ import numpy as np
 import torch
 
 from nb201.catalog import DatasetSpec, dataset_spec
-from nb201.space import Arch
+from nb201.space import EDGES, Arch
 
 from .fused import live_ops
 from .recipe import NB201, Recipe
 
 
+#: A training step's cost per live op, in units of the ops every network has (stem, reductions,
+#: head): fitted on 60 archs at 4 channels, 8x8, one thread, with the direct kernels (steps of
+#: 1.8 + 6.4 per 3x3 conv + 3.1 per 1x1 conv + 1.7 per pool + 0.8 per skip ms).
+OP_COSTS = {"nor_conv_3x3": 3.5, "nor_conv_1x1": 1.7, "avg_pool_3x3": 0.9, "skip_connect": 0.45}
+
+
 def relative_cost(arch: Arch) -> float:
-    """A training step's cost, roughly, in units of a network whose cells do nothing: each
-    convolution or pooling that reaches the cell output adds about 1.5 (fitted on eight archs at
-    4 channels, 8x8, whose steps cost 1x to 7x the cheapest)."""
-    return 1.0 + 1.5 * sum(op not in ("none", "skip_connect") for op in live_ops(arch))
+    """A training step's cost, roughly, in units of a network whose cells do nothing: each live
+    op (:data:`OP_COSTS`) adds its cost, except a pool or skip of a zero node (nothing to do) and
+    a conv of one (only its batch norm of zeros); an arch whose cells ignore their input trains
+    only its last cell and head (about nothing). Sets the order in which groups are handed out."""
+    ops = live_ops(arch)
+    if not any(op != "none" and i == 0 for (_, i), op in zip(EDGES, ops)):
+        return 0.05
+    zero, cost = [False, True, True, True], 1.0
+    for (j, i), op in zip(EDGES, ops):
+        conv = op.startswith("nor_conv")
+        if op == "none" or (zero[i] and not conv):
+            continue
+        zero[j] = False
+        cost += 0.05 if zero[i] else OP_COSTS[op]
+    return cost
 
 
 # ------------------------------------------------------------------ group sizing
