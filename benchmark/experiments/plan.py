@@ -1,5 +1,5 @@
 """Planning an experiment against the results store: which archs each (proxy, dataset, data source,
-seed) run still lacks, cheapest run first, what its ``[[search]]`` tables will score, and how long
+seed) run still lacks, cheapest run first (or in the groups' order: ``order = "groups"``), what its ``[[search]]`` tables will score, and how long
 all of it will take. Proxies that read images are skipped on datasets whose images cannot be
 loaded. :func:`format_plan` prints the plan with the estimate; each line names its basis.
 
@@ -217,7 +217,9 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
                         wanted, store, rates) for key, (proxy, serves, wanted) in runs.items()}
     estimates = estimate_searches(exp.searches, contexts, store, rates.of,
                                   {key: len(u.missing) for key, u in units.items()})
-    units = sorted(units.values(), key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
+    units = list(units.values())                    # in the order the groups name them
+    if exp.order == "cheapest":
+        units.sort(key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
     return Plan(tuple(units), tuple((p, d, why) for (p, d), why in skipped.items()), sources,
                 settings, device_name, estimates)
 

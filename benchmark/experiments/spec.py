@@ -12,6 +12,8 @@ File format (every key but ``group`` is optional)::
     seeds = [0]               # proxy seeds; each arch's score is their mean
     datasets = ["cifar10"]    # cifar10, cifar100, imagenet16-120
     truth = "test_200"        # or valid_200
+    order = "cheapest"        # the order runs compute in: cheapest first, or "groups": as the
+                              # groups list their proxies (a study whose first group comes first)
     device = "auto"           # auto, cpu, cuda (the command line's --device wins)
     fuse = 8                  # networks trained at once (default: chosen from device memory)
     amp = "bf16"              # CUDA autocast
@@ -74,7 +76,9 @@ from .checker import Checker
 EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: the run options an experiment file may set (top-level keys named as RunOptions' fields)
 OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
-TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", *OPTION_KEYS,
+#: the orders an experiment's runs may compute in (``order``), the default first
+ORDERS = ("cheapest", "groups")
+TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "order", *OPTION_KEYS,
             "data_dirs", "report", "group", "search", "learn", "find")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
 REPORT_KEYS = ("main",)
@@ -105,6 +109,7 @@ class Experiment:
     searches: tuple = ()  # benchmark.search.experiment.SearchEntry
     curves: tuple = ()    # benchmark.learn.CurveEntry
     finds: tuple = ()     # benchmark.find.experiment.FindEntry
+    order: str = ORDERS[0]
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -216,6 +221,9 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     truth = top.get("truth", str, DEFAULT_TRUTH, "a string")
     if truth not in gt.TRUTHS:
         top.fail("truth", f"one of {', '.join(gt.TRUTHS)}")
+    order = top.get("order", str, ORDERS[0], "a string")
+    if order not in ORDERS:
+        top.fail("order", f"one of {', '.join(map(repr, ORDERS))}")
     options = _run_options(top)
     dirs = Checker(f"{path.name}: [data_dirs]", top.get("data_dirs", dict, {}, "a table"), DATASETS)
     data_dirs = tuple((d, os.path.expandvars(os.path.expanduser(dirs.get(d, str, "", "a path"))))
@@ -269,7 +277,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, options, data_dirs, main, searches, curves, finds)
+                      truth, options, data_dirs, main, searches, curves, finds, order)
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:
