@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmark {proxies,info,score,search,find,learn,report,run}``.
+"""The command line: ``python -m benchmark {proxies,info,score,search,find,learn,report,run,export,import}``.
 
 A thin layer over the library, and the one module that wires its layers together: the proxies
 (plugins) into the registry, the runner and experiments (orchestration) to the store, and the
@@ -346,6 +346,52 @@ def cmd_run(args) -> None:
     _emit(summary, args.json, summary.get("message", json.dumps(summary)))
 
 
+def cmd_export(args) -> None:
+    """Stored rows (of ``--proxy`` names, on ``--dataset``) into a results pack."""
+    from nb201.packs import write_pack
+    from nb201.store import Store
+    store = Store(args.results, create=False)
+    try:
+        names = None
+        if args.proxy:
+            registry = _registry()
+            names = sorted({registry.get(p.strip()).store_name
+                            for text in args.proxy for p in text.split(",") if p.strip()})
+        rows = store.rows(names, args.dataset)
+    finally:
+        store.close()
+    if not rows:
+        raise UserError(f"{store.path} holds no rows" + (f" of {', '.join(names)}" if names else "")
+                        + (f" on {args.dataset}" if args.dataset else "") + "; nothing written")
+    header = write_pack(rows, args.out)
+    holds = ", ".join(f"{h['proxy']} on {h['dataset']} ({h['rows']})" for h in header["holds"])
+    _emit({"pack": str(args.out), "header": header}, args.json,
+          f"{header['rows']:,} rows written to {args.out}: {holds}")
+
+
+def cmd_import(args) -> None:
+    """A results pack merged into the store (checked whole first: a bad pack writes nothing)."""
+    from nb201.packs import read_pack
+    from nb201.store import Store
+    pack = read_pack(args.pack)
+    store = Store(args.results, packs=())
+    try:
+        result = store.merge(list(pack.rows))
+    finally:
+        store.close()
+    result = {"pack": str(args.pack), "rows": len(pack.rows), **result,
+              "machine": pack.header.get("machine", {}), "git": pack.header.get("git")}
+    conflicts = result["conflicts"]
+    text = (f"{args.pack}: {result['added']:,} rows added, {result['already_stored']:,} already "
+            f"stored, {len(conflicts):,} conflicting (kept as stored)")
+    for c in conflicts[:10]:
+        text += (f"\n  conflict: {c['proxy']} on {c['dataset']}, seed {c['seed']}, arch "
+                 f"{c['arch_index']}: stored {c['stored']}, pack {c['pack']}")
+    if len(conflicts) > 10:
+        text += f"\n  ... and {len(conflicts) - 10} more (--json lists them all)"
+    _emit(result, args.json, text)
+
+
 def add_search_options(p: argparse.ArgumentParser) -> None:
     """The strategies' options as flags, made from the fields of ``search.strategy.Options``."""
     from .search.strategy import Options
@@ -469,6 +515,19 @@ def build_parser() -> Parser:
                     "[data_dirs], else $NB201_DATA_DIR, else the embedded CIFAR-10)"})
     p.add_argument("--dry-run", action="store_true", help="print the plan and estimate only")
     add_executor_args(p)
+
+    p = add("export", cmd_export, "write stored rows to a results pack (a compressed, versioned "
+            "file that another store can import, or that the suite can ship in data/results/)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+    p.add_argument("--proxy", action="append", metavar="P[,P]",
+                   help="only these proxies (repeatable; default: every row)")
+    p.add_argument("--dataset", choices=DATASETS, help="only rows on this dataset")
+    p.add_argument("--out", required=True, help="the pack to write (NAME.jsonl.gz)")
+
+    p = add("import", cmd_import, "merge a results pack into the store: rows already stored are "
+            "skipped, conflicting ones reported and kept as stored; a bad pack writes nothing")
+    p.add_argument("pack", help="a results pack (NAME.jsonl.gz)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
     return parser
 
 

@@ -13,6 +13,10 @@ training run that was continued further). NaN scores are stored as NULL and read
 Unfinished training runs keep their state in files in :attr:`Store.runs_dir`, beside the database.
 :func:`read_scores` is the one way stored outcomes become per-arch scores.
 
+Reads also serve the rows of results packs (:mod:`nb201.packs`: the suite's shipped measurements
+in ``data/results/``), as if stored, each for exactly the computation that made it; the store's
+own rows come first, and nothing is ever written into a pack.
+
 Stores written before rows had these keys (a ``results`` table) are left as they are and
 ignored, with a one-line notice: those rows do not record what made them.
 """
@@ -34,6 +38,7 @@ from .api import Outcome, Proxy
 from .catalog import DEFAULT_RESULTS
 from .errors import UserError
 from .numbers import json_number
+from .packs import COLUMNS, Pack, shipped
 from .provenance import config_digest
 
 DEFAULT_PATH = DEFAULT_RESULTS
@@ -115,6 +120,12 @@ def _outcome(score, seconds, curve, parts, segments=None) -> Outcome:
                    segments=None if not isinstance(segments, str) else json.loads(segments))
 
 
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two rows' (score, curve, parts) are the same value (NaN scores stored as NULL)."""
+    score_a, score_b = (None if v is None or v != v else float(v) for v in (a[0], b[0]))
+    return score_a == score_b and a[1:] == b[1:]
+
+
 _NOTICED: set[Path] = set()
 
 
@@ -123,8 +134,10 @@ class Store:
     missing store is a UserError). A store that fails SQLite's ``PRAGMA quick_check`` is refused
     before anything is written into it."""
 
-    def __init__(self, path: str | Path | None = DEFAULT_PATH, create: bool = True):
+    def __init__(self, path: str | Path | None = DEFAULT_PATH, create: bool = True,
+                 packs: tuple[Pack, ...] | None = None):
         self.path = Path(DEFAULT_PATH if path is None else path)
+        self._packs = packs
         if not create and not self.path.is_file():
             raise UserError(f"there is no results store at {self.path}")
         try:
@@ -168,8 +181,26 @@ class Store:
                                 (LEGACY_TABLE,)).fetchone()
         return self.db.execute(f"SELECT COUNT(*) FROM {LEGACY_TABLE}").fetchone()[0] if found else 0
 
+    @property
+    def packs(self) -> tuple[Pack, ...]:
+        """The results packs whose rows this store serves (:func:`nb201.packs.shipped` unless
+        given), read on first use."""
+        if self._packs is None:
+            self._packs = shipped()
+        return self._packs
+
+    @cached_property
+    def _packed(self) -> dict[tuple[str, int, int], tuple[dict, Pack]]:
+        """(setting, seed, arch index) -> (row, its pack), the first pack that holds it."""
+        out: dict[tuple[str, int, int], tuple[dict, Pack]] = {}
+        for pack in self.packs:
+            for row in pack.rows:
+                out.setdefault((row["setting"], row["seed"], row["arch_index"]), (row, pack))
+        return out
+
     def get(self, key: Key, indices: list[int]) -> dict[int, Outcome]:
-        """Stored outcomes for those arch indices (missing ones are absent)."""
+        """Stored outcomes for those arch indices (missing ones are absent): the store's rows, else
+        a shipped pack's."""
         found: dict[int, Outcome] = {}
         wanted = sorted(set(indices))
         for start in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
@@ -180,6 +211,13 @@ class Store:
                 (key.setting, key.seed, *chunk))
             for index, *values in rows:
                 found[index] = _outcome(*values)
+        if self.packs:
+            for index in wanted:
+                packed = self._packed.get((key.setting, key.seed, index))
+                if index not in found and packed is not None:
+                    row = packed[0]
+                    found[index] = _outcome(row["score"], row["seconds"], row["curve"], row["parts"],
+                                            row["segments"])
         return found
 
     @property
@@ -212,18 +250,71 @@ class Store:
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
                 f"(setting, seed, arch_index) {conflict}", rows)
 
-    def frame(self) -> pd.DataFrame:
-        """Every row as a DataFrame, with each row's decoded :class:`Outcome` in ``outcome``."""
+    def frame(self, own: bool = False) -> pd.DataFrame:
+        """Every row as a DataFrame, with each row's decoded :class:`Outcome` in ``outcome`` and,
+        in ``pack``, the name of the results pack it was served from ("" for the store's own; the
+        packs' rows are left out with ``own``)."""
         frame = pd.read_sql_query("SELECT * FROM scores", self.db)
+        frame["pack"] = ""
+        if self.packs and not own:
+            have = set(zip(frame["setting"], frame["seed"], frame["arch_index"]))
+            extra = [dict(row, pack=pack.path.name) for key, (row, pack) in self._packed.items()
+                     if key not in have]
+            if extra:
+                frame = pd.concat([frame, pd.DataFrame(extra, columns=list(frame.columns))],
+                                  ignore_index=True)
         frame["outcome"] = [_outcome(*row) for row in zip(
             frame["score"], frame["seconds"], frame["curve"], frame["parts"], frame["segments"])]
         return frame
 
+    def rows(self, proxies: list[str] | None = None, dataset: str | None = None) -> list[dict]:
+        """The store's own rows (dicts of its columns), of ``proxies`` (stored names) and
+        ``dataset`` (None: all), in key order: what a results pack holds."""
+        where, args = [], []
+        if proxies:
+            where.append(f"proxy IN ({','.join('?' * len(proxies))})")
+            args += proxies
+        if dataset:
+            where.append("dataset=?")
+            args.append(dataset)
+        cursor = self.db.execute("SELECT * FROM scores" + (" WHERE " + " AND ".join(where) if where
+                                                           else "") +
+                                 " ORDER BY proxy, dataset, setting, seed, arch_index", args)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def merge(self, rows: list[dict]) -> dict:
+        """Add rows (a results pack's) in one transaction: a row whose key is stored with the same
+        value (score, curve, parts) is skipped, one stored with another value is a conflict (kept
+        as stored, and listed), the rest are added. Returns the counts and the conflicts."""
+        added, same, conflicts = [], 0, []
+        for row in rows:
+            stored = self.db.execute(
+                "SELECT score, curve, parts FROM scores WHERE setting=? AND seed=? AND arch_index=?",
+                (row["setting"], row["seed"], row["arch_index"])).fetchone()
+            if stored is None:
+                added.append(row)
+            elif _same(stored, (row["score"], row["curve"], row["parts"])):
+                same += 1
+            else:
+                conflicts.append({"proxy": row["proxy"], "dataset": row["dataset"],
+                                  "seed": row["seed"], "arch_index": row["arch_index"],
+                                  "stored": stored[0], "pack": row["score"]})
+        columns = list(COLUMNS)
+        with self.db:
+            self.db.executemany(f"INSERT INTO scores ({', '.join(columns)}) VALUES "
+                                f"({','.join('?' * len(columns))})",
+                                [tuple(row[c] for c in columns) for row in added])
+        return {"added": len(added), "already_stored": same, "conflicts": conflicts}
+
     def seconds_by_setting(self, device: str) -> dict[tuple[str, int, str], dict[str, list]]:
         """(proxy, version, dataset) -> setting -> the stored seconds of each row computed on
         ``device`` (what the plan's per-arch rates are made of)."""
-        rows = self.db.execute("SELECT proxy, version, dataset, setting, seconds FROM scores "
-                               "WHERE device=?", (device,))
+        rows = list(self.db.execute("SELECT proxy, version, dataset, setting, seconds FROM scores "
+                                    "WHERE device=?", (device,)))
+        have = {(r[3]) for r in rows}
+        rows += [(r["proxy"], r["version"], r["dataset"], r["setting"], r["seconds"])
+                 for r, _ in self._packed.values() if r["device"] == device and r["setting"] not in have]
         found: dict[tuple[str, int, str], dict[str, list]] = {}
         for proxy, version, dataset, setting, seconds in rows:
             found.setdefault((proxy, version, dataset), {}).setdefault(setting, []).append(seconds)

@@ -47,3 +47,10 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(before)
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_packs(monkeypatch):
+    """Stores serve no shipped results pack (data/results/) unless a test asks for one, so that
+    what a test computes or reads does not depend on the suite's shipped measurements."""
+    monkeypatch.setenv("NB201_PACKS", "none")
