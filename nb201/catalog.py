@@ -43,14 +43,20 @@ SPECS = {s.name: s for s in (
 )}
 #: dataset names, in the order reports list them
 DATASETS = tuple(SPECS)
+#: the dataset of a command, an experiment or a request that names none
+DEFAULT_DATASET = "cifar10"
 
 #: where results are stored unless a command says otherwise (--results)
 DEFAULT_RESULTS = Path("results") / "results.sqlite"
 
-#: the truths a user may pick (NB201's 200-epoch test and validation accuracy; nb201.groundtruth
-#: has every metric of the table), and the default one
-TRUTHS = ("test_200", "valid_200")
+#: the truths a user may pick, and what each is (nb201.groundtruth has every metric of the table)
+TRUTHS = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
+          "valid_200": "NAS-Bench-201 200-epoch validation accuracy, mean over seeds"}
+#: what scores are judged against unless a command says otherwise
 DEFAULT_TRUTH = "test_200"
+#: what a procedure that selects or fits reads unless told otherwise (the finder's truth, a learned
+#: proxy's label): the validation accuracy, so that it never selects on the test accuracy
+SELECTION_TRUTH = "valid_200"
 
 #: NB201's normalisation (CIFAR mean/std in [0, 1] units, as in its reference code)
 MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
@@ -85,6 +91,13 @@ def check_seed(seed: int, what: str = "seed") -> int:
     if not is_seed(seed):
         raise UserError(f"{what} must be between 0 and 2**63-1, got {seed!r}")
     return seed
+
+
+def check_truth(truth: str, what: str = "--truth") -> str:
+    """``truth`` if it is one of :data:`TRUTHS`, else a one-line UserError."""
+    if truth not in TRUTHS:
+        raise UserError(f"{what} must be one of {', '.join(TRUTHS)}, got {truth!r}")
+    return truth
 
 
 def derive_seed(*parts: int, bits: int = 63) -> int:

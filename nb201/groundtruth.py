@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .catalog import DEFAULT_TRUTH, TRUTHS, dataset_spec  # noqa: F401  (re-exported)
+from .catalog import dataset_spec
 from .errors import UserError
 from .provenance import DATA_DIR, require_file
 from .space import Arch

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nb201 import groundtruth as gt
-from nb201.catalog import DATASETS
+from nb201.catalog import DATASETS, DEFAULT_TRUTH, SELECTION_TRUTH, TRUTHS, check_truth
 from nb201.errors import UserError
 
 
@@ -51,3 +51,11 @@ def test_sample_is_deterministic_distinct_and_nested():
     assert gt.sample(100, 4) != a
     with pytest.raises(UserError):
         gt.sample(0, 0)
+
+
+def test_the_truths_are_metrics_of_the_table_and_check_truth_names_them():
+    assert {DEFAULT_TRUTH, SELECTION_TRUTH} <= set(TRUTHS) <= set(gt.METRICS)
+    assert check_truth("valid_200") == "valid_200"
+    with pytest.raises(UserError, match=r"^x\.toml: 'truth' must be one of test_200, valid_200, "
+                                        r"got 'test_12'$"):
+        check_truth("test_12", "x.toml: 'truth'")

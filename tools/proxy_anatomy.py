@@ -18,6 +18,7 @@ import numpy as np
 
 from analysis.metrics import kendall_tau, orient
 from nb201 import groundtruth as gt
+from nb201.catalog import DEFAULT_TRUTH
 from nb201.context import Context, resolve_device
 from benchmark.runner import Request, mean_scores
 from nb201.space import OPS
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             scores[name] = orient(raw, proxy.higher_is_better)[0]
     finally:
         store.close()
-    truth = gt.vector(args.dataset, gt.DEFAULT_TRUTH)[indices]
+    truth = gt.vector(args.dataset, DEFAULT_TRUTH)[indices]
     props = properties(args.dataset, indices)
     names = list(scores)
     print(f"Kendall tau with each property, {args.sample} archs of {args.dataset} (seed {args.seed})\n")

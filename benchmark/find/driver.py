@@ -31,7 +31,8 @@ import numpy as np
 
 from analysis.metrics import kendall_tau, pareto_front, retrieval
 from nb201 import groundtruth as gt
-from nb201.catalog import check_seed, dataset_spec, derive_seed
+from nb201.catalog import (DEFAULT_DATASET, SELECTION_TRUTH, check_seed, check_truth, dataset_spec,
+                           derive_seed)
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.provenance import SUITE_VERSION, config_digest, git_hash
@@ -42,6 +43,7 @@ from nb201.store import FindResults, Store, read_scores
 from benchmark.executors import Executor, LocalExecutor
 from benchmark.runner import compute, reading
 
+from . import DEFAULT_OBJECTIVE, DEFAULT_POOL
 from .race import Entry, Judge, Rule, best_per_bracket
 from .space import parse_space
 
@@ -60,12 +62,12 @@ class FindSpec:
     seed (the order of the pool), the proxies' seed and the rule's parameters."""
 
     space: str
-    dataset: str = "cifar10"
+    dataset: str = DEFAULT_DATASET
     seed: int = 0
     budget_s: float = math.inf
-    truth: str = "valid_200"
-    objective: str = "kendall_tau"
-    pool: int = 200
+    truth: str = SELECTION_TRUTH
+    objective: str = DEFAULT_OBJECTIVE
+    pool: int = DEFAULT_POOL
     pool_seed: int = 0
     proxy_seed: int = 0
     rule: Rule = Rule()
@@ -80,8 +82,7 @@ class FindSpec:
         if isinstance(self.budget_s, bool) or not isinstance(self.budget_s, (int, float)) \
                 or not self.budget_s > 0:
             raise UserError(f"--budget must be a positive number of seconds, got {self.budget_s!r}")
-        if self.truth not in gt.TRUTHS:
-            raise UserError(f"--truth must be one of {', '.join(gt.TRUTHS)}, got {self.truth!r}")
+        check_truth(self.truth)
         if self.objective not in OBJECTIVES:
             raise UserError(f"--objective must be one of {', '.join(OBJECTIVES)}, got "
                             f"{self.objective!r}")

@@ -10,8 +10,9 @@ Name: ``learned:MODEL:K:FEATURES`` or ``learned:MODEL:K:label=LABEL:FEATURES``, 
   (:meth:`nb201.context.Context.scores`), so they are cached like every score, at seed
   :data:`FEATURE_SEED` whatever the learned proxy's seed. Missing values (``naslib:*`` on archs
   NASLib did not score, a proxy's non-finite score) stay NaN for the model.
-- **label**: NB201's ``valid_200`` (default) or ``valid_12`` of the dataset, or a training proxy's
-  score (read like a feature). A learned proxy is judged against ``test_200``, never its label.
+- **label**: NB201's ``valid_200`` (default: :data:`nb201.catalog.SELECTION_TRUTH`) or ``valid_12``
+  of the dataset, or a training proxy's score (read like a feature). A learned proxy is judged
+  against :data:`JUDGED_BY`, never its label.
 - **training set**: K archs of the whole space drawn with the proxy's seed (:func:`training_set`);
   the seed also seeds the model. The score of a training arch is NaN: a learned proxy is judged
   only on archs it was not fitted on (the suite ranks NaN last and counts it).
@@ -40,6 +41,7 @@ from scipy import stats
 from nb201 import encoding
 from nb201 import groundtruth as gt
 from nb201.api import REGISTRY, Outcome, Proxy
+from nb201.catalog import SELECTION_TRUTH
 from nb201.errors import UserError
 from nb201.registry import Registry
 
@@ -48,7 +50,7 @@ PATTERN = "learned:MODEL:K:[label=LABEL:]FEATURES (FEATURES: graph and proxy nam
 GRAPH = "graph"
 #: table labels: NB201 metric -> epochs of NB201 training behind one label
 TABLE_LABELS = {"valid_200": 200, "valid_12": 12}
-DEFAULT_LABEL = "valid_200"
+#: what every learned proxy is judged against (the ``learn`` command, reports): never its label
 JUDGED_BY = "test_200"
 #: the seed every feature and training-proxy label is read at (so that draws share them)
 FEATURE_SEED = 0
@@ -103,12 +105,14 @@ def label_proxy(label: str, registry: Registry[Proxy]) -> Proxy | None:
     return proxy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LearnedProxy(Proxy):
-    model: str = "gbm"
-    train: int = 100
-    features: tuple[str, ...] = (GRAPH,)
-    label: str = DEFAULT_LABEL
+    """Made by :func:`learned_proxy` from its name, which says every field below."""
+
+    model: str
+    train: int
+    features: tuple[str, ...]
+    label: str
     #: the features' proxies (None for graph) and the label's (None for a table label), resolved
     #: in the registry that made this proxy
     inputs: tuple = ()
@@ -230,7 +234,7 @@ def learned_proxy(name: str, registry: Registry[Proxy] = REGISTRY) -> LearnedPro
     if not 1 <= train < gt.NUM_ARCHS:
         raise UserError(f"learned proxy {name!r}: K must be between 1 and {gt.NUM_ARCHS - 1:,} "
                         f"(the space has {gt.NUM_ARCHS:,} archs), got {train}")
-    label = DEFAULT_LABEL
+    label = SELECTION_TRUTH
     if rest.startswith("label="):
         label, _, rest = rest[len("label="):].partition(":")
     labeller = label_proxy(label, registry)
