@@ -19,7 +19,7 @@ import numpy as np
 from analysis.metrics import kendall_tau, paired_difference, retrieval, summarize
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
-from nb201.catalog import MAX_SEED, SELECTION_TRUTH, check_seed, dataset_spec
+from nb201.catalog import MAX_SEED, SELECTION_TRUTH, check_seed, dataset_spec, derive_rng
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.ranking import orient
@@ -62,7 +62,7 @@ def check_sizes(train: int, test: int | None, repeats: int, seed: int) -> None:
 def judged_archs(train_set: np.ndarray, test: int | None, seed: int) -> list[int]:
     """The first ``test`` archs (all: None) of the order drawn with ``seed`` that are not in
     ``train_set``, sorted."""
-    order = np.random.default_rng([seed, 1]).permutation(gt.NUM_ARCHS)
+    order = derive_rng(seed, 1).permutation(gt.NUM_ARCHS)
     rest = order[~np.isin(order, train_set)]
     return sorted(int(i) for i in (rest if test is None else rest[:test]))
 

@@ -100,14 +100,27 @@ def check_truth(truth: str, what: str = "--truth") -> str:
     return truth
 
 
+def _mixed(parts) -> np.random.SeedSequence:
+    return np.random.SeedSequence([int(p) for p in parts])
+
+
 def derive_seed(*parts: int, bits: int = 63) -> int:
     """A seed of ``bits`` bits (63 or 32) from integers (numpy's SeedSequence mixing of the
     parts): the suite's one way to seed a random stream from (run seed, purpose, arch index,
-    ...), independent of other streams. The zero-cost harness seeds torch with 32 bits (the
-    width its stored scores were made with)."""
-    state = np.random.SeedSequence([int(p) for p in parts])
+    ...), independent of other streams; a torch generator is seeded with it. The zero-cost
+    harness seeds torch with 32 bits (the width its stored scores were made with)."""
+    state = _mixed(parts)
     if bits == 32:
         return int(state.generate_state(1)[0])
     if bits == 63:
         return int(state.generate_state(2, np.uint64)[0] >> 1)
     raise ValueError(f"bits must be 63 or 32, got {bits}")
+
+
+def derive_rng(*parts: int) -> np.random.Generator:
+    """A numpy generator seeded from integers by the same mixing as :func:`derive_seed`, for numpy
+    draws (samples, training sets, the random proxy). It is ``np.random.default_rng([parts])``:
+    the stored samples and scores were drawn that way, and seeding numpy with ``derive_seed``'s
+    integer instead would draw other archs; trailing zero parts change nothing (``(seed, 0)``
+    draws what ``(seed,)`` does)."""
+    return np.random.default_rng(_mixed(parts))

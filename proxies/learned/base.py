@@ -41,7 +41,7 @@ from scipy import stats
 from nb201 import encoding
 from nb201 import groundtruth as gt
 from nb201.api import REGISTRY, Outcome, Proxy
-from nb201.catalog import SELECTION_TRUTH
+from nb201.catalog import SELECTION_TRUTH, derive_rng
 from nb201.errors import UserError
 from nb201.registry import Registry
 
@@ -72,8 +72,9 @@ MODELS: Registry[Model] = Registry("model", lambda m: m.name)
 def training_set(train: int, seed: int) -> np.ndarray:
     """The K training archs of a learned proxy with ``seed`` (sorted NB201 indices): the first K
     of an order drawn with the seed, so the training sets of one seed are nested (K=100 holds
-    K=50's archs, and their features are read once)."""
-    return np.sort(np.random.default_rng([seed, 0]).permutation(gt.NUM_ARCHS)[:train])
+    K=50's archs, and their features are read once). Purpose 0 draws what ``(seed,)`` does: the
+    training set is the first K of :func:`nb201.groundtruth.sample` with the seed, sorted."""
+    return np.sort(derive_rng(seed, 0).permutation(gt.NUM_ARCHS)[:train])
 
 
 def _features_of(text: str, registry: Registry[Proxy]) -> tuple[tuple[str, ...], tuple]:
