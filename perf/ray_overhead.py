@@ -63,7 +63,7 @@ def main(argv=None) -> dict:
     proxy = REGISTRY.get(args.proxy)
     ctx = Context(args.dataset, 0, device=resolve_device("cpu"))
     indices = gt.sample(args.archs, 0)
-    task = _remote_score.options(**RESOURCES[(proxy.kind, "cpu")])
+    task = _remote_score.options(**RESOURCES["cpu"])
     out = {"proxy": proxy.name, "archs": len(indices), "load_before": os.getloadavg(),
            "torch_threads": torch.get_num_threads()}
 

@@ -41,6 +41,17 @@ def test_every_registered_proxy_has_metadata():
         assert d["kind"] in ("table", "zero-cost", "training") and isinstance(d["version"], int)
 
 
+def test_what_a_kind_implies_is_asked_through_the_proxy():
+    from proxies import REGISTRY
+    learned = REGISTRY.get("learned:ridge:10:graph")
+    assert all(p.lookup == (p.kind == "table") for p in REGISTRY)
+    assert learned.reads_scores and not any(p.reads_scores for p in REGISTRY)
+    order = [REGISTRY.get(n) for n in ("params", "synflow", "c4r4s0e1", learned.name)]
+    assert [p.cost_rank for p in order] == [0, 1, 2, 3]
+    assert [p.describe()["cost"] for p in order] == [
+        "lookup", "forward/backward passes", "training", "its features per arch, its labels once"]
+
+
 KEY = Key("p", 1, "cifar10", "src", 0)
 META = dict(device="cpu", git="abc", suite_version="0", run={"a": 1})
 

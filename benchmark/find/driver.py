@@ -262,7 +262,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
 
 
 def _device(ctx: Context, proxies: dict) -> str:
-    """The device class the computing candidates ran on ("none" if every one is a table proxy)."""
-    if all(p.kind == "table" for p in proxies.values()):
+    """The device class the computing candidates ran on ("none" if every one is a lookup)."""
+    if all(p.lookup for p in proxies.values()):
         return "none"
     return ctx.device.type

@@ -156,7 +156,7 @@ class LevelEstimate:
         return self.missing * self.seconds_per_arch
 
     def reads(self, runs: int) -> str:
-        if self.proxy.kind == "table":
+        if self.proxy.lookup:
             return "a table, read for every arch once"
         if math.isinf(self.reads_per_run):
             return f"no bound on reads x {runs} runs"
@@ -269,7 +269,7 @@ def _reads_per_run(entry: SearchEntry, level: int, proxy: Proxy, per_arch: float
     """At most about how many archs one run reads at ``level``: a table is read for every arch;
     else min(budget / seconds per arch, queries) (a non-table proxy is charged its compute
     seconds), and the strategy's own bound (``Strategy.max_reads``)."""
-    if proxy.kind == "table":
+    if proxy.lookup:
         return gt.NUM_ARCHS
     limits = entry.spec.limits
     if limits.queries is not None:
