@@ -3,21 +3,16 @@ runner and the store (stored rows are read, missing ones computed and committed 
 so a rerun computes nothing and a killed run resumes), apply the rule of
 :mod:`benchmark.find.race`, and account for the compute.
 
-Accounting. A candidate's cost per arch is the median over its archs of what a search would be
-charged for the read (:meth:`nb201.api.Proxy.charge`: the measured seconds stored with the score;
-a training read ``@m`` the run's seconds per trained epoch x m; a table proxy that stands for
-NB201 training, NB201's recorded training time). Reads of one schedule share one run: per
-(schedule, arch) the finder is charged once, for its longest read. ``spent_s`` sums those charges
-over every arch the finder read (stored reads count as if computed, so the figure does not depend
-on what was stored before); ``brute_force_s`` is every schedule's cost per arch (its longest read)
-(the mean of its charges per arch) x the final sample size: what scoring every candidate on as
-many archs would have charged. The rule and the brackets use the median (a first call's warm-up
-or a busy moment does not make a lookup look dear); the totals use every charge.
-``computed_archs`` is what this invocation actually computed.
-
-A learned candidate's labels (:meth:`nb201.api.Proxy.setup`) are charged once to ``spent_s`` and
-to ``brute_force_s``, and spread over the pool in its cost per arch (what the rule compares); its
-training archs are left out of the pool, so that it is judged on other archs only.
+Accounting (docs/FINDER.md, "Accounting"). A candidate's cost per arch, which the rule and the
+brackets compare, is the median over its archs of what a search would be charged for the read
+(:meth:`nb201.api.Proxy.charge`), plus its one-off cost (:meth:`nb201.api.Proxy.setup`: a learned
+candidate's labels) spread over the pool. ``spent_s`` charges every (schedule, arch) the finder
+read once, for the longest read of that schedule (reads of one schedule share one run), and every
+one-off cost once; stored reads count as if computed. ``brute_force_s`` is, summed over the
+schedules, the mean charge per arch of each one's dearest read x the final sample size, plus the
+one-off costs: what scoring every candidate on as many archs would have charged.
+``computed_archs`` is what this invocation actually computed. A learned candidate's training archs
+are left out of the pool, so that it is judged on other archs only.
 """
 from __future__ import annotations
 

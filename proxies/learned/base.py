@@ -19,9 +19,8 @@ Name: ``learned:MODEL:K:FEATURES`` or ``learned:MODEL:K:label=LABEL:FEATURES``, 
 - **model**: one module per family (:mod:`.gbm`, :mod:`.ridge`) registers a :class:`Model`. It is
   fitted on the labels' ranks among the training archs (percentiles in (0, 1]), not on the labels:
   a ranking is what is judged, and ranks keep the long tail of broken cells (10% accuracy) from
-  dominating a squared loss (CIFAR-10, graph features, K=200, draws 0-2: mean Kendall tau 0.652
-  fitted on accuracies, 0.791 on ranks; ``tools/learned_checks.py``). Its scores are predicted
-  percentiles.
+  dominating a squared loss (measured with ``tools/learned_checks.py``: docs/RESULTS.md,
+  "Learned proxies"). Its scores are predicted percentiles.
 
 Costs: an outcome's ``seconds`` are the features' measured seconds of that arch (what predicting it
 costs); the labels are a one-off cost, :meth:`LearnedProxy.setup` (NB201's recorded training time
