@@ -66,3 +66,21 @@ def test_experiment_runs_searches_and_reports_them(tmp_path, capsys):
     assert table.count("\n") == 6 and "econas" in table
     again = run_experiment(path, REGISTRY, results, out=out, progress=False).summary
     assert all(s["computed_runs"] == 0 for s in again["searches"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("budgt = 2", "unknown key 'budgt'; did you mean 'budget'?"),
+    ('zc_proxi = "params"', "unknown key 'zc_proxi'; did you mean 'zc_proxy'?"),
+    ("runs = [1, 2]", "'runs' must be an integer, got [1, 2]"),
+    ("population = []", "'population' must be a int or a non-empty list of them, got []"),
+    ('budget = [1, "x"]', "'budget' must be a number or a non-empty list of them"),
+])
+def test_search_tables_are_read_by_the_shared_checker(tmp_path, extra, message):
+    """[[search]] reads its keys like every other section (benchmark.experiments.checker): typo
+    hints, and a value or a non-empty list of values of the key's type."""
+    from benchmark.experiments.spec import parse_experiment
+    from proxies import REGISTRY
+    text = f'[[search]]\nname = "s"\nstrategy = "rea"\nfitness = "nb201-12ep-valid"\n{extra}\n'
+    text += "" if "budget" in extra else "budget = 1\n"
+    with pytest.raises(UserError, match=re.escape(f"bad.toml: [[search]] 's': {message}")):
+        parse_experiment(text, tmp_path / "bad.toml", REGISTRY)
