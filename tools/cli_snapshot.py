@@ -65,13 +65,17 @@ RUNS = {
 #: keys of text that quotes them (compared with durations and speed factors masked)
 VOLATILE = {"seconds", "wall_seconds", "seconds_per_arch", "git", "machine"}
 VOLATILE_SUFFIX = "estimate_s"
-#: measured seconds in the outputs of some cases (a case name or its command): the finder's and a
-#: learned proxy's charges, and what the search plan estimates from the machine's speed
+#: charged seconds of searches whose fitness reads a computed proxy (params, synflow, learned)
+SEARCH_COSTS = {"cost", "cost_mean", "cost_mean_reached", "cost_median", "charged_s",
+                "from_scratch_s"}
+#: measured seconds in the outputs of some cases (a case name or its command): the finder's, a
+#: learned proxy's and those searches' charges, and what the search plan estimates from the
+#: machine's speed
 MEASURED = {"find": {"spent_s", "brute_force_s", "cost_per_arch_s", "by_cost_per_arch_s", "ratio"},
             "learn": {"feature_cost_s"},
             "run": {"reads_per_run"},
-            "search-learned": {"cost", "cost_mean", "cost_mean_reached", "cost_median",
-                               "charged_s", "from_scratch_s"}}
+            **dict.fromkeys(("search-random-lookup", "search-econas", "search-zc-warmup",
+                             "search-top-k", "search-learned"), SEARCH_COSTS)}
 MASKED = {"message": re.compile(r"\d[\d,.]*\s*(h|min|s)\b"),
           "basis": re.compile(r"x [\d.]+ \(this CPU's measured speed\)")}
 
