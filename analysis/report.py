@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nb201 import groundtruth as gt
-from nb201.catalog import DEFAULT_TRUTH, dataset_rank
+from nb201.catalog import DEFAULT_TRUTH, TRUTHS, dataset_rank
 from nb201.errors import UserError
 from nb201.provenance import SUITE_VERSION, git_hash
 from nb201.ranking import orient
@@ -33,8 +33,6 @@ from nb201.store import FindResults, SearchRuns, Selection
 from . import figures, finder, learned, pages, search, tables
 from .results import ProxyResult, collect, metrics_frame, stored_selections
 
-TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
-              "valid_200": "NAS-Bench-201 200-epoch validation accuracy, mean over seeds"}
 MAX_MAIN = 6
 
 
@@ -216,7 +214,7 @@ def _provenance(results: list[ProxyResult], spec: ReportSpec, store_path: Path,
          ", ".join(sorted({g for r in results for g in r.gits})) or "–"),
         ("suite version", SUITE_VERSION),
         ("results store", str(store_path)),
-        ("truth", f"{spec.truth}: {TRUTH_NOTE.get(spec.truth, spec.truth)} "
+        ("truth", f"{spec.truth}: {TRUTHS.get(spec.truth, spec.truth)} "
                   "(data/nb201_groundtruth.csv.gz)"),
         ("datasets", ", ".join(sorted({r.dataset for r in results}, key=dataset_rank)) or "–"),
         ("sample sizes (archs)", ", ".join(map(str, ns)) or "–"),

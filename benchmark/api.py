@@ -23,7 +23,7 @@ import numpy as np
 
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
-from nb201.catalog import DEFAULT_RESULTS, DEFAULT_TRUTH, check_seed, dataset_spec
+from nb201.catalog import DEFAULT_DATASET, DEFAULT_RESULTS, DEFAULT_TRUTH, check_seed, dataset_spec
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.options import RunOptions
@@ -54,7 +54,7 @@ class Benchmark:
     """NB201 on one dataset, with a results store. ``options``: :class:`nb201.options.RunOptions`
     fields (device, data_dir, fuse, amp, zc_batch, full_curve), checked as the CLI checks them."""
 
-    def __init__(self, dataset: str = "cifar10", results=DEFAULT_RESULTS, **options):
+    def __init__(self, dataset: str = DEFAULT_DATASET, results=DEFAULT_RESULTS, **options):
         dataset_spec(dataset)
         fields = {f.name for f in dataclasses.fields(RunOptions)}
         unknown = sorted(set(options) - fields)

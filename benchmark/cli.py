@@ -15,9 +15,12 @@ import os
 import sys
 from contextlib import contextmanager
 
-from nb201.catalog import DATASETS, DEFAULT_RESULTS, DEFAULT_TRUTH, TRUTHS, check_seed
+from nb201.catalog import (DATASETS, DEFAULT_DATASET, DEFAULT_RESULTS, DEFAULT_TRUTH,
+                           SELECTION_TRUTH, TRUTHS, check_seed)
 from nb201.errors import UserError
 from nb201.options import RunOptions, flag, run_option_fields
+
+from .find import DEFAULT_N0, DEFAULT_OBJECTIVE, DEFAULT_POOL
 
 #: the fields of ``proxies --json`` (the CLI contract)
 PROXY_FIELDS = ("name", "kind", "higher_is_better", "version")
@@ -287,7 +290,7 @@ def cmd_learn(args) -> None:
     result = learn(args.features.split(","), args.train, args.dataset, args.seed, _registry(),
                    args.results, ctx, label=args.label, model=args.model, test=test,
                    repeats=args.repeats, versus=args.versus, progress=not args.quiet)
-    text = (f"{args.model} on {','.join(result['features'])} from {args.train} {args.label} "
+    text = (f"{result['model']} on {','.join(result['features'])} from {args.train} {args.label} "
             f"labels ({result['label_cost_s']:,.0f} s of training): Kendall tau "
             f"{_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, Spearman "
             f"{_fmt(result['spearman'])}, top-10% retrieval {_fmt(result['retrieval_top10'])} on "
@@ -421,13 +424,13 @@ def build_parser() -> Parser:
 
     p = add("info", cmd_info, "one arch: index, string, unique form, params, FLOPs, truth")
     p.add_argument("arch", help="an NB201 index or arch string")
-    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=DATASETS)
     p.add_argument("--nb201-file", help=NB201_FILE_HELP)
 
     p = add("score", cmd_score, "score a proxy on NB201 archs and compare with the truth")
     p.add_argument("--proxy", required=True,
                    help="a registered name, or a training spec like c4r4s0e40@20")
-    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=DATASETS)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--sample", type=int, help="N archs drawn with --seed")
     which.add_argument("--archs", help="comma-separated NB201 indices or arch strings")
@@ -447,7 +450,7 @@ def build_parser() -> Parser:
                    help="a proxy name, a ladder NAME[:COUNT],... (cheapest level first, e.g. "
                         "synflow:64,nb201-12ep-valid:8,nb201-200ep-valid:1) or a preset: econas, "
                         "econas-tiny, table")
-    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=DATASETS)
     p.add_argument("--budget", type=float, help="seconds of charged cost per run (or --queries)")
     p.add_argument("--queries", type=int, help="fitness queries per run (or --budget)")
     p.add_argument("--runs", type=int, default=1, help="independent runs (seeded by --seed and the run)")
@@ -469,17 +472,18 @@ def build_parser() -> Parser:
                         '"synflow,nwot,params c=8 r=8 s=8 e=2 read=all"')
     p.add_argument("--budget", type=float, required=True,
                    help="seconds of charged compute (stored reads count as if computed)")
-    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=DATASETS)
     p.add_argument("--seed", type=int, default=0, help="finder seed: the order of the pool")
-    p.add_argument("--truth", default="valid_200", choices=TRUTHS,
-                   help="what fidelity is measured against (default valid_200: a finder selects, "
-                        "so it should not select on the test accuracy)")
-    p.add_argument("--objective", default="kendall_tau",
+    p.add_argument("--truth", default=SELECTION_TRUTH, choices=TRUTHS,
+                   help="what fidelity is measured against (default %(default)s: a finder "
+                        "selects, so it should not select on the test accuracy)")
+    p.add_argument("--objective", default=DEFAULT_OBJECTIVE,
                    help="kendall_tau (default) or retrieval_top10")
-    p.add_argument("--pool", type=int, default=200,
+    p.add_argument("--pool", type=int, default=DEFAULT_POOL,
                    help="archs the race may read: the first N of the sample of seed 0 (what "
-                        "`score --sample N --seed 0` scores; default 200)")
-    p.add_argument("--n0", type=int, default=25, help="archs of the first round (default 25)")
+                        "`score --sample N --seed 0` scores; default %(default)s)")
+    p.add_argument("--n0", type=int, default=DEFAULT_N0,
+                   help="archs of the first round (default %(default)s)")
     p.add_argument("--proxy-seed", type=int, default=0, help="seed of the candidates' scores")
     add_compute_args(p, SEARCH_OPTIONS)
 
@@ -488,11 +492,11 @@ def build_parser() -> Parser:
     p.add_argument("--features", required=True,
                    help="comma-separated: graph (cell features, free) and/or proxy names")
     p.add_argument("--train", type=int, required=True, help="labelled archs (K)")
-    p.add_argument("--dataset", default="cifar10", choices=DATASETS)
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=DATASETS)
     p.add_argument("--seed", type=int, default=0, help="draws the training and test archs")
-    p.add_argument("--label", default="valid_200",
-                   help="valid_200 (default), valid_12 or a training proxy's score")
-    p.add_argument("--model", default="gbm", help="gbm (LightGBM) or ridge")
+    p.add_argument("--label", default=SELECTION_TRUTH,
+                   help="%(default)s (default), valid_12 or a training proxy's score")
+    p.add_argument("--model", help="gbm (LightGBM) or ridge")     # default: learn.DEFAULT_MODEL
     p.add_argument("--test", default="1000", help="test archs, disjoint from the training ones, "
                    "or all (default 1000)")
     p.add_argument("--repeats", type=int, default=1, help="training-set draws to average")

@@ -19,16 +19,19 @@ import numpy as np
 from analysis.metrics import kendall_tau, paired_difference, retrieval, summarize
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
-from nb201.catalog import MAX_SEED, check_seed, dataset_spec
+from nb201.catalog import MAX_SEED, SELECTION_TRUTH, check_seed, dataset_spec, derive_rng
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.ranking import orient
 from nb201.registry import Registry
 from nb201.store import Store
 
+from proxies.learned.base import JUDGED_BY, MODELS, training_set
+
 from .runner import Request, mean_scores, reading
 
-JUDGED_BY = "test_200"
+#: the model of ``learn`` and ``[[learn]]`` tables that name none
+DEFAULT_MODEL = "gbm"
 
 
 def proxy_name(features: list[str], train: int, label: str, model: str) -> str:
@@ -38,7 +41,7 @@ def proxy_name(features: list[str], train: int, label: str, model: str) -> str:
         raise UserError(f"--features lists no features: {','.join(features)!r}")
     if any(not n or "+" in n for n in names):
         raise UserError(f"--features: empty or malformed name in {','.join(features)!r}")
-    tag = "" if label == "valid_200" else f"label={label}:"
+    tag = "" if label == SELECTION_TRUTH else f"label={label}:"
     return f"learned:{model}:{train}:{tag}{'+'.join(names)}"
 
 
@@ -59,18 +62,19 @@ def check_sizes(train: int, test: int | None, repeats: int, seed: int) -> None:
 def judged_archs(train_set: np.ndarray, test: int | None, seed: int) -> list[int]:
     """The first ``test`` archs (all: None) of the order drawn with ``seed`` that are not in
     ``train_set``, sorted."""
-    order = np.random.default_rng([seed, 1]).permutation(gt.NUM_ARCHS)
+    order = derive_rng(seed, 1).permutation(gt.NUM_ARCHS)
     rest = order[~np.isin(order, train_set)]
     return sorted(int(i) for i in (rest if test is None else rest[:test]))
 
 
 def learn(features: list[str], train: int, dataset: str, seed: int, registry: Registry[Proxy],
-          results, ctx: Context, label: str = "valid_200", model: str = "gbm",
+          results, ctx: Context, label: str = SELECTION_TRUTH, model: str | None = None,
           test: int | None = 1000, repeats: int = 1, versus: str | None = None,
           progress: bool = True) -> dict:
     """Fit and judge a learned proxy (see the module docstring): the ``learn`` command's object.
-    Every input is checked before the results store at ``results`` is opened."""
-    from proxies.learned.base import MODELS, training_set
+    Every input is checked before the results store at ``results`` is opened. ``model``: a name
+    in :data:`proxies.learned.base.MODELS` (None: :data:`DEFAULT_MODEL`)."""
+    model = model or DEFAULT_MODEL
     dataset_spec(dataset)
     check_seed(seed, "--seed")
     check_sizes(train, test, repeats, seed)
@@ -160,7 +164,6 @@ class CurveEntry:
         """What the table's learned proxies and single proxies read, at seed 0: the single proxies
         on the judged archs, each feature proxy (and a training proxy's label) on the judged archs
         and every draw's training set (what an experiment's plan computes first)."""
-        from proxies.learned.base import training_set
         judged = self.judged()
         trained = np.unique(np.concatenate([training_set(max(self.train), d)
                                             for d in range(self.draws)])).tolist()
@@ -177,7 +180,6 @@ class CurveEntry:
         return [(registry.get(name), indices) for name, indices in out.items()]
 
     def judged(self) -> list[int]:
-        from proxies.learned.base import training_set
         used = np.unique(np.concatenate([training_set(max(self.train), d)
                                          for d in range(self.draws)]))
         return judged_archs(used, self.test, self.seed)
@@ -186,8 +188,6 @@ class CurveEntry:
 def parse_curves(tables, file: str, datasets: tuple[str, ...], seed: int,
                  registry: Registry[Proxy]) -> tuple[CurveEntry, ...]:
     """The ``[[learn]]`` tables of an experiment file, checked (one-line UserErrors)."""
-    from proxies.learned.base import MODELS
-
     from .experiments.checker import Checker
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise UserError(f"{file}: 'learn' must be an array of tables [[learn]]")
@@ -204,8 +204,9 @@ def parse_curves(tables, file: str, datasets: tuple[str, ...], seed: int,
             name=c.get("name", str, f"learn{n}", "a string"),
             datasets=c.datasets("datasets", datasets), features=features,
             train=tuple(sorted(set(train))), draws=c.get("draws", int, 5, "an integer"),
-            test=c.get("test", int, 1000, "an integer"), model=c.get("model", str, "gbm", "a string"),
-            label=c.get("label", str, "valid_200", "a string"), single=c.strings("single", ()),
+            test=c.get("test", int, 1000, "an integer"),
+            model=c.get("model", str, DEFAULT_MODEL, "a string"),
+            label=c.get("label", str, SELECTION_TRUTH, "a string"), single=c.strings("single", ()),
             seed=seed)
         if entry.draws < 1:
             raise UserError(f"{c.where}: 'draws' must be at least 1, got {entry.draws}")

@@ -14,8 +14,9 @@ commits each one, so only the driver writes the store.
   once, so small runs still use every worker and no wave of tasks runs half-empty. A task costs
   milliseconds (``perf/ray_overhead.py``; docs/BENCHMARKS.md), so the task length is set by what a
   dead worker or driver loses (its tasks' work) and by the last wave's tail, not by overhead.
-- Resources by proxy kind (:data:`RESOURCES`): one GPU per task when the context's device is CUDA,
-  else one CPU; table proxies are lookups and run in the driver. Tasks are spread over the nodes.
+- Resources by device type (:data:`RESOURCES`): one GPU per task when the context's device is
+  CUDA, else one CPU; lookups (:attr:`~nb201.api.Proxy.lookup`: table proxies) and proxies that
+  read other scores run in the driver. Tasks are spread over the nodes.
 - Faults: a task whose worker dies is retried (:data:`MAX_RETRIES`); its chunks are committed only
   once, when a try returns. A :class:`~nb201.errors.UserError` raised in a task stops the run
   with its one-line message (and the worker's node); the other tasks are cancelled.
@@ -48,12 +49,10 @@ from .executors import LocalExecutor
 TASK_SECONDS = 120.0
 #: tries after the first for a task whose worker process or node died
 MAX_RETRIES = 3
-#: what one task asks Ray for, by proxy kind and device type; table proxies run in the driver
+#: what one task asks Ray for, by device type
 RESOURCES = {
-    ("zero-cost", "cpu"): {"num_cpus": 1},
-    ("zero-cost", "cuda"): {"num_cpus": 1, "num_gpus": 1},  # fractional GPUs: unmeasured
-    ("training", "cpu"): {"num_cpus": 1},
-    ("training", "cuda"): {"num_cpus": 1, "num_gpus": 1},
+    "cpu": {"num_cpus": 1},
+    "cuda": {"num_cpus": 1, "num_gpus": 1},  # fractional GPUs: unmeasured
 }
 RAY_NAMES = {"num_cpus": "CPU", "num_gpus": "GPU"}
 #: seconds to wait for a cluster's address to answer
@@ -140,8 +139,9 @@ class RayExecutor:
 
     def map(self, proxy: Proxy, chunks: Sequence[list[int]], ctx: Context
             ) -> Iterator[tuple[list[int], list[Outcome]]]:
-        resources = RESOURCES.get((proxy.kind, ctx.device.type))
-        if resources is None:                   # table proxies: a lookup is cheaper than a task
+        resources = (None if proxy.lookup or proxy.reads_scores   # a lookup: cheaper than a task
+                     else RESOURCES.get(ctx.device.type))
+        if resources is None:
             yield from LocalExecutor().map(proxy, chunks, ctx)
             return
         self._connect()

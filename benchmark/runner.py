@@ -76,7 +76,7 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     if ctx.reader is None:             # only when computing: a stored read builds no context
         ctx = reading(ctx, store, progress, executor)
     run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
-    if proxy.kind == "learned":      # it reads its features through ctx.reader: in this process
+    if proxy.reads_scores:           # it reads its features through ctx.reader: in this process
         executor = None
     step = max(1, proxy.chunk_size(ctx))
     chunks = [missing[start:start + step] for start in range(0, len(missing), step)]

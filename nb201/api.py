@@ -13,10 +13,30 @@ from dataclasses import dataclass
 
 from .registry import Registry
 
-KINDS = ("table", "zero-cost", "training", "learned")
-#: what a proxy's cost is, by kind
-COST_KIND = {"table": "lookup", "zero-cost": "forward/backward passes", "training": "training",
-             "learned": "its features per arch, its labels once"}
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of proxy implies, asked through the proxy (:attr:`Proxy.lookup`, ...) rather
+    than by testing its kind's name."""
+
+    name: str
+    #: what its ``cost_s`` counts (``describe()``'s "cost")
+    cost: str
+    #: read, not computed: free, on no device; a search reads it for every arch at once, and an
+    #: executor reads it in the driver (cheaper than a task)
+    lookup: bool = False
+    #: reads other proxies' scores through the runner (``Context.scores``), so it is computed in
+    #: the driver's process, never by an executor
+    reads_scores: bool = False
+
+
+#: the kinds, cheapest first (a plan's order among equal estimates: :attr:`Proxy.cost_rank`)
+KINDS = {k.name: k for k in (
+    Kind("table", "lookup", lookup=True),
+    Kind("zero-cost", "forward/backward passes"),
+    Kind("training", "training"),
+    Kind("learned", "its features per arch, its labels once", reads_scores=True),
+)}
 
 
 @dataclass
@@ -55,7 +75,8 @@ class Charge:
 class Proxy:
     """Base class. Subclasses set the metadata fields and implement :meth:`score`.
 
-    - ``kind``: table | zero-cost | training | learned.
+    - ``kind``: table | zero-cost | training | learned (:data:`KINDS`); what it implies is asked
+      through :attr:`lookup`, :attr:`reads_scores` and :attr:`cost_rank`.
     - ``version``: bump it whenever the proxy's behaviour changes; cached rows of other versions
       are then ignored (only this proxy's rows).
     - ``cost_s``: rough seconds per arch on a 2-core CPU, for estimates printed before a run.
@@ -74,7 +95,24 @@ class Proxy:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"proxy {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
+            raise ValueError(f"proxy {self.name}: kind must be one of {tuple(KINDS)}, got "
+                             f"{self.kind!r}")
+
+    @property
+    def lookup(self) -> bool:
+        """Whether its scores are read, not computed (:attr:`Kind.lookup`: table proxies)."""
+        return KINDS[self.kind].lookup
+
+    @property
+    def reads_scores(self) -> bool:
+        """Whether it reads other proxies' scores, so is computed in the driver's process
+        (:attr:`Kind.reads_scores`: learned proxies)."""
+        return KINDS[self.kind].reads_scores
+
+    @property
+    def cost_rank(self) -> int:
+        """The position of its kind in :data:`KINDS`, cheapest first."""
+        return list(KINDS).index(self.kind)
 
     @property
     def store_name(self) -> str:
@@ -165,7 +203,7 @@ class Proxy:
         (what ``cost_s`` counts); families add their own keys (training: its EcoNAS ``factors``,
         c, r, s, e, b, m, each >= 1)."""
         return {"name": self.name, "kind": self.kind, "higher_is_better": self.higher_is_better,
-                "version": self.version, "cost": COST_KIND[self.kind]}
+                "version": self.version, "cost": KINDS[self.kind].cost}
 
 
 def proxy_registry() -> Registry[Proxy]:

@@ -43,14 +43,20 @@ SPECS = {s.name: s for s in (
 )}
 #: dataset names, in the order reports list them
 DATASETS = tuple(SPECS)
+#: the dataset of a command, an experiment or a request that names none
+DEFAULT_DATASET = "cifar10"
 
 #: where results are stored unless a command says otherwise (--results)
 DEFAULT_RESULTS = Path("results") / "results.sqlite"
 
-#: the truths a user may pick (NB201's 200-epoch test and validation accuracy; nb201.groundtruth
-#: has every metric of the table), and the default one
-TRUTHS = ("test_200", "valid_200")
+#: the truths a user may pick, and what each is (nb201.groundtruth has every metric of the table)
+TRUTHS = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
+          "valid_200": "NAS-Bench-201 200-epoch validation accuracy, mean over seeds"}
+#: what scores are judged against unless a command says otherwise
 DEFAULT_TRUTH = "test_200"
+#: what a procedure that selects or fits reads unless told otherwise (the finder's truth, a learned
+#: proxy's label): the validation accuracy, so that it never selects on the test accuracy
+SELECTION_TRUTH = "valid_200"
 
 #: NB201's normalisation (CIFAR mean/std in [0, 1] units, as in its reference code)
 MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
@@ -87,14 +93,34 @@ def check_seed(seed: int, what: str = "seed") -> int:
     return seed
 
 
+def check_truth(truth: str, what: str = "--truth") -> str:
+    """``truth`` if it is one of :data:`TRUTHS`, else a one-line UserError."""
+    if truth not in TRUTHS:
+        raise UserError(f"{what} must be one of {', '.join(TRUTHS)}, got {truth!r}")
+    return truth
+
+
+def _mixed(parts) -> np.random.SeedSequence:
+    return np.random.SeedSequence([int(p) for p in parts])
+
+
 def derive_seed(*parts: int, bits: int = 63) -> int:
     """A seed of ``bits`` bits (63 or 32) from integers (numpy's SeedSequence mixing of the
     parts): the suite's one way to seed a random stream from (run seed, purpose, arch index,
-    ...), independent of other streams. The zero-cost harness seeds torch with 32 bits (the
-    width its stored scores were made with)."""
-    state = np.random.SeedSequence([int(p) for p in parts])
+    ...), independent of other streams; a torch generator is seeded with it. The zero-cost
+    harness seeds torch with 32 bits (the width its stored scores were made with)."""
+    state = _mixed(parts)
     if bits == 32:
         return int(state.generate_state(1)[0])
     if bits == 63:
         return int(state.generate_state(2, np.uint64)[0] >> 1)
     raise ValueError(f"bits must be 63 or 32, got {bits}")
+
+
+def derive_rng(*parts: int) -> np.random.Generator:
+    """A numpy generator seeded from integers by the same mixing as :func:`derive_seed`, for numpy
+    draws (samples, training sets, the random proxy). It is ``np.random.default_rng([parts])``:
+    the stored samples and scores were drawn that way, and seeding numpy with ``derive_seed``'s
+    integer instead would draw other archs; trailing zero parts change nothing (``(seed, 0)``
+    draws what ``(seed,)`` does)."""
+    return np.random.default_rng(_mixed(parts))

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .catalog import DEFAULT_TRUTH, TRUTHS, dataset_spec  # noqa: F401  (re-exported)
+from .catalog import dataset_spec, derive_rng
 from .errors import UserError
 from .provenance import DATA_DIR, require_file
 from .space import Arch
@@ -76,4 +76,4 @@ def sample(n: int, seed: int) -> list[int]:
     and for one seed a smaller sample is a prefix of a larger one."""
     if not 1 <= n <= NUM_ARCHS:
         raise UserError(f"--sample must be between 1 and {NUM_ARCHS}, got {n}")
-    return [int(i) for i in np.random.default_rng(seed).permutation(NUM_ARCHS)[:n]]
+    return [int(i) for i in derive_rng(seed).permutation(NUM_ARCHS)[:n]]

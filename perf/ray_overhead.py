@@ -37,6 +37,7 @@ import ray
 import torch
 
 from nb201 import groundtruth as gt
+from nb201.catalog import DEFAULT_DATASET
 from nb201.context import Context, resolve_device
 from benchmark.executors import LocalExecutor
 from benchmark.ray_executor import RESOURCES, RayExecutor, _remote_score
@@ -55,7 +56,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--proxy", default="synflow")
     ap.add_argument("--archs", type=int, default=16)
-    ap.add_argument("--dataset", default="cifar10")
+    ap.add_argument("--dataset", default=DEFAULT_DATASET)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--empty", type=int, default=100, help="empty tasks for the per-task cost")
     args = ap.parse_args(argv)
@@ -63,7 +64,7 @@ def main(argv=None) -> dict:
     proxy = REGISTRY.get(args.proxy)
     ctx = Context(args.dataset, 0, device=resolve_device("cpu"))
     indices = gt.sample(args.archs, 0)
-    task = _remote_score.options(**RESOURCES[(proxy.kind, "cpu")])
+    task = _remote_score.options(**RESOURCES["cpu"])
     out = {"proxy": proxy.name, "archs": len(indices), "load_before": os.getloadavg(),
            "torch_threads": torch.get_num_threads()}
 

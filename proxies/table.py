@@ -4,10 +4,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from nb201 import groundtruth as gt
-from nb201.catalog import dataset_spec
+from nb201.catalog import dataset_spec, derive_rng
 from nb201.complexity import flops_m, params_m
 from nb201.api import REGISTRY, Charge, Outcome, Proxy
 
@@ -78,7 +76,7 @@ class Random(TableProxy):
     """A uniform random score, seeded by (seed, arch index): the floor every proxy must beat."""
 
     def value(self, arch, index, ctx):
-        return float(np.random.default_rng([ctx.seed, index]).random())
+        return float(derive_rng(ctx.seed, index).random())
 
 
 REGISTRY.register(Params(

@@ -84,6 +84,19 @@ def test_rounds_grow_from_n0_to_the_pool_and_bad_rules_are_refused():
             bad.check()
 
 
+def test_the_command_line_and_find_tables_take_findspecs_defaults():
+    from benchmark.cli import build_parser
+    from benchmark.find.driver import OBJECTIVES
+    from benchmark.find.experiment import parse_finds
+    args = build_parser().parse_args(["find", "--space", "params", "--budget", "1"])
+    [entry] = parse_finds([{"space": "params", "budget": 1}], "f.toml", (FindSpec.dataset,), 0,
+                          REGISTRY)
+    spec = FindSpec("params", budget_s=1.0)
+    assert entry.spec == spec and FindSpec.objective in OBJECTIVES
+    assert (args.dataset, args.truth, args.objective, args.pool, args.n0) == (
+        spec.dataset, spec.truth, spec.objective, spec.pool, spec.rule.n0)
+
+
 def test_best_per_bracket_takes_the_best_that_costs_no_more():
     costs = {"a": 0.003, "b": 0.05, "c": 2.0, "d": 30.0}
     values = {"a": 0.3, "b": 0.6, "c": 0.5, "d": 0.7}

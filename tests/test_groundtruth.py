@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nb201 import groundtruth as gt
-from nb201.catalog import DATASETS
+from nb201.catalog import DATASETS, DEFAULT_TRUTH, SELECTION_TRUTH, TRUTHS, check_truth
 from nb201.errors import UserError
 
 
@@ -51,3 +51,30 @@ def test_sample_is_deterministic_distinct_and_nested():
     assert gt.sample(100, 4) != a
     with pytest.raises(UserError):
         gt.sample(0, 0)
+
+
+def test_the_truths_are_metrics_of_the_table_and_check_truth_names_them():
+    assert {DEFAULT_TRUTH, SELECTION_TRUTH} <= set(TRUTHS) <= set(gt.METRICS)
+    assert check_truth("valid_200") == "valid_200"
+    with pytest.raises(UserError, match=r"^x\.toml: 'truth' must be one of test_200, valid_200, "
+                                        r"got 'test_12'$"):
+        check_truth("test_12", "x.toml: 'truth'")
+
+
+def test_one_seeding_rule_draws_what_the_stored_samples_and_scores_were_drawn_with():
+    """derive_rng is numpy's generator of the parts' SeedSequence: the samples, the learned
+    proxies' training and judged archs and the random proxy keep the values stored before it
+    (pinned below, drawn with np.random.default_rng(seed) and default_rng([seed, purpose]))."""
+    from benchmark.learn import judged_archs
+    from nb201.catalog import derive_rng
+    from nb201.context import Context
+    from proxies import REGISTRY
+    from proxies.learned.base import training_set
+    for parts in ((0,), (3,), (3, 1), (7, 1234)):
+        assert derive_rng(*parts).random(3).tolist() == np.random.default_rng(parts).random(3).tolist()
+    assert gt.sample(4, 0) == [11759, 10533, 8177, 7648]
+    assert training_set(4, 2).tolist() == [2853, 6707, 7173, 9398] == sorted(gt.sample(4, 2))
+    assert judged_archs(np.array([1, 2]), 3, 5) == [4402, 5043, 14996]
+    random = REGISTRY.get("random")
+    assert [random.value(None, i, Context("cifar10", 3)) for i in (0, 7)] == [
+        0.08564916714362436, 0.6822299076083322]

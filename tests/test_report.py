@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from analysis import figures, tables
-from analysis.report import ReportSpec, write_report
+from analysis.report import FIGURES, ReportSpec, write_report
 from analysis.results import collect
 from nb201 import groundtruth as gt
 from nb201.api import Outcome, Proxy
@@ -113,11 +113,11 @@ def test_html_has_every_table_and_figure(report):
     page = parse(files["html"])
     for table in ("table-main", "table-factors", "table-cost", "table-provenance", "table-commands"):
         assert table in page.tables
-    for key in "abcdef":
+    for key in (figure.key for figure in FIGURES):
         assert f"figure-{key}" in page.ids
         assert f"figure-{key}-cifar10" in page.ids, f"figure ({key}) missing"
     assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
-    assert len(page.images) == 6 and not page.skipped
+    assert len(page.images) == len(FIGURES) and not page.skipped
     text = files["html"].read_text()
     assert "skipped on cifar100: synflow (cifar100 is not shipped)" in text
     assert "python -m benchmark run test" in text
@@ -210,7 +210,7 @@ def test_empty_store_and_missing_figures_do_not_crash(tmp_path):
     store = Store(tmp_path / "empty.sqlite")
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
     page = parse(files["html"])
-    assert {f"figure-{k}-skipped" for k in "abcdef"} <= set(page.skipped)
+    assert {f"figure-{f.key}-skipped" for f in FIGURES} <= set(page.skipped)
     assert "holds no results" in files["html"].read_text()
     # table proxies only: the factor figures (a, b) and table are skipped with a note, the rest drawn
     compute(REGISTRY.get("params"), INDICES, Context("cifar10"), store, progress=False)

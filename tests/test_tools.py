@@ -1,4 +1,5 @@
 """The analysis tools behind docs/RESULTS.md: JPEG re-encoding and PSNR, cell properties."""
+import json
 import tarfile
 from pathlib import Path
 
@@ -66,3 +67,22 @@ def test_cell_properties_count_every_edge():
     first = str(gt.arch_of(indices[0]))
     assert props["#nor_conv_3x3"][0] == first.count("nor_conv_3x3")
     assert np.array_equal(props["params"], gt.vector("cifar10", "params")[indices])
+
+
+def test_cli_snapshot_ignores_wall_time_and_reports_other_changes(tmp_path, capsys):
+    from tools import cli_snapshot
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir(), after.mkdir()
+    row = {"proxy": "params", "kendall_tau": 0.5, "seconds": 1.0, "wall_seconds": 2.0,
+           "message": "done in 2 min 3 s"}
+    (before / "score-x.txt").write_text("rc 0\n" + json.dumps(row))
+    (after / "score-x.txt").write_text("rc 0\n" + json.dumps(
+        {**row, "seconds": 9.0, "wall_seconds": 8.0, "message": "done in 5 min 1 s"}))
+    (before / "help-x.txt").write_text("rc 0\nusage: x\n")
+    (after / "help-x.txt").write_text("rc 0\nusage: x\n")
+    assert cli_snapshot.compare(before, after) == 0
+    (after / "score-x.txt").write_text("rc 0\n" + json.dumps({**row, "kendall_tau": 0.6}))
+    (after / "help-x.txt").write_text("rc 0\nusage: y\n")
+    assert cli_snapshot.compare(before, after) == 1
+    out = capsys.readouterr().out
+    assert "score-x.txt: differs at [1].kendall_tau" in out and "help-x.txt: differs" in out

@@ -18,6 +18,7 @@ import numpy as np
 
 from analysis.metrics import kendall_tau, orient
 from nb201 import groundtruth as gt
+from nb201.catalog import DEFAULT_DATASET, DEFAULT_TRUTH
 from nb201.context import Context, resolve_device
 from benchmark.runner import Request, mean_scores
 from nb201.space import OPS
@@ -36,7 +37,7 @@ def properties(dataset: str, indices: list[int]) -> dict[str, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--proxies", required=True)
-    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--dataset", default=DEFAULT_DATASET)
     p.add_argument("--sample", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             scores[name] = orient(raw, proxy.higher_is_better)[0]
     finally:
         store.close()
-    truth = gt.vector(args.dataset, gt.DEFAULT_TRUTH)[indices]
+    truth = gt.vector(args.dataset, DEFAULT_TRUTH)[indices]
     props = properties(args.dataset, indices)
     names = list(scores)
     print(f"Kendall tau with each property, {args.sample} archs of {args.dataset} (seed {args.seed})\n")

@@ -21,6 +21,7 @@ import numpy as np
 from analysis import metrics
 from benchmark.experiments.spec import load_experiment
 from nb201 import groundtruth as gt
+from nb201.catalog import TRUTHS
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import Key, Store
@@ -28,7 +29,6 @@ from proxies import REGISTRY
 
 #: the setting every factor is compared with, and the published figures for it on CIFAR-10
 POINT = "c4r4s0e40@20"
-TRUTHS = ("test_200", "valid_200")
 
 
 def stored_scores(store: Store, name: str, dataset: str, indices: list[int], seed: int

@@ -1,7 +1,7 @@
 """Typed reads of the TOML tables of experiment files (:class:`Checker`): every mistake is one
 line naming the file, the table and the key. Used by ``spec`` (the top level and groups) and by the
-modules that own the other tables (``benchmark.learn``: ``[[learn]]``; ``benchmark.find.experiment``:
-``[[find]]``)."""
+modules that own the other tables (``benchmark.search.experiment``: ``[[search]]``;
+``benchmark.learn``: ``[[learn]]``; ``benchmark.find.experiment``: ``[[find]]``)."""
 from __future__ import annotations
 
 import difflib
@@ -12,7 +12,8 @@ from nb201.errors import UserError
 
 class Checker:
     """Typed reads of a TOML table with one-line errors naming the file and the place (every
-    table of an experiment file: the top level, groups, ``[[learn]]``, ``[[find]]``)."""
+    table of an experiment file: the top level, groups, ``[[search]]``, ``[[learn]]``,
+    ``[[find]]``); an unknown key is refused with the closest allowed one."""
 
     def __init__(self, where: str, table: dict, allowed: tuple[str, ...]):
         self.where, self.table = where, table
@@ -32,6 +33,20 @@ class Checker:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             self.fail(key, what)        # a bool is an int to Python, not a number here
         return value
+
+    def values(self, key: str, kind, default=None) -> list | None:
+        """A value of ``kind`` (a type or a tuple of types) or a non-empty list of them, as a list
+        (a bool is not a number here); ``default`` when the key is absent."""
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        values = value if isinstance(value, list) else [value]
+        ok = (lambda v: isinstance(v, bool)) if kind is bool else \
+            (lambda v: isinstance(v, kind) and not isinstance(v, bool))
+        if not values or not all(ok(v) for v in values):
+            what = kind.__name__ if isinstance(kind, type) else "number"
+            self.fail(key, f"a {what} or a non-empty list of them")
+        return values
 
     def strings(self, key: str, default, allow_empty: bool = False) -> tuple[str, ...]:
         value = self.get(key, list, None, "a list of strings")

@@ -49,8 +49,6 @@ from benchmark.search.experiment import SearchEstimate, estimate_searches, plan_
 if TYPE_CHECKING:
     from .spec import Experiment
 
-KIND_ORDER = {"table": 0, "zero-cost": 1, "training": 2}
-
 
 @dataclass(frozen=True)
 class Unit:
@@ -219,7 +217,7 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
                                   {key: len(u.missing) for key, u in units.items()})
     units = list(units.values())                    # in the order the groups name them
     if exp.order == "cheapest":
-        units.sort(key=lambda u: (u.estimate_s, KIND_ORDER.get(u.proxy.kind, 3)))
+        units.sort(key=lambda u: (u.estimate_s, u.proxy.cost_rank))
     return Plan(tuple(units), tuple((p, d, why) for (p, d), why in skipped.items()), sources,
                 settings, device_name, estimates)
 

@@ -66,7 +66,7 @@ from pathlib import Path
 from nb201 import groundtruth as gt
 from nb201.options import RunOptions, run_option_fields
 from nb201.registry import Registry
-from nb201.catalog import DATASETS, DEFAULT_TRUTH, is_seed
+from nb201.catalog import DATASETS, DEFAULT_DATASET, DEFAULT_TRUTH, check_truth, is_seed
 from nb201.errors import UserError
 from nb201.provenance import DATA_DIR
 from nb201.store import Selection
@@ -217,10 +217,8 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
     seed = top.get("seed", int, 0, "an integer")
     if not is_seed(seed):
         top.fail("seed", "an integer 0..2**63-1")
-    datasets = top.datasets("datasets", ("cifar10",))
-    truth = top.get("truth", str, DEFAULT_TRUTH, "a string")
-    if truth not in gt.TRUTHS:
-        top.fail("truth", f"one of {', '.join(gt.TRUTHS)}")
+    datasets = top.datasets("datasets", (DEFAULT_DATASET,))
+    truth = check_truth(top.get("truth", str, DEFAULT_TRUTH, "a string"), f"{top.where}: 'truth'")
     order = top.get("order", str, ORDERS[0], "a string")
     if order not in ORDERS:
         top.fail("order", f"one of {', '.join(map(repr, ORDERS))}")

@@ -3,21 +3,16 @@ runner and the store (stored rows are read, missing ones computed and committed 
 so a rerun computes nothing and a killed run resumes), apply the rule of
 :mod:`benchmark.find.race`, and account for the compute.
 
-Accounting. A candidate's cost per arch is the median over its archs of what a search would be
-charged for the read (:meth:`nb201.api.Proxy.charge`: the measured seconds stored with the score;
-a training read ``@m`` the run's seconds per trained epoch x m; a table proxy that stands for
-NB201 training, NB201's recorded training time). Reads of one schedule share one run: per
-(schedule, arch) the finder is charged once, for its longest read. ``spent_s`` sums those charges
-over every arch the finder read (stored reads count as if computed, so the figure does not depend
-on what was stored before); ``brute_force_s`` is every schedule's cost per arch (its longest read)
-(the mean of its charges per arch) x the final sample size: what scoring every candidate on as
-many archs would have charged. The rule and the brackets use the median (a first call's warm-up
-or a busy moment does not make a lookup look dear); the totals use every charge.
-``computed_archs`` is what this invocation actually computed.
-
-A learned candidate's labels (:meth:`nb201.api.Proxy.setup`) are charged once to ``spent_s`` and
-to ``brute_force_s``, and spread over the pool in its cost per arch (what the rule compares); its
-training archs are left out of the pool, so that it is judged on other archs only.
+Accounting (docs/FINDER.md, "Accounting"). A candidate's cost per arch, which the rule and the
+brackets compare, is the median over its archs of what a search would be charged for the read
+(:meth:`nb201.api.Proxy.charge`), plus its one-off cost (:meth:`nb201.api.Proxy.setup`: a learned
+candidate's labels) spread over the pool. ``spent_s`` charges every (schedule, arch) the finder
+read once, for the longest read of that schedule (reads of one schedule share one run), and every
+one-off cost once; stored reads count as if computed. ``brute_force_s`` is, summed over the
+schedules, the mean charge per arch of each one's dearest read x the final sample size, plus the
+one-off costs: what scoring every candidate on as many archs would have charged.
+``computed_archs`` is what this invocation actually computed. A learned candidate's training archs
+are left out of the pool, so that it is judged on other archs only.
 """
 from __future__ import annotations
 
@@ -31,7 +26,8 @@ import numpy as np
 
 from analysis.metrics import kendall_tau, pareto_front, retrieval
 from nb201 import groundtruth as gt
-from nb201.catalog import check_seed, dataset_spec, derive_seed
+from nb201.catalog import (DEFAULT_DATASET, SELECTION_TRUTH, check_seed, check_truth, dataset_spec,
+                           derive_seed)
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.provenance import SUITE_VERSION, config_digest, git_hash
@@ -42,6 +38,7 @@ from nb201.store import FindResults, Store, read_scores
 from benchmark.executors import Executor, LocalExecutor
 from benchmark.runner import compute, reading
 
+from . import DEFAULT_OBJECTIVE, DEFAULT_POOL
 from .race import Entry, Judge, Rule, best_per_bracket
 from .space import parse_space
 
@@ -60,12 +57,12 @@ class FindSpec:
     seed (the order of the pool), the proxies' seed and the rule's parameters."""
 
     space: str
-    dataset: str = "cifar10"
+    dataset: str = DEFAULT_DATASET
     seed: int = 0
     budget_s: float = math.inf
-    truth: str = "valid_200"
-    objective: str = "kendall_tau"
-    pool: int = 200
+    truth: str = SELECTION_TRUTH
+    objective: str = DEFAULT_OBJECTIVE
+    pool: int = DEFAULT_POOL
     pool_seed: int = 0
     proxy_seed: int = 0
     rule: Rule = Rule()
@@ -80,8 +77,7 @@ class FindSpec:
         if isinstance(self.budget_s, bool) or not isinstance(self.budget_s, (int, float)) \
                 or not self.budget_s > 0:
             raise UserError(f"--budget must be a positive number of seconds, got {self.budget_s!r}")
-        if self.truth not in gt.TRUTHS:
-            raise UserError(f"--truth must be one of {', '.join(gt.TRUTHS)}, got {self.truth!r}")
+        check_truth(self.truth)
         if self.objective not in OBJECTIVES:
             raise UserError(f"--objective must be one of {', '.join(OBJECTIVES)}, got "
                             f"{self.objective!r}")
@@ -261,7 +257,7 @@ def find(spec: FindSpec, registry: Registry, ctx: Context, store: Store, progres
 
 
 def _device(ctx: Context, proxies: dict) -> str:
-    """The device class the computing candidates ran on ("none" if every one is a table proxy)."""
-    if all(p.kind == "table" for p in proxies.values()):
+    """The device class the computing candidates ran on ("none" if every one is a lookup)."""
+    if all(p.lookup for p in proxies.values()):
         return "none"
     return ctx.device.type

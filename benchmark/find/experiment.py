@@ -72,9 +72,9 @@ def parse_finds(tables, file: str, datasets: tuple[str, ...], seed: int,
             spec = FindSpec(c.get("space", str, "", "a string"), dataset,
                             c.get("seed", int, seed, "an integer"),
                             float(c.get("budget", (int, float), 0, "a number")),
-                            c.get("truth", str, "valid_200", "a string"),
-                            c.get("objective", str, "kendall_tau", "a string"),
-                            c.get("pool", int, 200, "an integer"), pool_seed=seed,
+                            c.get("truth", str, FindSpec.truth, "a string"),
+                            c.get("objective", str, FindSpec.objective, "a string"),
+                            c.get("pool", int, FindSpec.pool, "an integer"), pool_seed=seed,
                             rule=Rule(n0=c.get("n0", int, Rule.n0, "an integer")))
             try:
                 candidates = spec.check(registry)

@@ -31,6 +31,8 @@ import numpy as np
 from analysis.metrics import bootstrap_ci, paired_difference
 from nb201.errors import UserError
 
+from . import DEFAULT_N0
+
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
@@ -38,7 +40,7 @@ Metric = Callable[[np.ndarray, np.ndarray], float]
 class Rule:
     """The racing rule's parameters (docs/FINDER.md)."""
 
-    n0: int = 25            # archs of the first round
+    n0: int = DEFAULT_N0    # archs of the first round
     growth: int = 2         # factor by which the sample grows per round
     narrow: float = 0.2     # a CI narrower than this may stop growing (if not contested)
     challengers: int = 3    # no-dearer, better candidates tried against each candidate per round

@@ -37,6 +37,8 @@ from nb201.numbers import json_number
 from nb201.registry import Registry
 from nb201.store import Key
 
+from benchmark.experiments.checker import Checker
+
 from .loop import Limits
 from .service import Checked, SearchSpec, check, identity, label, search, what
 from .strategy import Options
@@ -67,18 +69,6 @@ class SearchEntry:
                 f"{flags} --truth {s.truth} --json")
 
 
-def _list(value, where: str, key: str, kind) -> list:
-    """A value or a non-empty list of values of ``kind`` (bools are not ints here)."""
-    values = value if isinstance(value, list) else [value]
-    ok = (lambda v: isinstance(v, bool)) if kind is bool else \
-        (lambda v: isinstance(v, kind) and not isinstance(v, bool))
-    if not values or not all(ok(v) for v in values):
-        what = kind.__name__ if isinstance(kind, type) else "number"
-        raise UserError(f"{where}: {key!r} must be a {what} or a non-empty list of them, "
-                        f"got {value!r}")
-    return values
-
-
 def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, truth: str,
                    registry: Registry[Proxy]) -> tuple[SearchEntry, ...]:
     """Every (table, combination of list values, dataset) of the ``[[search]]`` tables, checked
@@ -88,46 +78,35 @@ def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, trut
     entries, names = [], set()
     for number, table in enumerate(tables, start=1):
         name = table.get("name", f"search #{number}")
-        where = f"{file}: [[search]] {name!r}"
-        unknown = [k for k in table if k not in KEYS]
-        if unknown:
-            raise UserError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(KEYS)}")
+        c = Checker(f"{file}: [[search]] {name!r}", table, KEYS)
         if not isinstance(name, str) or not name or name in names:
             raise UserError(f"{file}: [[search]] #{number}: 'name' must be a unique non-empty "
                             f"string")
         names.add(name)
         for key in ("strategy", "fitness"):
             if key not in table:
-                raise UserError(f"{where}: {key!r} is missing")
+                raise UserError(f"{c.where}: {key!r} is missing")
         try:
             Limits.check_given("budget" in table, "queries" in table)
         except UserError as err:
-            raise UserError(f"{where}: {err}") from None
-        for key in ("runs", "seed"):
-            if key in table:
-                _list(table[key], where, key, int)
-                if isinstance(table[key], list):
-                    raise UserError(f"{where}: {key!r} must be an integer, got {table[key]!r}")
-        axes = {"strategy": _list(table["strategy"], where, "strategy", str),
-                "fitness": _list(table["fitness"], where, "fitness", str),
-                "limits": ([Limits(budget_s=float(b)) for b in
-                            _list(table["budget"], where, "budget", (int, float))]
+            raise UserError(f"{c.where}: {err}") from None
+        runs, run_seed = c.get("runs", int, 1, "an integer"), c.get("seed", int, seed, "an integer")
+        axes = {"strategy": c.values("strategy", str), "fitness": c.values("fitness", str),
+                "limits": ([Limits(budget_s=float(b)) for b in c.values("budget", (int, float))]
                            if "budget" in table else
-                           [Limits(queries=q)
-                            for q in _list(table["queries"], where, "queries", int)]),
-                "dataset": _list(table.get("datasets", list(datasets)), where, "datasets", str)}
-        axes.update({key: _list(table[key], where, key, kind)
-                     for key, kind in OPTION_TYPES.items() if key in table})
+                           [Limits(queries=q) for q in c.values("queries", int)]),
+                "dataset": c.values("datasets", str, list(datasets))}
+        axes.update({key: c.values(key, kind) for key, kind in OPTION_TYPES.items()
+                     if key in table})
         for combination in itertools.product(*axes.values()):
             chosen = dict(zip(axes, combination))
             options = Options(**{k: v for k, v in chosen.items() if k in OPTION_TYPES})
             spec = SearchSpec(chosen["strategy"], chosen["fitness"], chosen["dataset"],
-                              chosen["limits"], table.get("runs", 1), table.get("seed", seed),
-                              truth, options)
+                              chosen["limits"], runs, run_seed, truth, options)
             try:
                 entries.append(SearchEntry(name, check(spec, registry)))
             except UserError as err:
-                raise UserError(f"{where}: {err}") from None
+                raise UserError(f"{c.where}: {err}") from None
     return tuple(entries)
 
 
@@ -156,7 +135,7 @@ class LevelEstimate:
         return self.missing * self.seconds_per_arch
 
     def reads(self, runs: int) -> str:
-        if self.proxy.kind == "table":
+        if self.proxy.lookup:
             return "a table, read for every arch once"
         if math.isinf(self.reads_per_run):
             return f"no bound on reads x {runs} runs"
@@ -269,7 +248,7 @@ def _reads_per_run(entry: SearchEntry, level: int, proxy: Proxy, per_arch: float
     """At most about how many archs one run reads at ``level``: a table is read for every arch;
     else min(budget / seconds per arch, queries) (a non-table proxy is charged its compute
     seconds), and the strategy's own bound (``Strategy.max_reads``)."""
-    if proxy.kind == "table":
+    if proxy.lookup:
         return gt.NUM_ARCHS
     limits = entry.spec.limits
     if limits.queries is not None:

@@ -87,7 +87,7 @@ class Fitness:
     def evaluate(self, level: int, indices: list[int]) -> tuple[np.ndarray, list[Charge]]:
         proxy = self.proxies[level]
         missing = [i for i in dict.fromkeys(indices) if (level, i) not in self._cache]
-        if missing and proxy.kind == "table":
+        if missing and proxy.lookup:
             missing = [i for i in range(gt.NUM_ARCHS) if (level, i) not in self._cache]
         if missing:
             request = Request(proxy, self.ctx.dataset, missing, (self.ctx.seed,))

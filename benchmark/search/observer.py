@@ -1,9 +1,9 @@
 """The observer: after every query, the arch the search would return now and that arch's truth.
 
 The run loop owns the observer and hands the strategy only its ``ask`` function, so the truth
-table is out of the strategy's reach (tests/test_search.py passes a truth table that raises when
-anything but the observer reads it). The trajectory keeps one point per query at which the
-answer changed, plus the last query: a step function of the charged cost, without loss.
+table is out of the strategy's reach (tests/test_search_strategies.py passes a truth table that
+raises when anything but the observer reads it). The trajectory keeps one point per query at which
+the answer changed, plus the last query: a step function of the charged cost, without loss.
 """
 from __future__ import annotations
 

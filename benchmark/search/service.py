@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
-from nb201.catalog import DEFAULT_TRUTH, dataset_spec
+from nb201.catalog import DEFAULT_DATASET, DEFAULT_TRUTH, check_truth, dataset_spec
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.provenance import SUITE_VERSION, config_digest, git_hash
@@ -39,7 +39,7 @@ SEARCH_VERSION = 1
 class SearchSpec:
     strategy: str
     fitness: str
-    dataset: str = "cifar10"
+    dataset: str = DEFAULT_DATASET
     limits: Limits = Limits(budget_s=12000.0)
     runs: int = 1
     seed: int = 0
@@ -62,8 +62,7 @@ def check(spec: SearchSpec, registry: Registry[Proxy]) -> Checked:
     """Validate every input of a search (its fitness proxies resolved in ``registry``); a
     UserError (one line) on the first bad one."""
     dataset_spec(spec.dataset)
-    if spec.truth not in gt.TRUTHS:
-        raise UserError(f"unknown truth {spec.truth!r}; choose one of {', '.join(gt.TRUTHS)}")
+    check_truth(spec.truth)
     spec.limits.check()
     if spec.runs < 1:
         raise UserError(f"--runs must be >= 1, got {spec.runs}")

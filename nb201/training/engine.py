@@ -152,14 +152,14 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     on a CPU). On a CPU the groups are spread over ``workers`` forked processes
     (:mod:`nb201.training.processes`; threads where there is no fork), default
     ``torch.get_num_threads()``, each with one intra-op thread and taking the next group when it
-    is done, the costliest groups first (:func:`~nb201.training.sizing.relative_cost`):
-    small networks use a core far better that way than with several intra-op threads per op, and
-    processes, unlike threads, do not wait for each other's GIL between kernel calls. Every group
-    sees the same batches. Each returned state's last segment holds its seconds: on a CPU the CPU
-    time of the worker thread that trained it over the workers that ran alongside (what its share
-    of an idle machine's wall time is, whatever else the machine was doing: one worker has one
-    thread), on CUDA its share of the call's wall time. ``checkpoint`` is called in this process, whichever worker trained the network.
-    ``trainer``: one of :data:`KERNELS` (default: :func:`kernels`; ``direct`` needs a CPU)."""
+    is done, the costliest groups first (:func:`~nb201.training.sizing.relative_cost`); why, with
+    measurements: docs/BENCHMARKS.md, "Training: engine vs a tight loop vs NB201's DataLoader
+    loop". Every group sees the same batches. Each returned state's last segment holds its
+    seconds: on a CPU the CPU time of the worker thread that trained it over the number of workers
+    that ran alongside (its share of an idle machine's wall time, whatever else the machine was
+    doing), on CUDA its share of the call's wall time. ``checkpoint`` is called in this process,
+    whichever worker trained the network. ``trainer``: one of :data:`KERNELS` (default:
+    :func:`kernels`; ``direct`` needs a CPU)."""
     started = time.perf_counter()
     device = torch.device(device)
     trainer = trainer or kernels(device, amp, recipe, split.resolution)

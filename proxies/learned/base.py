@@ -10,17 +10,17 @@ Name: ``learned:MODEL:K:FEATURES`` or ``learned:MODEL:K:label=LABEL:FEATURES``, 
   (:meth:`nb201.context.Context.scores`), so they are cached like every score, at seed
   :data:`FEATURE_SEED` whatever the learned proxy's seed. Missing values (``naslib:*`` on archs
   NASLib did not score, a proxy's non-finite score) stay NaN for the model.
-- **label**: NB201's ``valid_200`` (default) or ``valid_12`` of the dataset, or a training proxy's
-  score (read like a feature). A learned proxy is judged against ``test_200``, never its label.
+- **label**: NB201's ``valid_200`` (default: :data:`nb201.catalog.SELECTION_TRUTH`) or ``valid_12``
+  of the dataset, or a training proxy's score (read like a feature). A learned proxy is judged
+  against :data:`JUDGED_BY`, never its label.
 - **training set**: K archs of the whole space drawn with the proxy's seed (:func:`training_set`);
   the seed also seeds the model. The score of a training arch is NaN: a learned proxy is judged
   only on archs it was not fitted on (the suite ranks NaN last and counts it).
 - **model**: one module per family (:mod:`.gbm`, :mod:`.ridge`) registers a :class:`Model`. It is
   fitted on the labels' ranks among the training archs (percentiles in (0, 1]), not on the labels:
   a ranking is what is judged, and ranks keep the long tail of broken cells (10% accuracy) from
-  dominating a squared loss (CIFAR-10, graph features, K=200, draws 0-2: mean Kendall tau 0.652
-  fitted on accuracies, 0.791 on ranks; ``tools/learned_checks.py``). Its scores are predicted
-  percentiles.
+  dominating a squared loss (measured with ``tools/learned_checks.py``: docs/RESULTS.md,
+  "Learned proxies"). Its scores are predicted percentiles.
 
 Costs: an outcome's ``seconds`` are the features' measured seconds of that arch (what predicting it
 costs); the labels are a one-off cost, :meth:`LearnedProxy.setup` (NB201's recorded training time
@@ -40,6 +40,7 @@ from scipy import stats
 from nb201 import encoding
 from nb201 import groundtruth as gt
 from nb201.api import REGISTRY, Outcome, Proxy
+from nb201.catalog import SELECTION_TRUTH, derive_rng
 from nb201.errors import UserError
 from nb201.registry import Registry
 
@@ -48,7 +49,7 @@ PATTERN = "learned:MODEL:K:[label=LABEL:]FEATURES (FEATURES: graph and proxy nam
 GRAPH = "graph"
 #: table labels: NB201 metric -> epochs of NB201 training behind one label
 TABLE_LABELS = {"valid_200": 200, "valid_12": 12}
-DEFAULT_LABEL = "valid_200"
+#: what every learned proxy is judged against (the ``learn`` command, reports): never its label
 JUDGED_BY = "test_200"
 #: the seed every feature and training-proxy label is read at (so that draws share them)
 FEATURE_SEED = 0
@@ -70,8 +71,9 @@ MODELS: Registry[Model] = Registry("model", lambda m: m.name)
 def training_set(train: int, seed: int) -> np.ndarray:
     """The K training archs of a learned proxy with ``seed`` (sorted NB201 indices): the first K
     of an order drawn with the seed, so the training sets of one seed are nested (K=100 holds
-    K=50's archs, and their features are read once)."""
-    return np.sort(np.random.default_rng([seed, 0]).permutation(gt.NUM_ARCHS)[:train])
+    K=50's archs, and their features are read once). Purpose 0 draws what ``(seed,)`` does: the
+    training set is the first K of :func:`nb201.groundtruth.sample` with the seed, sorted."""
+    return np.sort(derive_rng(seed, 0).permutation(gt.NUM_ARCHS)[:train])
 
 
 def _features_of(text: str, registry: Registry[Proxy]) -> tuple[tuple[str, ...], tuple]:
@@ -103,12 +105,14 @@ def label_proxy(label: str, registry: Registry[Proxy]) -> Proxy | None:
     return proxy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LearnedProxy(Proxy):
-    model: str = "gbm"
-    train: int = 100
-    features: tuple[str, ...] = (GRAPH,)
-    label: str = DEFAULT_LABEL
+    """Made by :func:`learned_proxy` from its name, which says every field below."""
+
+    model: str
+    train: int
+    features: tuple[str, ...]
+    label: str
     #: the features' proxies (None for graph) and the label's (None for a table label), resolved
     #: in the registry that made this proxy
     inputs: tuple = ()
@@ -230,7 +234,7 @@ def learned_proxy(name: str, registry: Registry[Proxy] = REGISTRY) -> LearnedPro
     if not 1 <= train < gt.NUM_ARCHS:
         raise UserError(f"learned proxy {name!r}: K must be between 1 and {gt.NUM_ARCHS - 1:,} "
                         f"(the space has {gt.NUM_ARCHS:,} archs), got {train}")
-    label = DEFAULT_LABEL
+    label = SELECTION_TRUTH
     if rest.startswith("label="):
         label, _, rest = rest[len("label="):].partition(":")
     labeller = label_proxy(label, registry)
