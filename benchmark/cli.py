@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmark {proxies,info,score,search,find,learn,report,run,export,import}``.
+"""The command line: ``python -m benchmark {proxies,info,score,search,find,learn,report,run,export,import,prune}``.
 
 A thin layer over the library, and the one module that wires its layers together: the proxies
 (plugins) into the registry, the runner and experiments (orchestration) to the store, and the
@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from nb201.catalog import DATASETS, DEFAULT_RESULTS, DEFAULT_TRUTH, TRUTHS, check_seed
 from nb201.errors import UserError
+from nb201.lists import comma_list
 from nb201.options import RunOptions, flag, run_option_fields
 
 #: the fields of ``proxies --json`` (the CLI contract)
@@ -43,7 +44,7 @@ def _registry():
 def _load_plugins(text: str | None) -> None:
     if text:
         from proxies import plugins
-        plugins.add([p.strip() for p in text.split(",") if p.strip()])
+        plugins.add(comma_list(text, "--plugins", "files"))
 
 
 def _emit(obj: dict, as_json: bool, text: str) -> None:
@@ -67,12 +68,11 @@ def cmd_info(args) -> None:
 
 
 def _seeds(text: str) -> tuple[int, ...]:
+    items = comma_list(text, "--seeds", "seeds")
     try:
-        seeds = tuple(int(t) for t in text.split(",") if t.strip())
+        seeds = tuple(int(t) for t in items)
     except ValueError:
         raise UserError(f"--seeds must be comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise UserError(f"--seeds lists no seeds: {text!r}")
     return tuple(check_seed(s, "--seeds") for s in seeds)
 
 
@@ -81,10 +81,7 @@ def _indices(args) -> list[int]:
     if args.all:
         return list(range(gt.NUM_ARCHS))
     if args.archs is not None:
-        indices = [gt.resolve(t) for t in args.archs.split(",") if t.strip()]
-        if not indices:
-            raise UserError(f"--archs lists no archs: {args.archs!r}")
-        return list(dict.fromkeys(indices))
+        return list(dict.fromkeys(gt.resolve_archs(args.archs)))
     return gt.sample(args.sample, args.seed)
 
 
@@ -355,8 +352,8 @@ def cmd_export(args) -> None:
         names = None
         if args.proxy:
             registry = _registry()
-            names = sorted({registry.get(p.strip()).store_name
-                            for text in args.proxy for p in text.split(",") if p.strip()})
+            names = sorted({registry.get(p).store_name
+                            for text in args.proxy for p in comma_list(text, "--proxy", "proxies")})
         rows = store.rows(names, args.dataset)
     finally:
         store.close()
@@ -390,6 +387,24 @@ def cmd_import(args) -> None:
     if len(conflicts) > 10:
         text += f"\n  ... and {len(conflicts) - 10} more (--json lists them all)"
     _emit(result, args.json, text)
+
+
+def cmd_prune(args) -> None:
+    """Delete the store's rows that cannot be read (reads skip them with a notice)."""
+    from nb201.store import Store
+    store = Store(args.results, create=False, packs=())
+    try:
+        pruned = store.prune()
+    finally:
+        store.close()
+    kinds: dict[tuple[str, str], int] = {}
+    for row in pruned:
+        kinds[(row["proxy"], row["dataset"])] = kinds.get((row["proxy"], row["dataset"]), 0) + 1
+    text = f"{store.path}: {len(pruned):,} unreadable rows deleted" + "".join(
+        f"\n  {proxy} on {dataset}: {n:,}" for (proxy, dataset), n in kinds.items())
+    _emit({"results": str(store.path), "deleted": len(pruned),
+           "rows": [{k: v for k, v in row.items() if k != "rowid"} for row in pruned]},
+          args.json, text)
 
 
 def add_search_options(p: argparse.ArgumentParser) -> None:
@@ -527,6 +542,11 @@ def build_parser() -> Parser:
     p = add("import", cmd_import, "merge a results pack into the store: rows already stored are "
             "skipped, conflicting ones reported and kept as stored; a bad pack writes nothing")
     p.add_argument("pack", help="a results pack (NAME.jsonl.gz)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+
+    p = add("prune", cmd_prune, "delete the store's rows that cannot be read (a score that is not "
+            "a number: what a plugin could store before outcomes were checked); reads skip them "
+            "with a notice naming this command")
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     return parser
 
