@@ -15,7 +15,7 @@ import os
 import sys
 from contextlib import contextmanager
 
-from nb201.catalog import DATASETS, DEFAULT_RESULTS, DEFAULT_TRUTH, TRUTHS, check_seed
+from nb201.catalog import DATASETS, DEFAULT_RESULTS, DEFAULT_TRUTH, TRUTHS, check_seed, check_seeds
 from nb201.errors import UserError
 from nb201.lists import comma_list
 from nb201.options import RunOptions, flag, run_option_fields
@@ -70,10 +70,10 @@ def cmd_info(args) -> None:
 def _seeds(text: str) -> tuple[int, ...]:
     items = comma_list(text, "--seeds", "seeds")
     try:
-        seeds = tuple(int(t) for t in items)
+        seeds = [int(t) for t in items]
     except ValueError:
         raise UserError(f"--seeds must be comma-separated integers, got {text!r}") from None
-    return tuple(check_seed(s, "--seeds") for s in seeds)
+    return check_seeds(seeds, "--seeds")
 
 
 def _indices(args) -> list[int]:
@@ -143,8 +143,8 @@ def executor_from(args, start: bool = True):
 
 
 def cmd_score(args) -> None:
-    """Every input is checked (proxy, dataset, archs, seeds, options, truth file, images) before
-    the store is opened and anything is computed."""
+    """Every input is checked (proxy, dataset, archs, seeds, options, truth file, images, the
+    --versus proxy) before the store is opened and anything is computed."""
     from nb201.context import Context
     from nb201.store import Store
 
@@ -157,12 +157,11 @@ def cmd_score(args) -> None:
     ctx = Context.of(args.dataset, seeds[0], run_options(args, SCORE_OPTIONS))
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
     request.check()                    # archs, proxy vs dataset, truth file
-    if proxy.needs_images:
-        ctx.images                     # loads (and so checks) the data once, before the store
-    store = Store(args.results)
     other = _registry().get(args.versus) if args.versus else None
     if other is not None:
         other.check(args.dataset)
+    _check_data(ctx, [proxy, *([other] if other else [])])
+    store = Store(args.results)
     with executor_from(args) as executor:
         result = score(request, ctx, store, progress=not args.quiet, executor=executor)
     if other is not None:
@@ -177,6 +176,16 @@ def cmd_score(args) -> None:
             f"non-finite scores {result['nan_scores']}, {result['seconds']:.1f} s of compute\n"
             f"  scored: {result['scored']}" + _versus_text(result))
     _emit(result, args.json, text)
+
+
+def _check_data(ctx, proxies) -> None:
+    """The data before the store is opened: loaded (once) if one of ``proxies`` reads images,
+    else a data dir the user gave is checked all the same (:func:`nb201.datasets.check_data_dir`)."""
+    if any(p.needs_images for p in proxies):
+        ctx.images
+    else:
+        from nb201.datasets import check_data_dir
+        check_data_dir(ctx.data_dir)
 
 
 def _versus_text(result: dict) -> str:
@@ -212,9 +221,10 @@ def cmd_search(args) -> None:
                                Limits(args.budget, args.queries), args.runs, args.seed, args.truth,
                                options, args.proxy_seed), _registry())
     lookup = lookup_datasets(args.lookup)
+    ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
+    _check_data(ctx, checked.proxies)
     for line in checked.warnings:
         print(f"warning: {line}", file=sys.stderr)
-    ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
     store = Store(args.results)
     with executor_from(args) as executor:
         found = search(checked, ctx, store, progress=not args.quiet, executor=executor)
@@ -247,8 +257,7 @@ def cmd_find(args) -> None:
                     args.pool, proxy_seed=args.proxy_seed, rule=Rule(n0=args.n0))
     candidates = spec.check(registry)
     ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
-    if any(registry.get(name).needs_images for name in candidates):
-        ctx.images                     # loads (and so checks) the data once, before the store
+    _check_data(ctx, [registry.get(name) for name in candidates])
     store = Store(args.results)
     with executor_from(args) as executor:
         result = find(spec, registry, ctx, store, progress=not args.quiet, executor=executor)
@@ -281,6 +290,7 @@ def cmd_learn(args) -> None:
         raise UserError(f"--test must be a number of archs or all, got {args.test!r}")
     test = None if args.test == "all" else int(args.test)
     ctx = Context.of(args.dataset, args.seed, run_options(args, SEARCH_OPTIONS))
+    _check_data(ctx, [])
     result = learn(args.features.split(","), args.train, args.dataset, args.seed, _registry(),
                    args.results, ctx, label=args.label, model=args.model, test=test,
                    repeats=args.repeats, versus=args.versus, progress=not args.quiet)

@@ -13,7 +13,7 @@ import numpy as np
 from nb201 import groundtruth as gt
 from nb201.api import Outcome, Proxy, outcome_problem, plain
 from nb201.context import Context
-from nb201.catalog import DEFAULT_TRUTH
+from nb201.catalog import DEFAULT_TRUTH, check_truth
 from nb201.errors import UserError
 from nb201.progress import Progress
 from nb201.provenance import SUITE_VERSION, git_hash
@@ -32,10 +32,11 @@ class Request:
     nb201_file: str | None = None  # take the truth from an official NB201/NATS-Bench file
 
     def check(self) -> None:
-        """Raise UserError on a request that cannot be scored (no archs, a proxy that cannot score
-        this dataset, an unreadable truth file), before anything is computed."""
+        """Raise UserError on a request that cannot be scored (no archs, an unknown truth, a proxy
+        that cannot score this dataset, an unreadable truth file), before anything is computed."""
         if not self.indices:
             raise UserError("no archs to score")
+        check_truth(self.truth)
         self.proxy.check(self.dataset)
         if self.nb201_file:
             from nb201.nb201_file import load_truth
