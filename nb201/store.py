@@ -47,6 +47,7 @@ import pandas as pd
 from .api import Outcome, Proxy, outcome_problem
 from .catalog import DEFAULT_RESULTS
 from .errors import UserError
+from .files import unwritable
 from .numbers import json_number
 from .packs import COLUMNS, Pack, shipped
 from .provenance import config_digest
@@ -215,15 +216,12 @@ class Store:
         return db
 
     def _check_creatable(self) -> None:
-        """The store's file can be created: its nearest existing folder is one, and writable."""
+        """The store's file can be created (:func:`nb201.files.unwritable`)."""
         if self.path.exists():
             raise UserError(f"cannot open results store {self.path}: it is not a file")
-        folder = self.path.parent
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            why = "not a folder" if not folder.is_dir() else "not writable"
-            raise UserError(f"cannot create results store {self.path}: {folder} is {why}")
+        why = unwritable(self.path.parent)
+        if why:
+            raise UserError(f"cannot create results store {self.path}: {why}")
 
     def _open(self) -> None:
         """Open the existing file: for writing if it and its folder can be written, else
