@@ -84,7 +84,7 @@ def zc_str(net, batch):
 }
 #: the archs a poisoned store holds TEXT scores of (p-str's, what plug_str.py stored before
 #: outcomes were checked): the first three of the sample of seed 0
-POISONED = (11759, 8177, 1781)
+POISONED = (11759, 10533, 8177)
 
 
 def isolate_plugins(monkeypatch, request) -> None:

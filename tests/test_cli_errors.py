@@ -136,7 +136,7 @@ CASES = {   # id: (argv, a piece of the message)
                                 "3 archs"),
     "plugin-table-proxy-raises": (["score", "--plugins", "plug_raise.py", "--proxy", "p-raise",
                                    "--archs", "0,1,2"] + R,
-                                  "proxy p-raise (plugin /tmp/"),
+                                  "proxy p-raise (plugin "),
     "plugin-table-proxy-raises-names-the-arch": (
         ["score", "--plugins", "plug_raise.py", "--proxy", "p-raise", "--archs", "2,1,0"] + R,
         "/plug_raise.py) failed on arch 1: raised ZeroDivisionError: my proxy divided by zero"),
@@ -144,9 +144,9 @@ CASES = {   # id: (argv, a piece of the message)
                                  "--archs", "8177"] + R,
                                 "failed on arch 8177: raised RuntimeError: my zero-cost proxy "
                                 "broke"),
-    "plugin-zero-cost-returns-text": (["score", "--plugins", "plug_raise.py", "--proxy", "zc-str",
-                                       "--archs", "8177"] + R,
-                                      "proxy zc-str (plugin /"),
+    "plugin-zero-cost-returns-text": (
+        ["score", "--plugins", "plug_raise.py", "--proxy", "zc-str", "--archs", "8177"] + R,
+        "failed on arch 8177: raised ValueError: could not convert string to float: 'high'"),
     # 4: --zc-batch is bounded before anything is allocated (even where it is not read)
     "zc-batch-beyond-the-training-images": (["score", "--proxy", "nwot", "--sample", "2",
                                              "--zc-batch", "100000000"] + R,
