@@ -259,6 +259,7 @@ def cmd_find(args) -> None:
     ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
     _check_data(ctx, [registry.get(name) for name in candidates])
     store = Store(args.results)
+    store.check_writable()             # a finder always stores its result
     with executor_from(args) as executor:
         result = find(spec, registry, ctx, store, progress=not args.quiet, executor=executor)
     lines = [f"finder on {args.dataset} ({len(candidates)} candidates, {result['objective']} "
