@@ -265,10 +265,21 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
                 folder.mkdir(parents=True, exist_ok=True)
             for path in written:
                 os.replace(path, out / path.relative_to(staging))
-    except OSError as err:
-        raise UserError(f"cannot write the report into {out}: {err.strerror or err}; the files "
-                        "there were left as they were") from None
+    except Exception as err:
+        failed = _os_error(err)
+        if failed is None:
+            raise
+        raise UserError(f"cannot write the report into {out}: {failed.strerror or failed}; the "
+                        "files there were left as they were") from None
     return {name: out / path.relative_to(staging) for name, path in files.items()}
+
+
+def _os_error(err: BaseException) -> OSError | None:
+    """The OSError behind ``err``: itself, or the one it was raised while handling (matplotlib's
+    PDF writer fails with an AttributeError while cleaning up after a full disk)."""
+    while err is not None and not isinstance(err, OSError):
+        err = err.__context__
+    return err
 
 
 def _write(registry: Registry, store, out: Path, spec: ReportSpec, n_boot: int

@@ -147,8 +147,8 @@ def remount_read_only(path: Path) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
 
 
-def fill(folder: Path) -> None:
-    """Fill the file system of ``folder`` up (a file of zeros, written until it is full)."""
+def fill(folder: Path, leave: int = 0) -> None:
+    """Fill the file system of ``folder`` up but ``leave`` bytes (a file of zeros)."""
     fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
     try:
         while True:
@@ -156,6 +156,7 @@ def fill(folder: Path) -> None:
     except OSError:
         pass
     finally:
+        os.ftruncate(fd, max(0, os.fstat(fd).st_size - leave))
         os.close(fd)
 
 
@@ -212,12 +213,13 @@ def _small(tmp: Path, request) -> None:
     mount_small(tmp / "small", "300k", request)
 
 
-def _small_full_of_a_report(tmp: Path, request) -> None:
-    """A good report in small/out, on a file system with no room left."""
+def _small_full_of_a_report(tmp: Path, request, leave: int = 0) -> None:
+    """A good report in small/out, on a file system with ``leave`` bytes of room left."""
     small = mount_small(tmp / "small", "300k", request)
-    (small / "out").mkdir()
+    (small / "out" / "figures").mkdir(parents=True)
     (small / "out" / "report.html").write_text("<html>a good report</html>\n")
-    fill(small)
+    (small / "out" / "figures" / "d-score-vs-truth-cifar10.png").write_bytes(b"a good figure")
+    fill(small, leave)
 
 
 def _read_only_store(tmp: Path, request) -> None:
@@ -233,6 +235,8 @@ def _read_only_store(tmp: Path, request) -> None:
 
 #: the file systems a case may need, made inside its folder
 DISKS = {"small": _small, "small-full-of-a-report": _small_full_of_a_report,
+         "small-nearly-full-of-a-report":    # the tables fit, a figure does not (its PDF, here)
+         lambda tmp, request: _small_full_of_a_report(tmp, request, leave=56 << 10),
          "read-only-store": _read_only_store}
 
 

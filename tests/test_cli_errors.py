@@ -167,6 +167,10 @@ CASES = {   # id: (argv, a piece of the message)
         ["report", "--results", "good.sqlite", "--out", "small/out"],
         "cannot write the report into small/out: No space left on device; the files there were "
         "left as they were", disk="small-full-of-a-report"),
+    "report-disk-full-midway-keeps-the-old-report": case(
+        ["report", "--results", "good.sqlite", "--out", "small/out"],
+        "cannot write the report into small/out: No space left on device",
+        disk="small-nearly-full-of-a-report"),
     # 6: refused commands create no store (and validate before opening it)
     "versus-unknown-proxy": (SCORE + ["--archs", "0,1", "--versus", "nosuchproxy"] + R,
                              "unknown proxy 'nosuchproxy'"),
