@@ -29,7 +29,6 @@ from nb201 import groundtruth as gt
 from nb201.api import Proxy
 from nb201.catalog import DEFAULT_RESULTS, DEFAULT_TRUTH, check_seed, check_seeds, dataset_spec
 from nb201.context import Context
-from nb201.datasets import check_data_dir
 from nb201.errors import UserError
 from nb201.options import RunOptions
 from nb201.store import Store
@@ -77,8 +76,7 @@ class Benchmark:
         self.dataset = dataset
         self.options = RunOptions(**options)
         self.options.check(where=repr)
-        self._context(0)                 # device, amp, zc_batch against this dataset
-        check_data_dir(self.options.data_dir)
+        self._context(0).check_data()    # device, amp, zc_batch, a data dir given
         self.store = Store(results)
 
     def close(self) -> None:
@@ -145,8 +143,7 @@ class Benchmark:
         checked = check(spec, _registry())
         lookup = lookup_datasets(lookup or None)
         ctx = self._context(proxy_seed)
-        if any(p.needs_images for p in checked.proxies):
-            ctx.images                   # loads (and so checks) the data before any search
+        ctx.check_data(checked.proxies)
         found = search(checked, ctx, self.store, progress)
         return library.search_result(checked, found, lookup)
 
@@ -157,8 +154,7 @@ class Benchmark:
                           list(dict.fromkeys(gt.resolve_archs(indices, "indices"))),
                           check_seeds(seeds), truth)
         request.check()
-        if request.proxy.needs_images:
-            self._context(request.seeds[0]).images   # loads (and so checks) the data first
+        self._context(request.seeds[0]).check_data([request.proxy])
         return request
 
     def _context(self, seed: int) -> Context:

@@ -160,7 +160,7 @@ def cmd_score(args) -> None:
     other = _registry().get(args.versus) if args.versus else None
     if other is not None:
         other.check(args.dataset)
-    _check_data(ctx, [proxy, *([other] if other else [])])
+    ctx.check_data([proxy, *([other] if other else [])])   # before the store is opened
     store = Store(args.results)
     with executor_from(args) as executor:
         result = score(request, ctx, store, progress=not args.quiet, executor=executor)
@@ -176,16 +176,6 @@ def cmd_score(args) -> None:
             f"non-finite scores {result['nan_scores']}, {result['seconds']:.1f} s of compute\n"
             f"  scored: {result['scored']}" + _versus_text(result))
     _emit(result, args.json, text)
-
-
-def _check_data(ctx, proxies) -> None:
-    """The data before the store is opened: loaded (once) if one of ``proxies`` reads images,
-    else a data dir the user gave is checked all the same (:func:`nb201.datasets.check_data_dir`)."""
-    if any(p.needs_images for p in proxies):
-        ctx.images
-    else:
-        from nb201.datasets import check_data_dir
-        check_data_dir(ctx.data_dir)
 
 
 def _versus_text(result: dict) -> str:
@@ -222,7 +212,7 @@ def cmd_search(args) -> None:
                                options, args.proxy_seed), _registry())
     lookup = lookup_datasets(args.lookup)
     ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
-    _check_data(ctx, checked.proxies)
+    ctx.check_data(checked.proxies)
     for line in checked.warnings:
         print(f"warning: {line}", file=sys.stderr)
     store = Store(args.results)
@@ -257,7 +247,7 @@ def cmd_find(args) -> None:
                     args.pool, proxy_seed=args.proxy_seed, rule=Rule(n0=args.n0))
     candidates = spec.check(registry)
     ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
-    _check_data(ctx, [registry.get(name) for name in candidates])
+    ctx.check_data([registry.get(name) for name in candidates])
     store = Store(args.results)
     store.check_writable()             # a finder always stores its result
     with executor_from(args) as executor:
@@ -291,7 +281,7 @@ def cmd_learn(args) -> None:
         raise UserError(f"--test must be a number of archs or all, got {args.test!r}")
     test = None if args.test == "all" else int(args.test)
     ctx = Context.of(args.dataset, args.seed, run_options(args, SEARCH_OPTIONS))
-    _check_data(ctx, [])
+    ctx.check_data()
     result = learn(args.features.split(","), args.train, args.dataset, args.seed, _registry(),
                    args.results, ctx, label=args.label, model=args.model, test=test,
                    repeats=args.repeats, versus=args.versus, progress=not args.quiet)

@@ -15,7 +15,7 @@ import torch
 
 from .catalog import check_seed, dataset_spec
 from .complexity import activations
-from .datasets import load_dataset
+from .datasets import check_data_dir, load_dataset
 from .errors import UserError
 from .options import RunOptions, run_option_fields
 
@@ -106,6 +106,15 @@ class Context(RunOptions):
     def images(self):
         """The dataset's images (:class:`nb201.datasets.ImageData`), loaded once per process."""
         return _load(self.dataset, self.data_dir)
+
+    def check_data(self, proxies=()) -> None:
+        """The data, checked before anything is computed or stored: loaded (once per process)
+        if one of ``proxies`` reads images, else a data dir the user gave is checked all the same
+        (:func:`nb201.datasets.check_data_dir`: a wrong option is an error where it is not read)."""
+        if any(p.needs_images for p in proxies):
+            self.images
+        else:
+            check_data_dir(self.data_dir)
 
     def scores(self, proxy, indices: list[int], ctx: Context | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
