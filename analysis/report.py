@@ -13,6 +13,7 @@ the store and the proxy interface only: no training, proxies or orchestration co
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pandas as pd
 from nb201 import groundtruth as gt
 from nb201.catalog import DEFAULT_TRUTH, TRUTHS, dataset_rank
 from nb201.errors import UserError
+from nb201.files import unwritable
 from nb201.provenance import SUITE_VERSION, git_hash
 from nb201.ranking import orient
 from nb201.registry import Registry
@@ -231,15 +233,12 @@ def _commands(results: list[ProxyResult]) -> pd.DataFrame:
 
 
 def check_out_dir(out_dir) -> Path:
-    """Create the report's folder, or raise UserError if it cannot be written into (checked
-    before anything is computed)."""
+    """Raise UserError if the report's folder cannot be written into (checked before anything is
+    computed; nothing is created: :func:`nb201.files.unwritable`)."""
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as err:
-        raise UserError(f"cannot write the report into {out}: {err.strerror or err}") from None
+    why = unwritable(out)
+    if why:
+        raise UserError(f"cannot write the report into {out}: {why}")
     return out
 
 
@@ -248,12 +247,42 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     """Write the report of ``store`` (a ``nb201.store.Store``) under ``out_dir``.
 
     What is reported: ``spec`` if given, else every proxy in the store that ``registry`` resolves.
-    Returns the written files by name: "html", "md", "json", "table_<stem>_<fmt>",
-    "figure_<key>_<dataset>_<fmt>"."""
+    Every file is written into a temporary folder inside ``out_dir`` first and renamed into place
+    once all are written, so a report that cannot be written (a full disk) is a one-line
+    UserError that leaves the files there as they were. Returns the written files by name:
+    "html", "md", "json", "table_<stem>_<fmt>", "figure_<key>_<dataset>_<fmt>"."""
     spec = spec or ReportSpec(commands=(f"python -m benchmark report --results {store.path} "
                                         f"--out {out_dir}",))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_dir(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".report-", dir=out) as staging:
+            files = _write(registry, store, Path(staging), spec, n_boot)
+            written = sorted(p for p in Path(staging).rglob("*") if p.is_file())
+            for folder in {out / p.parent.relative_to(staging) for p in written}:
+                folder.mkdir(parents=True, exist_ok=True)
+            for path in written:
+                os.replace(path, out / path.relative_to(staging))
+    except Exception as err:
+        failed = _os_error(err)
+        if failed is None:
+            raise
+        raise UserError(f"cannot write the report into {out}: {failed.strerror or failed}; the "
+                        "files there were left as they were") from None
+    return {name: out / path.relative_to(staging) for name, path in files.items()}
+
+
+def _os_error(err: BaseException) -> OSError | None:
+    """The OSError behind ``err``: itself, or the one it was raised while handling (matplotlib's
+    PDF writer fails with an AttributeError while cleaning up after a full disk)."""
+    while err is not None and not isinstance(err, OSError):
+        err = err.__context__
+    return err
+
+
+def _write(registry: Registry, store, out: Path, spec: ReportSpec, n_boot: int
+           ) -> dict[str, Path]:
+    """Write every file of the report under ``out``; returns them by name."""
     frame = store.frame()
     notes = _skip_notes(spec.skipped)
     selections = spec.selections

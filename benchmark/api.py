@@ -13,7 +13,11 @@
 Everything goes through the same functions as the command line (``benchmark.library``), so a
 score computed here is in the store for ``python -m benchmark score`` and ``report``, and the other
 way round. Proxies of your own register with :func:`register` (or ``nb201.api.REGISTRY`` in a file
-named by ``--plugins`` / ``$NB201_PLUGINS``). Bad input raises :class:`nb201.errors.UserError`.
+named by ``--plugins`` / ``$NB201_PLUGINS``). Every argument is checked by the rules the command
+line checks it by (the same functions): bad input raises :class:`nb201.errors.UserError` (a
+``ValueError``) with a one-line message, before anything is computed or written. Archs are NB201
+indices (integers) or arch strings, in a list, or one comma-separated string as ``--archs`` takes
+them.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import numpy as np
 
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
-from nb201.catalog import DEFAULT_DATASET, DEFAULT_RESULTS, DEFAULT_TRUTH, check_seed, dataset_spec
+from nb201.catalog import DEFAULT_DATASET, DEFAULT_RESULTS, DEFAULT_TRUTH, check_seed, check_seeds, dataset_spec
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.options import RunOptions
@@ -42,7 +46,19 @@ def _registry():
 
 def register(proxy: Proxy) -> Proxy:
     """Add ``proxy`` to the suite's registry (scored like a shipped proxy from then on)."""
-    return _registry().register(proxy)
+    if not isinstance(proxy, Proxy):
+        raise UserError(f"register() takes a proxy (an nb201.api.Proxy), got {proxy!r}")
+    try:
+        return _registry().register(proxy)
+    except ValueError as err:          # a name already registered
+        raise UserError(str(err)) from None
+
+
+def _known(given: dict, fields: list[str], what: str) -> None:
+    """A UserError naming the first of ``given``'s keys that is not one of ``fields``."""
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        raise UserError(f"unknown {what} {unknown[0]!r}; {what}s: {', '.join(sorted(fields))}")
 
 
 def proxies() -> list[dict]:
@@ -56,13 +72,11 @@ class Benchmark:
 
     def __init__(self, dataset: str = DEFAULT_DATASET, results=DEFAULT_RESULTS, **options):
         dataset_spec(dataset)
-        fields = {f.name for f in dataclasses.fields(RunOptions)}
-        unknown = sorted(set(options) - fields)
-        if unknown:
-            raise UserError(f"unknown option {unknown[0]!r}; options: {', '.join(sorted(fields))}")
+        _known(options, [f.name for f in dataclasses.fields(RunOptions)], "option")
         self.dataset = dataset
         self.options = RunOptions(**options)
         self.options.check(where=repr)
+        self._context(0).check_data()    # device, amp, zc_batch, a data dir given
         self.store = Store(results)
 
     def close(self) -> None:
@@ -78,37 +92,39 @@ class Benchmark:
 
     def info(self, arch) -> dict:
         """An arch (NB201 index or arch string): the ``info`` command's object."""
-        return library.arch_info(arch, self.dataset)
+        return library.arch_info(self.index(arch), self.dataset)
 
     def index(self, arch) -> int:
         """The NB201 index of an arch string (or index)."""
-        return gt.resolve(str(arch))
+        return gt.resolve_archs([arch], "arch")[0]
 
     def sample(self, n: int, seed: int = 0) -> list[int]:
         """``n`` distinct indices drawn with ``seed`` (smaller samples are prefixes of larger)."""
-        return gt.sample(n, check_seed(seed))
+        return gt.sample(n, check_seed(seed), what="n")
 
     def truth(self, indices, truth: str = DEFAULT_TRUTH) -> np.ndarray:
         """The table's ``truth`` (test_200, valid_200, test_12, valid_12, ...) of ``indices``."""
-        return gt.vector(self.dataset, truth)[list(self._indices(indices))]
+        return gt.vector(self.dataset, truth)[gt.resolve_archs(indices, "indices")]
 
     # ---------------------------------------------------------------- scoring
 
     def proxy(self, name: str) -> Proxy:
+        if not isinstance(name, str):
+            raise UserError(f"proxy must be a proxy's name, got {name!r}")
         return _registry().get(name)
 
     def scores(self, proxy: str, indices, seeds=(0,), progress: bool = False) -> np.ndarray:
         """The proxy's scores of ``indices`` (mean over ``seeds``), computing what the store
         lacks."""
         request = self._request(proxy, indices, seeds)
-        return mean_scores(request, self._context(seeds[0]), self.store, progress)[0]
+        return mean_scores(request, self._context(request.seeds[0]), self.store, progress)[0]
 
     def compare(self, proxy: str, indices, seeds=(0,), truth: str = DEFAULT_TRUTH,
                 progress: bool = False) -> dict:
         """Score and compare with the truth: Kendall tau, Spearman, Pearson, top-10% retrieval,
         bootstrap CIs, every arch's row (the ``score`` command's object)."""
         request = self._request(proxy, indices, seeds, truth)
-        return library.score(request, self._context(seeds[0]), self.store, progress)
+        return library.score(request, self._context(request.seeds[0]), self.store, progress)
 
     # ---------------------------------------------------------------- search
 
@@ -121,23 +137,24 @@ class Benchmark:
         from .search.loop import Limits
         from .search.service import SearchSpec, check, lookup_datasets, search
         from .search.strategy import Options
+        _known(options, [f.name for f in dataclasses.fields(Options)], "strategy option")
         spec = SearchSpec(strategy, fitness, self.dataset, Limits(budget, queries), runs, seed,
                           truth, Options(**options), proxy_seed)
         checked = check(spec, _registry())
-        lookup = lookup_datasets(",".join(lookup)) if lookup else ()
-        found = search(checked, self._context(proxy_seed), self.store, progress)
+        lookup = lookup_datasets(lookup or None)
+        ctx = self._context(proxy_seed)
+        ctx.check_data(checked.proxies)
+        found = search(checked, ctx, self.store, progress)
         return library.search_result(checked, found, lookup)
 
     # ---------------------------------------------------------------- helpers
 
-    def _indices(self, indices) -> list[int]:
-        return [self.index(i) if isinstance(i, str) else int(i) for i in indices]
-
     def _request(self, proxy: str, indices, seeds, truth: str = DEFAULT_TRUTH) -> Request:
         request = Request(self.proxy(proxy), self.dataset,
-                          list(dict.fromkeys(self._indices(indices))),
-                          tuple(check_seed(s) for s in seeds), truth)
+                          list(dict.fromkeys(gt.resolve_archs(indices, "indices"))),
+                          check_seeds(seeds), truth)
         request.check()
+        self._context(request.seeds[0]).check_data([request.proxy])
         return request
 
     def _context(self, seed: int) -> Context:

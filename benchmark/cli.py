@@ -1,4 +1,4 @@
-"""The command line: ``python -m benchmark {proxies,info,score,search,find,learn,report,run,export,import}``.
+"""The command line: ``python -m benchmark {proxies,info,score,search,find,learn,report,run,export,import,prune}``.
 
 A thin layer over the library, and the one module that wires its layers together: the proxies
 (plugins) into the registry, the runner and experiments (orchestration) to the store, and the
@@ -16,8 +16,9 @@ import sys
 from contextlib import contextmanager
 
 from nb201.catalog import (DATASETS, DEFAULT_DATASET, DEFAULT_RESULTS, DEFAULT_TRUTH,
-                           SELECTION_TRUTH, TRUTHS, check_seed)
+                           SELECTION_TRUTH, TRUTHS, check_seed, check_seeds)
 from nb201.errors import UserError
+from nb201.lists import comma_list
 from nb201.options import RunOptions, flag, run_option_fields
 
 from .find import DEFAULT_N0, DEFAULT_OBJECTIVE, DEFAULT_POOL
@@ -46,7 +47,7 @@ def _registry():
 def _load_plugins(text: str | None) -> None:
     if text:
         from proxies import plugins
-        plugins.add([p.strip() for p in text.split(",") if p.strip()])
+        plugins.add(comma_list(text, "--plugins", "files"))
 
 
 def _emit(obj: dict, as_json: bool, text: str) -> None:
@@ -70,13 +71,12 @@ def cmd_info(args) -> None:
 
 
 def _seeds(text: str) -> tuple[int, ...]:
+    items = comma_list(text, "--seeds", "seeds")
     try:
-        seeds = tuple(int(t) for t in text.split(",") if t.strip())
+        seeds = [int(t) for t in items]
     except ValueError:
         raise UserError(f"--seeds must be comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise UserError(f"--seeds lists no seeds: {text!r}")
-    return tuple(check_seed(s, "--seeds") for s in seeds)
+    return check_seeds(seeds, "--seeds")
 
 
 def _indices(args) -> list[int]:
@@ -84,10 +84,7 @@ def _indices(args) -> list[int]:
     if args.all:
         return list(range(gt.NUM_ARCHS))
     if args.archs is not None:
-        indices = [gt.resolve(t) for t in args.archs.split(",") if t.strip()]
-        if not indices:
-            raise UserError(f"--archs lists no archs: {args.archs!r}")
-        return list(dict.fromkeys(indices))
+        return list(dict.fromkeys(gt.resolve_archs(args.archs)))
     return gt.sample(args.sample, args.seed)
 
 
@@ -149,8 +146,8 @@ def executor_from(args, start: bool = True):
 
 
 def cmd_score(args) -> None:
-    """Every input is checked (proxy, dataset, archs, seeds, options, truth file, images) before
-    the store is opened and anything is computed."""
+    """Every input is checked (proxy, dataset, archs, seeds, options, truth file, images, the
+    --versus proxy) before the store is opened and anything is computed."""
     from nb201.context import Context
     from nb201.store import Store
 
@@ -163,12 +160,11 @@ def cmd_score(args) -> None:
     ctx = Context.of(args.dataset, seeds[0], run_options(args, SCORE_OPTIONS))
     request = Request(proxy, args.dataset, indices, seeds, args.truth, args.nb201_file)
     request.check()                    # archs, proxy vs dataset, truth file
-    if proxy.needs_images:
-        ctx.images                     # loads (and so checks) the data once, before the store
-    store = Store(args.results)
     other = _registry().get(args.versus) if args.versus else None
     if other is not None:
         other.check(args.dataset)
+    ctx.check_data([proxy, *([other] if other else [])])   # before the store is opened
+    store = Store(args.results)
     with executor_from(args) as executor:
         result = score(request, ctx, store, progress=not args.quiet, executor=executor)
     if other is not None:
@@ -218,9 +214,10 @@ def cmd_search(args) -> None:
                                Limits(args.budget, args.queries), args.runs, args.seed, args.truth,
                                options, args.proxy_seed), _registry())
     lookup = lookup_datasets(args.lookup)
+    ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
+    ctx.check_data(checked.proxies)
     for line in checked.warnings:
         print(f"warning: {line}", file=sys.stderr)
-    ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
     store = Store(args.results)
     with executor_from(args) as executor:
         found = search(checked, ctx, store, progress=not args.quiet, executor=executor)
@@ -253,9 +250,9 @@ def cmd_find(args) -> None:
                     args.pool, proxy_seed=args.proxy_seed, rule=Rule(n0=args.n0))
     candidates = spec.check(registry)
     ctx = Context.of(args.dataset, args.proxy_seed, run_options(args, SEARCH_OPTIONS))
-    if any(registry.get(name).needs_images for name in candidates):
-        ctx.images                     # loads (and so checks) the data once, before the store
+    ctx.check_data([registry.get(name) for name in candidates])
     store = Store(args.results)
+    store.check_writable()             # a finder always stores its result
     with executor_from(args) as executor:
         result = find(spec, registry, ctx, store, progress=not args.quiet, executor=executor)
     lines = [f"finder on {args.dataset} ({len(candidates)} candidates, {result['objective']} "
@@ -287,6 +284,7 @@ def cmd_learn(args) -> None:
         raise UserError(f"--test must be a number of archs or all, got {args.test!r}")
     test = None if args.test == "all" else int(args.test)
     ctx = Context.of(args.dataset, args.seed, run_options(args, SEARCH_OPTIONS))
+    ctx.check_data()
     result = learn(args.features.split(","), args.train, args.dataset, args.seed, _registry(),
                    args.results, ctx, label=args.label, model=args.model, test=test,
                    repeats=args.repeats, versus=args.versus, progress=not args.quiet)
@@ -358,8 +356,8 @@ def cmd_export(args) -> None:
         names = None
         if args.proxy:
             registry = _registry()
-            names = sorted({registry.get(p.strip()).store_name
-                            for text in args.proxy for p in text.split(",") if p.strip()})
+            names = sorted({registry.get(p).store_name
+                            for text in args.proxy for p in comma_list(text, "--proxy", "proxies")})
         rows = store.rows(names, args.dataset)
     finally:
         store.close()
@@ -393,6 +391,24 @@ def cmd_import(args) -> None:
     if len(conflicts) > 10:
         text += f"\n  ... and {len(conflicts) - 10} more (--json lists them all)"
     _emit(result, args.json, text)
+
+
+def cmd_prune(args) -> None:
+    """Delete the store's rows that cannot be read (reads skip them with a notice)."""
+    from nb201.store import Store
+    store = Store(args.results, create=False, packs=())
+    try:
+        pruned = store.prune()
+    finally:
+        store.close()
+    kinds: dict[tuple[str, str], int] = {}
+    for row in pruned:
+        kinds[(row["proxy"], row["dataset"])] = kinds.get((row["proxy"], row["dataset"]), 0) + 1
+    text = f"{store.path}: {len(pruned):,} unreadable rows deleted" + "".join(
+        f"\n  {proxy} on {dataset}: {n:,}" for (proxy, dataset), n in kinds.items())
+    _emit({"results": str(store.path), "deleted": len(pruned),
+           "rows": [{k: v for k, v in row.items() if k != "rowid"} for row in pruned]},
+          args.json, text)
 
 
 def add_search_options(p: argparse.ArgumentParser) -> None:
@@ -531,6 +547,11 @@ def build_parser() -> Parser:
     p = add("import", cmd_import, "merge a results pack into the store: rows already stored are "
             "skipped, conflicting ones reported and kept as stored; a bad pack writes nothing")
     p.add_argument("pack", help="a results pack (NAME.jsonl.gz)")
+    p.add_argument("--results", default=None, help=RESULTS_HELP)
+
+    p = add("prune", cmd_prune, "delete the store's rows that cannot be read (a score that is not "
+            "a number: what a plugin could store before outcomes were checked); reads skip them "
+            "with a notice naming this command")
     p.add_argument("--results", default=None, help=RESULTS_HELP)
     return parser
 

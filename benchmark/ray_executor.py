@@ -39,11 +39,10 @@ from dataclasses import dataclass
 import ray
 import torch
 
-from nb201 import groundtruth as gt
 from nb201.api import Outcome, Proxy
 from nb201.context import Context
 from nb201.errors import UserError
-from .executors import LocalExecutor
+from .executors import LocalExecutor, score_chunk
 
 #: seconds of estimated work per task (proxy.cost_s per arch, a 2-core CPU guess)
 TASK_SECONDS = 120.0
@@ -77,7 +76,7 @@ def score_chunks(registry_module: str, name: str, chunks: list[list[int]], ctx: 
         proxy = importlib.import_module(registry_module).REGISTRY.get(name)
         # what the store would key these rows by; loads the dataset (once per worker) if it is read
         source = fingerprint(proxy, ctx)
-        outcomes = [proxy.score([gt.arch_of(i) for i in chunk], chunk, ctx) for chunk in chunks]
+        outcomes = [score_chunk(proxy, chunk, ctx) for chunk in chunks]
     except UserError as err:
         raise UserError(f"{err} (in a Ray worker on {node})") from None
     return TaskResult(outcomes, source, proxy.version, node)

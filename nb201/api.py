@@ -9,7 +9,10 @@ registered by name at import time of their module (``proxies/__init__.py`` impor
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from .registry import Registry
 
@@ -53,6 +56,55 @@ class Outcome:
     curve: list[float] | None = None
     parts: list[float] | None = None
     segments: list[list[float]] | None = None
+
+
+def _real(value) -> bool:
+    """A real number (NaN and +-inf included): an int or float, numpy's too, not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and \
+        not isinstance(value, (bool, np.bool_))
+
+
+def _reals(values) -> bool:
+    return isinstance(values, (list, tuple, np.ndarray)) and all(_real(v) for v in values)
+
+
+def outcome_problem(outcome) -> str:
+    """What makes ``outcome`` something the store cannot hold, in words ("" if nothing): it must be
+    an :class:`Outcome` whose score is a real number (NaN and +-inf are scores: the suite ranks
+    them last), whose seconds are a finite number >= 0, whose curve and parts are lists of real
+    numbers (or None) and whose segments are [from, to, seconds] triples of numbers (or None). The
+    one rule for what a proxy may return (the runner checks every outcome before it is stored) and
+    for what a stored row may hold (a row that breaks it is skipped when read)."""
+    if not isinstance(outcome, Outcome):
+        return f"returned {type(outcome).__name__} {_short(outcome)}, not an Outcome"
+    if not _real(outcome.score):
+        return f"its score {_short(outcome.score)} is not a number"
+    if not (_real(outcome.seconds) and math.isfinite(outcome.seconds) and outcome.seconds >= 0):
+        return f"its seconds {_short(outcome.seconds)} are not a finite number >= 0"
+    for name in ("curve", "parts"):
+        values = getattr(outcome, name)
+        if values is not None and not _reals(values):
+            return f"its {name} {_short(values)} is not a list of numbers"
+    segments = outcome.segments
+    if segments is not None and not (isinstance(segments, (list, tuple)) and all(
+            _reals(s) and len(s) == 3 for s in segments)):
+        return f"its segments {_short(segments)} are not [from, to, seconds] triples"
+    return ""
+
+
+def plain(outcome: Outcome) -> Outcome:
+    """A checked outcome (:func:`outcome_problem` is "") with Python floats only (what SQLite
+    binds; numpy's float32 it does not)."""
+    def floats(values):
+        return None if values is None else [float(v) for v in values]
+    return Outcome(float(outcome.score), float(outcome.seconds), floats(outcome.curve),
+                   floats(outcome.parts),
+                   None if outcome.segments is None else [floats(s) for s in outcome.segments])
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass(frozen=True)
@@ -129,7 +181,14 @@ class Proxy:
         return 1
 
     def score(self, archs: list, indices: list[int], ctx) -> list[Outcome]:
+        """One :class:`Outcome` per arch, in order (the runner checks them with
+        :func:`outcome_problem` before anything is stored)."""
         raise NotImplementedError
+
+    def origin(self) -> str:
+        """The module whose code computes this proxy's scores (default: its class's): the suite's
+        own, or a plugin's, which the runner names when that code fails."""
+        return type(self).__module__
 
     def read(self, outcome: Outcome) -> float:
         """This proxy's score from a stored outcome (default: the stored score)."""

@@ -104,6 +104,15 @@ def _mixed(parts) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(p) for p in parts])
 
 
+def check_seeds(seeds, what: str = "seeds") -> tuple[int, ...]:
+    """A non-empty list of seeds (each :func:`check_seed`) as a tuple, else a one-line UserError."""
+    if not isinstance(seeds, (list, tuple, range)):
+        raise UserError(f"{what} must be a list of seeds, got {seeds!r}")
+    if len(seeds) == 0:
+        raise UserError(f"{what} lists no seeds: {seeds!r}")
+    return tuple(check_seed(s, what) for s in seeds)
+
+
 def derive_seed(*parts: int, bits: int = 63) -> int:
     """A seed of ``bits`` bits (63 or 32) from integers (numpy's SeedSequence mixing of the
     parts): the suite's one way to seed a random stream from (run seed, purpose, arch index,

@@ -1,4 +1,5 @@
-"""Parameters and FLOPs of NB201 networks, fast enough for all 15,625 archs.
+"""Parameters and FLOPs of NB201 networks, fast enough for all 15,625 archs, and the activations
+a minibatch keeps (:func:`activations`).
 
 Every non-none edge of the NB201 network runs whatever its position (network.Cell), all cell
 edges see the same channels and resolution, and both counts are sums over layers, so
@@ -46,3 +47,12 @@ def flops_m(arch: Arch, num_classes: int = 10, resolution: int = 32, channels: i
     """Forward FLOPs in millions for one image (2 per multiply-add; see network.count_flops)."""
     base, per_op = _table(channels, cells, num_classes, resolution)
     return base[1] + sum(per_op[op][1] for op in arch.ops)
+
+
+def activations(resolution: int, channels: int = 16, cells: int = 5) -> int:
+    """Numbers per image that a gradient-based zero-cost proxy keeps for the backward pass through
+    NB201's network whose every edge is a convolution (the densest cell), counting each edge's
+    ReLU input: ``cells x 6 x c x side**2`` per stage (c: channels, 2x, 4x; side: resolution, /2,
+    /4). Times 4 bytes (float32): what a minibatch of one image takes, about (3.4 MB at C=16,
+    N=5, 32x32)."""
+    return sum(cells * 6 * (channels << stage) * (resolution >> stage) ** 2 for stage in range(3))

@@ -4,6 +4,7 @@ The torch-bound half of the proxy interface (:mod:`nb201.api` imports no torch).
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -12,8 +13,9 @@ import numpy as np
 
 import torch
 
-from .catalog import check_seed
-from .datasets import load_dataset
+from .catalog import check_seed, dataset_spec
+from .complexity import activations
+from .datasets import check_data_dir, load_dataset
 from .errors import UserError
 from .options import RunOptions, run_option_fields
 
@@ -30,6 +32,19 @@ def resolve_device(name="auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but CUDA is not available here")
     return torch.device(name)
+
+
+def memory_bytes(device: torch.device) -> int | None:
+    """The memory of ``device`` in bytes (a GPU's, or this machine's RAM); None where it cannot
+    be told."""
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return None
+        return torch.cuda.get_device_properties(device).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):    # no sysconf (Windows) or no such name
+        return None
 
 
 @lru_cache(maxsize=4)
@@ -54,13 +69,31 @@ class Context(RunOptions):
     reader: Callable | None = field(default=None, kw_only=True, compare=False, repr=False)
 
     def __post_init__(self):
-        """Bad values are UserErrors here, before anything is computed."""
+        """Bad values are UserErrors here, before anything is computed (or allocated)."""
         check_seed(self.seed)
         self.check()
         object.__setattr__(self, "device", resolve_device(self.device))
         if self.amp is not None and self.device.type != "cuda":
             raise UserError(f"amp {self.amp} (--amp) is CUDA autocast; this run is on "
                             f"{self.device.type}")
+        self._check_zc_batch()
+
+    def _check_zc_batch(self) -> None:
+        """The zero-cost minibatch: at most the dataset's training images (what it is drawn
+        from), and small enough that its activations in NB201's network
+        (:func:`nb201.complexity.activations`, float32) fit in the device's memory."""
+        spec = dataset_spec(self.dataset)
+        if self.zc_batch > spec.train_images:
+            raise UserError(f"zc_batch (--zc-batch) must be at most {spec.train_images:,}, the "
+                            f"training images of {spec.name}; got {self.zc_batch:,}")
+        per_image = 4 * activations(spec.resolution)
+        have = memory_bytes(self.device)
+        if have is not None and self.zc_batch * per_image > have:
+            raise UserError(f"zc_batch (--zc-batch) {self.zc_batch:,} cannot fit in memory: its "
+                            f"activations in NB201's network take about "
+                            f"{self.zc_batch * per_image / 1e9:,.1f} GB ({per_image / 1e6:.1f} MB "
+                            f"per image), more than the {have / 1e9:,.1f} GB of this "
+                            f"{self.device.type.upper()}'s memory")
 
     @classmethod
     def of(cls, dataset: str, seed: int = 0, options: RunOptions = RunOptions(), **changes
@@ -73,6 +106,15 @@ class Context(RunOptions):
     def images(self):
         """The dataset's images (:class:`nb201.datasets.ImageData`), loaded once per process."""
         return _load(self.dataset, self.data_dir)
+
+    def check_data(self, proxies=()) -> None:
+        """The data, checked before anything is computed or stored: loaded (once per process)
+        if one of ``proxies`` reads images, else a data dir the user gave is checked all the same
+        (:func:`nb201.datasets.check_data_dir`: a wrong option is an error where it is not read)."""
+        if any(p.needs_images for p in proxies):
+            self.images
+        else:
+            check_data_dir(self.data_dir)
 
     def scores(self, proxy, indices: list[int], ctx: Context | None = None
                ) -> tuple[np.ndarray, np.ndarray]:

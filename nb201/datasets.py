@@ -32,15 +32,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .catalog import DatasetSpec, dataset_spec
+from .catalog import SPECS, DatasetSpec, dataset_spec
 from .errors import UserError
-from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, is_tar, read_tar
+from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, formats_in, is_tar, read_tar
 from . import provenance
 from .provenance import DATA_DIR, require_file
 
 EMBEDDED_CIFAR10 = DATA_DIR / "cifar10-jpeg.tar.gz"
 EMBEDDED_SOURCE = "cifar10-jpeg75"
 SPLITS_DIR = DATA_DIR / "splits"
+#: the environment variable naming the data dir when no --data-dir is given
+DATA_DIR_ENV = "NB201_DATA_DIR"
 CACHE_FORMAT_VERSION = 1  # bump when decoding (nb201.formats) changes: old cache files are then ignored
 
 
@@ -131,12 +133,44 @@ def _read(path: Path, spec: DatasetSpec) -> tuple[Format, Arrays]:
     raise UserError(f"{path}: unknown data format (neither a folder nor a tar archive)")
 
 
+def _given(data_dir: str | os.PathLike | None) -> Path | None:
+    """The data dir a user gave: ``data_dir``, else $NB201_DATA_DIR (None: neither), which must
+    exist."""
+    given, where = (data_dir, "") if data_dir is not None else \
+        (os.environ.get(DATA_DIR_ENV) or None, f" ({DATA_DIR_ENV})")
+    if given is None:
+        return None
+    path = Path(given).expanduser()
+    if not str(given).strip() or not path.exists():    # Path("") is the working directory
+        shown = path if str(given).strip() else repr(str(given))
+        raise UserError(f"data dir {shown}{where} does not exist")
+    return path
+
+
+def check_data_dir(data_dir: str | os.PathLike | None) -> None:
+    """The data dir a user gave (``data_dir``, else $NB201_DATA_DIR; neither: nothing to check)
+    exists and holds a dataset in a known format (:func:`nb201.formats.formats_in`), whichever
+    dataset it is meant for: a wrong option is an error even in a run that reads no image. No
+    image is decoded; a tar archive is read through (a truncated one is an error) unless the
+    dataset cache holds it decoded."""
+    path = _given(data_dir)
+    if path is None:
+        return
+    if path.is_dir():
+        formats_in(DirTree(path), str(path))
+    elif path.is_file() and is_tar(path):
+        st = path.stat()
+        cached = (cache_dir() / f"{_cache_key(spec, path, [st.st_size, st.st_mtime_ns])}.npz"
+                  for spec in SPECS.values())
+        if not any(p.is_file() for p in cached):
+            formats_in(read_tar(path, contents=False), str(path))
+    else:
+        raise UserError(f"{path}: unknown data format (neither a folder nor a tar archive)")
+
+
 def _data_path(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> Path:
-    given = data_dir if data_dir is not None else os.environ.get("NB201_DATA_DIR") or None
-    if given is not None:
-        path = Path(given).expanduser()
-        if not path.exists():
-            raise UserError(f"data dir {path} does not exist")
+    path = _given(data_dir)
+    if path is not None:
         return path
     if not spec.embedded:
         raise UserError(f"{spec.name} is not shipped: pass --data-dir or set NB201_DATA_DIR "

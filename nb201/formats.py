@@ -22,10 +22,9 @@ from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
-
 from .catalog import DatasetSpec
 from .errors import UserError
+from .progress import Progress
 
 _PARALLEL_MIN_IMAGES = 4096
 _CHUNK = 1000
@@ -119,8 +118,9 @@ def is_tar(path: Path) -> bool:
         raise _unreadable(path, err) from None
 
 
-def read_tar(path: Path) -> _TarTree:
-    """Every file of a tar archive, read into memory. A truncated or damaged archive is a
+def read_tar(path: Path, contents: bool = True) -> _TarTree:
+    """Every file of a tar archive, read into memory (without ``contents``: the names only, each
+    file empty; the archive is still read through). A truncated or damaged archive is a
     UserError."""
     blobs: dict[str, bytes] = {}
     try:
@@ -128,7 +128,7 @@ def read_tar(path: Path) -> _TarTree:
             for member in tf:
                 if member.isfile():
                     name = member.name.removeprefix("./").strip("/")
-                    blobs[name] = tf.extractfile(member).read()
+                    blobs[name] = tf.extractfile(member).read() if contents else b""
     except _DAMAGED as err:
         raise _unreadable(path, err) from None
     subdirs: dict[str, set[str]] = {}
@@ -221,26 +221,40 @@ def _load_imagenet16(tree: _Tree, root: str, spec: DatasetSpec) -> Arrays:
 
 # ---------------------------------------------------------------- image folders
 
+def _open(name: str, blob: bytes, res: int):
+    """The image in ``blob``, opened (its header read); a UserError if it is none, or not
+    res x res."""
+    try:
+        im = Image.open(io.BytesIO(blob))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{name}: cannot decode image ({e})") from None
+    if im.size != (res, res):
+        raise UserError(f"{name}: image is {im.size[0]}x{im.size[1]}, expected {res}x{res}")
+    return im
+
+
 def _decode_chunk(items: list[tuple[str, bytes]], res: int) -> np.ndarray:
     out = np.empty((len(items), res, res, 3), np.uint8)
     for i, (name, blob) in enumerate(items):
-        try:
-            with Image.open(io.BytesIO(blob)) as im:
-                pixels = np.asarray(im.convert("RGB"))
-        except (OSError, ValueError) as e:
-            raise UserError(f"{name}: cannot decode image ({e})") from None
-        if pixels.shape != (res, res, 3):
-            raise UserError(f"{name}: image is {pixels.shape[1]}x{pixels.shape[0]}, expected {res}x{res}")
-        out[i] = pixels
+        with _open(name, blob, res) as im:
+            try:
+                out[i] = np.asarray(im.convert("RGB"))
+            except (OSError, ValueError) as e:
+                raise UserError(f"{name}: cannot decode image ({e})") from None
     return out
 
 
 def _decode_images(items: list[tuple[str, bytes]], res: int) -> np.ndarray:
-    """Decode images to uint8 (N, 3, res, res), in parallel over the CPU cores when many."""
+    """Decode images to uint8 (N, 3, res, res), in parallel over the CPU cores when many. Every
+    image's header is checked first, so that a file that is no image, or one of another size, is
+    the one-line error before the progress bar starts (a bar cut short by an image whose data is
+    damaged is cleared)."""
+    for name, blob in items:
+        _open(name, blob, res).close()
     chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
     workers = min(os.cpu_count() or 1, 8, len(chunks))
-    bar = tqdm(total=len(items), desc="decoding images (cached afterwards)", unit="img",
-               disable=len(items) < _PARALLEL_MIN_IMAGES)
+    bar = Progress(total=len(items), desc="decoding images (cached afterwards)", unit="img",
+                   disable=len(items) < _PARALLEL_MIN_IMAGES)
     parts = []
     with bar:
         if workers > 1 and len(items) >= _PARALLEL_MIN_IMAGES:
@@ -316,14 +330,22 @@ _FORMATS = (
 FORMAT_BY_KEY = {f.key: f for f in _FORMATS}
 
 
+def formats_in(tree: _Tree, label: str) -> list[tuple[Format, str]]:
+    """Every (format, root folder) found in the top folder and its children, whichever dataset
+    each holds; a UserError when there is none."""
+    found = [(fmt, root) for root in ["", *tree.dirs("")] for fmt in _FORMATS if fmt.matches(tree, root)]
+    if not found:
+        raise UserError(f"{label}: unknown data format (expected CIFAR-10/100 python batches, "
+                        "ImageNet16 batches, or train/<class>/ and test/<class>/ image folders, or "
+                        "a .tar.gz of one)")
+    return found
+
+
 def detect(tree: _Tree, spec: DatasetSpec, label: str) -> tuple[Format, str]:
     """The first (format, root folder) holding `spec`, looking in the top folder and its children."""
-    found = [(fmt, root) for root in ["", *tree.dirs("")] for fmt in _FORMATS if fmt.matches(tree, root)]
+    found = formats_in(tree, label)
     for fmt, root in found:
         if not fmt.mismatch(tree, root, spec):
             return fmt, root
-    if found:
-        fmt, root = found[0]
-        raise UserError(f"{label}: {fmt.mismatch(tree, root, spec)}")
-    raise UserError(f"{label}: unknown data format (expected CIFAR-10/100 python batches, ImageNet16 "
-                    "batches, or train/<class>/ and test/<class>/ image folders, or a .tar.gz of one)")
+    fmt, root = found[0]
+    raise UserError(f"{label}: {fmt.mismatch(tree, root, spec)}")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .catalog import dataset_spec, derive_rng
 from .errors import UserError
+from .lists import comma_list
 from .provenance import DATA_DIR, require_file
 from .space import Arch
 
@@ -71,9 +72,36 @@ def resolve(token: str) -> int:
     return index_of(Arch.parse(token))
 
 
-def sample(n: int, seed: int) -> list[int]:
+def resolve_archs(archs, what: str = "--archs") -> list[int]:
+    """The NB201 indices of a user's archs, in the order given (repeats kept): a comma-separated
+    text (``--archs 1,2,|...|``, :func:`nb201.lists.comma_list`'s rule) or a list of NB201 indices
+    (integers, numpy's included) and arch strings. Anything else (a float, None, a bare number,
+    an index out of range) is a one-line UserError; ``what`` names the argument."""
+    if isinstance(archs, str):
+        return [resolve(t) for t in comma_list(archs, what, "archs")]
+    if not isinstance(archs, (list, tuple, range, np.ndarray)):
+        raise UserError(f"{what} must be a list of NB201 indices or arch strings (or one "
+                        f"comma-separated string), got {archs!r}")
+    if len(archs) == 0:
+        raise UserError(f"{what} lists no archs: {archs!r}")
+    return [_resolve_one(a, what) for a in archs]
+
+
+def _resolve_one(arch, what: str) -> int:
+    if isinstance(arch, str):
+        return resolve(arch)
+    if isinstance(arch, (int, np.integer)) and not isinstance(arch, (bool, np.bool_)):
+        arch_of(int(arch))
+        return int(arch)
+    raise UserError(f"{what}: {arch!r} is neither an NB201 index (an integer "
+                    f"0..{NUM_ARCHS - 1}) nor an arch string")
+
+
+def sample(n: int, seed: int, what: str = "--sample") -> list[int]:
     """``n`` distinct NB201 indices drawn uniformly; the same (n, seed) always gives the same list,
-    and for one seed a smaller sample is a prefix of a larger one."""
-    if not 1 <= n <= NUM_ARCHS:
-        raise UserError(f"--sample must be between 1 and {NUM_ARCHS}, got {n}")
+    and for one seed a smaller sample is a prefix of a larger one. ``what`` names ``n`` in the
+    message of a bad value."""
+    if not (isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))
+            and 1 <= n <= NUM_ARCHS):
+        raise UserError(f"{what} must be an integer between 1 and {NUM_ARCHS}, got {n!r}")
     return [int(i) for i in derive_rng(seed).permutation(NUM_ARCHS)[:n]]

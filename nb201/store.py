@@ -1,5 +1,5 @@
 """The results store: one SQLite file, one row per (computation, arch index). All of the suite's
-SQL is here.
+SQL is here and in :mod:`nb201.store_file` (the file itself: tables, opening, writing).
 
 A computation is identified by the digest of its fingerprint (:meth:`nb201.api.Proxy.
 fingerprint`: proxy, version, dataset, seed, the data's content digest, and every option that
@@ -19,13 +19,21 @@ own rows come first, and nothing is ever written into a pack.
 
 Stores written before rows had these keys (a ``results`` table) are left as they are and
 ignored, with a one-line notice: those rows do not record what made them.
+
+Nothing is written before something is to be stored (:class:`nb201.store_file.StoreFile`): a
+store that does not exist yet reads as empty and its file is created by the first write, so a
+refused command or a dry run leaves no file behind; a store that cannot be written (a read-only
+file, folder or file system) is read, and asking it to store something is a one-line UserError,
+as is a write that fails (a full disk: nothing of the batch is stored). A row that cannot be read
+(a score that is not a number: what a plugin could store before outcomes were checked,
+:func:`nb201.api.outcome_problem`) is skipped with a one-line notice naming ``python -m benchmark
+prune``, which deletes such rows (:meth:`Store.prune`).
 """
 from __future__ import annotations
 
 import json
 import math
 import sqlite3
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -34,27 +42,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .api import Outcome, Proxy
+from .api import Outcome, Proxy, outcome_problem
 from .catalog import DEFAULT_RESULTS
-from .errors import UserError
 from .numbers import json_number
 from .packs import COLUMNS, Pack, shipped
 from .provenance import config_digest
+from .store_file import StoreFile, notice
 
 DEFAULT_PATH = DEFAULT_RESULTS
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS scores (
-    setting TEXT NOT NULL, seed INTEGER NOT NULL, arch_index INTEGER NOT NULL,
-    proxy TEXT NOT NULL, version INTEGER NOT NULL, dataset TEXT NOT NULL, source TEXT NOT NULL,
-    score REAL, curve TEXT, parts TEXT, segments TEXT, seconds REAL NOT NULL, device TEXT NOT NULL,
-    git TEXT NOT NULL, suite_version TEXT NOT NULL, config TEXT NOT NULL, created TEXT NOT NULL,
-    PRIMARY KEY (setting, seed, arch_index)
-);
-CREATE INDEX IF NOT EXISTS scores_by_proxy ON scores (proxy, version, dataset)"""
-#: the table of stores written before rows were keyed by their fingerprint
-LEGACY_TABLE = "results"
-
 
 @dataclass(frozen=True)
 class Key:
@@ -111,75 +106,66 @@ def _encode(values: list[float] | None) -> str | None:
 def _decode(text) -> list[float] | None:
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return None
-    return [math.nan if v is None else v for v in json.loads(text)]
+    values = json.loads(text)
+    return [math.nan if v is None else v for v in values] if isinstance(values, list) else values
 
 
 def _outcome(score, seconds, curve, parts, segments=None) -> Outcome:
-    return Outcome(score=math.nan if score is None or score != score else float(score),
-                   seconds=float(seconds), curve=_decode(curve), parts=_decode(parts),
-                   segments=None if not isinstance(segments, str) else json.loads(segments))
+    """The outcome of a stored row (NULL scores are NaN); a ValueError saying what is wrong with a
+    row that breaks :func:`nb201.api.outcome_problem` (or holds text that is not JSON)."""
+    try:
+        outcome = Outcome(score=math.nan if score is None or score != score else score,
+                          seconds=seconds, curve=_decode(curve), parts=_decode(parts),
+                          segments=None if not isinstance(segments, str) else json.loads(segments))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"a curve, parts or segments that is not JSON ({err})") from None
+    problem = outcome_problem(outcome)
+    if problem:
+        raise ValueError(problem.removeprefix("its "))
+    return Outcome(float(outcome.score), float(outcome.seconds), outcome.curve, outcome.parts,
+                   outcome.segments)
 
 
 def _same(a: tuple, b: tuple) -> bool:
     """Whether two rows' (score, curve, parts) are the same value (NaN scores stored as NULL)."""
-    score_a, score_b = (None if v is None or v != v else float(v) for v in (a[0], b[0]))
+    score_a, score_b = (None if v is None or v != v else v for v in (a[0], b[0]))
     return score_a == score_b and a[1:] == b[1:]
 
 
-_NOTICED: set[Path] = set()
-
-
 class Store:
-    """The results store at ``path``: created if missing (unless ``create`` is False, then a
-    missing store is a UserError). A store that fails SQLite's ``PRAGMA quick_check`` is refused
-    before anything is written into it."""
+    """The results store at ``path``. A missing one is created by its first write (unless
+    ``create`` is False: then a missing store is a UserError); until then it reads as empty. A
+    store that fails SQLite's ``PRAGMA quick_check`` is refused before anything is written into
+    it; one that cannot be written is read (:attr:`read_only` says why it cannot be written)."""
 
     def __init__(self, path: str | Path | None = DEFAULT_PATH, create: bool = True,
                  packs: tuple[Pack, ...] | None = None):
         self.path = Path(DEFAULT_PATH if path is None else path)
         self._packs = packs
-        if not create and not self.path.is_file():
-            raise UserError(f"there is no results store at {self.path}")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=60)
-        except (OSError, sqlite3.Error) as err:
-            raise UserError(f"cannot open results store {self.path}: {err}") from None
-        try:
-            self._check()
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
-            legacy = self._legacy_rows()
-        except sqlite3.OperationalError as err:     # locked, unwritable, ...
-            self.db.close()
-            raise UserError(f"cannot open results store {self.path}: {err}") from None
-        except sqlite3.DatabaseError as err:        # malformed, not a database
-            self.db.close()
-            raise self._damaged(str(err)) from None
-        if legacy and self.path.resolve() not in _NOTICED:
-            _NOTICED.add(self.path.resolve())
-            print(f"note: {self.path} holds {legacy:,} rows written before scores were keyed by "
-                  f"everything that made them (table {LEGACY_TABLE!r}); they are ignored and "
-                  "recomputed when asked for", file=sys.stderr)
+        self.file = StoreFile(self.path, create)
 
-    def _check(self) -> None:
-        rows = [row[0] for row in self.db.execute("PRAGMA quick_check")]
-        if rows != ["ok"]:
-            problems = [line for row in rows for line in row.splitlines()
-                        if line.strip() and not line.startswith("***")] or rows
-            self.db.close()
-            raise self._damaged(f"{problems[0]}; {len(problems)} problem(s) found by quick_check")
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection reads go through (:attr:`StoreFile.db`)."""
+        return self.file.db
 
-    def _damaged(self, problem: str) -> UserError:
-        return UserError(f"results store {self.path} is damaged ({problem}) and was left as it is; "
-                         f"recover its rows with `sqlite3 {self.path} .dump | sqlite3 "
-                         f"recovered.sqlite` and pass --results recovered.sqlite, or move it "
-                         f"aside to start a new store")
+    @property
+    def read_only(self) -> str:
+        """Why nothing can be stored here ("" when it can)."""
+        return self.file.read_only
 
-    def _legacy_rows(self) -> int:
-        found = self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name=?",
-                                (LEGACY_TABLE,)).fetchone()
-        return self.db.execute(f"SELECT COUNT(*) FROM {LEGACY_TABLE}").fetchone()[0] if found else 0
+    def check_writable(self) -> None:
+        """A one-line UserError if nothing can be stored here (called before computing what
+        would be stored)."""
+        self.file.check_writable()
+
+    def write(self, sql: str, rows: list[tuple]) -> None:
+        """Run ``sql`` over ``rows`` in one transaction (:meth:`StoreFile.write`): the only way
+        anything is written."""
+        self.file.write(sql, rows)
+
+
+    # ---------------------------------------------------------------- rows
 
     @property
     def packs(self) -> tuple[Pack, ...]:
@@ -198,10 +184,21 @@ class Store:
                 out.setdefault((row["setting"], row["seed"], row["arch_index"]), (row, pack))
         return out
 
+    def _unreadable(self, rows: list[tuple[str, str, str]]) -> None:
+        """The notice for rows skipped as unreadable: (proxy, dataset, problem) each."""
+        if rows:
+            proxy, dataset, problem = rows[0]
+            notice("unreadable", self.path,
+                    f"{self.path} holds rows that cannot be read; they are ignored (and "
+                    f"recomputed when asked for): {len(rows):,} here, the first of {proxy} on "
+                    f"{dataset}: {problem}; `python -m benchmark prune --results {self.path}` "
+                    "deletes them")
+
     def get(self, key: Key, indices: list[int]) -> dict[int, Outcome]:
         """Stored outcomes for those arch indices (missing ones are absent): the store's rows, else
-        a shipped pack's."""
+        a shipped pack's. A row that cannot be read is skipped (a notice says so)."""
         found: dict[int, Outcome] = {}
+        bad = []
         wanted = sorted(set(indices))
         for start in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
             chunk = wanted[start:start + 900]
@@ -210,7 +207,11 @@ class Store:
                 f"WHERE setting=? AND seed=? AND arch_index IN ({','.join('?' * len(chunk))})",
                 (key.setting, key.seed, *chunk))
             for index, *values in rows:
-                found[index] = _outcome(*values)
+                try:
+                    found[index] = _outcome(*values)
+                except ValueError as err:
+                    bad.append((key.proxy, key.dataset, f"arch {index}: {err}"))
+        self._unreadable(bad)
         if self.packs:
             for index in wanted:
                 packed = self._packed.get((key.setting, key.seed, index))
@@ -242,18 +243,36 @@ class Store:
                     "suite_version=excluded.suite_version, config=excluded.config, "
                     "created=excluded.created, parts=excluded.parts, segments=excluded.segments"
                     if replace else "DO NOTHING")
-        with self.db:
-            self.db.executemany(
-                "INSERT INTO scores (setting, seed, arch_index, proxy, version, dataset, source, "
-                "score, curve, parts, segments, seconds, device, git, suite_version, config, "
-                "created) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
-                f"(setting, seed, arch_index) {conflict}", rows)
+        self.write(
+            "INSERT INTO scores (setting, seed, arch_index, proxy, version, dataset, source, "
+            "score, curve, parts, segments, seconds, device, git, suite_version, config, "
+            "created) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
+            f"(setting, seed, arch_index) {conflict}", rows)
+
+    def _readable(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Outcome]]:
+        """The rows of ``frame`` (the scores table's columns) that can be read, and their
+        outcomes; the others are skipped with the notice."""
+        outcomes, keep, bad = [], [], []
+        for k, row in enumerate(zip(frame["score"], frame["seconds"], frame["curve"],
+                                    frame["parts"], frame["segments"])):
+            try:
+                outcomes.append(_outcome(*row))
+                keep.append(k)
+            except ValueError as err:
+                bad.append((frame["proxy"].iat[k], frame["dataset"].iat[k],
+                            f"arch {frame['arch_index'].iat[k]}: {err}"))
+        self._unreadable(bad)
+        if bad:
+            frame = frame.iloc[keep].reset_index(drop=True)
+            frame = frame.assign(score=pd.to_numeric(frame["score"]),
+                                 seconds=pd.to_numeric(frame["seconds"]))
+        return frame, outcomes
 
     def frame(self, own: bool = False) -> pd.DataFrame:
-        """Every row as a DataFrame, with each row's decoded :class:`Outcome` in ``outcome`` and,
-        in ``pack``, the name of the results pack it was served from ("" for the store's own; the
-        packs' rows are left out with ``own``)."""
+        """Every row that can be read as a DataFrame, with each row's decoded :class:`Outcome` in
+        ``outcome`` and, in ``pack``, the name of the results pack it was served from ("" for the
+        store's own; the packs' rows are left out with ``own``)."""
         frame = pd.read_sql_query("SELECT * FROM scores", self.db)
         frame["pack"] = ""
         if self.packs and not own:
@@ -263,13 +282,13 @@ class Store:
             if extra:
                 frame = pd.concat([frame, pd.DataFrame(extra, columns=list(frame.columns))],
                                   ignore_index=True)
-        frame["outcome"] = [_outcome(*row) for row in zip(
-            frame["score"], frame["seconds"], frame["curve"], frame["parts"], frame["segments"])]
+        frame, outcomes = self._readable(frame)
+        frame["outcome"] = outcomes
         return frame
 
     def rows(self, proxies: list[str] | None = None, dataset: str | None = None) -> list[dict]:
-        """The store's own rows (dicts of its columns), of ``proxies`` (stored names) and
-        ``dataset`` (None: all), in key order: what a results pack holds."""
+        """The store's own rows that can be read (dicts of its columns), of ``proxies`` (stored
+        names) and ``dataset`` (None: all), in key order: what a results pack holds."""
         where, args = [], []
         if proxies:
             where.append(f"proxy IN ({','.join('?' * len(proxies))})")
@@ -281,12 +300,36 @@ class Store:
                                                            else "") +
                                  " ORDER BY proxy, dataset, setting, seed, arch_index", args)
         names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row)) for row in cursor]
+        rows, bad = [], []
+        for row in (dict(zip(names, values)) for values in cursor):
+            try:
+                _outcome(row["score"], row["seconds"], row["curve"], row["parts"], row["segments"])
+                rows.append(row)
+            except ValueError as err:
+                bad.append((row["proxy"], row["dataset"], f"arch {row['arch_index']}: {err}"))
+        self._unreadable(bad)
+        return rows
+
+    def prune(self) -> list[dict]:
+        """Delete every row that cannot be read (in one transaction); returns what each held."""
+        pruned = []
+        for rowid, proxy, dataset, seed, index, *values in self.db.execute(
+                "SELECT rowid, proxy, dataset, seed, arch_index, score, seconds, curve, parts, "
+                "segments FROM scores"):
+            try:
+                _outcome(*values)
+            except ValueError as err:
+                pruned.append({"rowid": rowid, "proxy": proxy, "dataset": dataset, "seed": seed,
+                               "arch_index": index, "problem": str(err)})
+        if pruned:
+            self.write("DELETE FROM scores WHERE rowid=?", [(r["rowid"],) for r in pruned])
+        return pruned
 
     def merge(self, rows: list[dict]) -> dict:
         """Add rows (a results pack's) in one transaction: a row whose key is stored with the same
         value (score, curve, parts) is skipped, one stored with another value is a conflict (kept
         as stored, and listed), the rest are added. Returns the counts and the conflicts."""
+        self.check_writable()
         added, same, conflicts = [], 0, []
         for row in rows:
             stored = self.db.execute(
@@ -301,17 +344,18 @@ class Store:
                                   "seed": row["seed"], "arch_index": row["arch_index"],
                                   "stored": stored[0], "pack": row["score"]})
         columns = list(COLUMNS)
-        with self.db:
-            self.db.executemany(f"INSERT INTO scores ({', '.join(columns)}) VALUES "
-                                f"({','.join('?' * len(columns))})",
-                                [tuple(row[c] for c in columns) for row in added])
+        if added:
+            self.write(f"INSERT INTO scores ({', '.join(columns)}) VALUES "
+                       f"({','.join('?' * len(columns))})",
+                       [tuple(row[c] for c in columns) for row in added])
         return {"added": len(added), "already_stored": same, "conflicts": conflicts}
 
     def seconds_by_setting(self, device: str) -> dict[tuple[str, int, str], dict[str, list]]:
         """(proxy, version, dataset) -> setting -> the stored seconds of each row computed on
         ``device`` (what the plan's per-arch rates are made of)."""
         rows = list(self.db.execute("SELECT proxy, version, dataset, setting, seconds FROM scores "
-                                    "WHERE device=?", (device,)))
+                                    "WHERE device=? AND typeof(seconds) IN ('real', 'integer')",
+                                    (device,)))
         have = {(r[3]) for r in rows}
         rows += [(r["proxy"], r["version"], r["dataset"], r["setting"], r["seconds"])
                  for r, _ in self._packed.values() if r["device"] == device and r["setting"] not in have]
@@ -321,7 +365,7 @@ class Store:
         return found
 
     def close(self) -> None:
-        self.db.close()
+        self.file.close()
 
 
 def read_scores(proxy: Proxy, per_seed: list[dict[int, Outcome]], indices
@@ -354,16 +398,6 @@ def read_scores(proxy: Proxy, per_seed: list[dict[int, Outcome]], indices
 
 # ------------------------------------------------------------------ search runs
 
-SEARCH_SCHEMA = """
-CREATE TABLE IF NOT EXISTS searches (
-    digest TEXT NOT NULL, seed INTEGER NOT NULL, run INTEGER NOT NULL,
-    strategy TEXT NOT NULL, fitness TEXT NOT NULL, dataset TEXT NOT NULL, truth TEXT NOT NULL,
-    label TEXT NOT NULL, spec TEXT NOT NULL, result TEXT NOT NULL,
-    git TEXT NOT NULL, suite_version TEXT NOT NULL, created TEXT NOT NULL,
-    PRIMARY KEY (digest, seed, run)
-)"""
-
-
 class SearchRuns:
     """Finished search runs, in the results store's SQLite file (table ``searches``): one row per
     (options digest, seed, run) with the search's spec and the run's result as JSON. A row is
@@ -371,8 +405,6 @@ class SearchRuns:
 
     def __init__(self, store: Store):
         self.store = store
-        with store.db:
-            store.db.execute(SEARCH_SCHEMA)
 
     def get(self, digest: str, seed: int, runs: list[int]) -> dict[int, dict]:
         """Stored results of those runs (missing runs are absent)."""
@@ -384,13 +416,12 @@ class SearchRuns:
     def put(self, digest: str, seed: int, run: int, spec: dict, result: dict, *, git: str,
             suite_version: str) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with self.store.db:
-            self.store.db.execute(
-                "INSERT INTO searches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
-                "(digest, seed, run) DO NOTHING",
-                (digest, seed, run, spec["strategy"], spec["fitness"], spec["dataset"],
-                 spec["truth"], spec["label"], json.dumps(spec, sort_keys=True),
-                 json.dumps(result, allow_nan=False), git, suite_version, now))
+        self.store.write(
+            "INSERT INTO searches VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT "
+            "(digest, seed, run) DO NOTHING",
+            [(digest, seed, run, spec["strategy"], spec["fitness"], spec["dataset"],
+              spec["truth"], spec["label"], json.dumps(spec, sort_keys=True),
+              json.dumps(result, allow_nan=False), git, suite_version, now)])
 
     def frame(self) -> pd.DataFrame:
         """Every stored run, as a DataFrame (``spec`` and ``result`` as JSON text)."""
@@ -398,14 +429,6 @@ class SearchRuns:
 
 
 # ------------------------------------------------------------------ finder results
-
-FIND_SCHEMA = """
-CREATE TABLE IF NOT EXISTS finds (
-    digest TEXT NOT NULL PRIMARY KEY, space TEXT NOT NULL, dataset TEXT NOT NULL,
-    seed INTEGER NOT NULL, result TEXT NOT NULL, git TEXT NOT NULL, suite_version TEXT NOT NULL,
-    created TEXT NOT NULL
-)"""
-
 
 class FindResults:
     """Results of the proxy finder (``python -m benchmark find``), in the results store's SQLite
@@ -415,18 +438,15 @@ class FindResults:
 
     def __init__(self, store: Store):
         self.store = store
-        with store.db:
-            store.db.execute(FIND_SCHEMA)
 
     def put(self, result: dict) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with self.store.db:
-            self.store.db.execute(
-                "INSERT INTO finds VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO UPDATE SET "
-                "result=excluded.result, git=excluded.git, suite_version=excluded.suite_version, "
-                "created=excluded.created",
-                (result["digest"], result["space"], result["dataset"], result["seed"],
-                 json.dumps(result, allow_nan=False), result["git"], result["suite_version"], now))
+        self.store.write(
+            "INSERT INTO finds VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (digest) DO UPDATE SET "
+            "result=excluded.result, git=excluded.git, suite_version=excluded.suite_version, "
+            "created=excluded.created",
+            [(result["digest"], result["space"], result["dataset"], result["seed"],
+              json.dumps(result, allow_nan=False), result["git"], result["suite_version"], now)])
 
     def get(self, digests: list[str] | None = None) -> list[dict]:
         """Stored results (all, or those of ``digests`` in that order, missing ones left out)."""

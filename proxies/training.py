@@ -27,6 +27,7 @@ import torch
 
 from nb201.api import REGISTRY, Charge, Outcome, Proxy
 from nb201.catalog import dataset_spec
+from nb201.errors import UserError
 from nb201.provenance import config_digest
 from nb201.training import data, engine, sizing
 from nb201.training.engine import RunState
@@ -67,11 +68,17 @@ def state_path(state_dir: str, identity: dict) -> Path:
 
 
 def save_state(path: Path, state: RunState, identity: dict) -> None:
-    """Write atomically (a temporary file renamed over the old one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (a temporary file renamed over the old one); a checkpoint that cannot be
+    written (a full disk) is a one-line UserError, and the old one stays."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    torch.save({"identity": identity, **dataclasses.asdict(state)}, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"identity": identity, **dataclasses.asdict(state)}, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:     # torch.save reports a failed write as either
+        tmp.unlink(missing_ok=True)
+        why = err.strerror if isinstance(err, OSError) and err.strerror else " ".join(str(err).split())
+        raise UserError(f"cannot write the checkpoint {path}: {why}") from None
 
 
 def load_state(path: Path, identity: dict) -> RunState | None:
@@ -168,6 +175,8 @@ class TrainingProxy(Proxy):
         for k, state in enumerate(starts):
             if state is not None and state.epoch == until and _covered(state.curve, evaluate_at):
                 outcomes[k] = _outcome(state)       # finished before the last commit: nothing to do
+                if state.epoch >= self.recipe.epochs:
+                    paths[k].unlink(missing_ok=True)    # nothing left to continue
             else:
                 todo.append(k)
         if not todo:

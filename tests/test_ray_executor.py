@@ -107,6 +107,8 @@ def executor(**kwargs) -> RayExecutor:
 
 
 def rows(db: Path) -> list[tuple]:
+    if not db.exists():             # a store's file is created by its first row
+        return []
     with sqlite3.connect(db) as con:
         return con.execute("SELECT proxy, arch_index, seed FROM scores").fetchall()
 

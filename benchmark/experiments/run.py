@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from nb201.registry import Registry
 from nb201.context import Context, resolve_device
+from nb201.datasets import check_data_dir
 from nb201.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute, device_name
@@ -47,13 +48,16 @@ def command(exp: Experiment, results, out, device, data_dir) -> str:
 def prepare(exp: Experiment, registry: Registry, results=DEFAULT_PATH, device: str | None = None,
             data_dir: str | None = None) -> tuple[dict, Store, Plan]:
     """The contexts per dataset (the file's run options, ``device`` and ``data_dir`` overriding
-    them), the store, and the plan: what a run of ``exp`` would compute (nothing is computed)."""
+    them; every data dir given is checked), the store, and the plan: what a run of ``exp`` would
+    compute (nothing is computed)."""
     dirs = parse_data_dir(data_dir)
     options = exp.options if device is None else dataclasses.replace(exp.options, device=device)
     options = dataclasses.replace(options, device=resolve_device(options.device))  # once
     contexts = {d: Context.of(d, 0, options, data_dir=dirs if isinstance(dirs, str) else
                               (dirs or {}).get(d, exp.data_dir(d)))
                 for d in DATASETS}
+    for data_dir in dict.fromkeys(c.data_dir for c in contexts.values()):
+        check_data_dir(data_dir)        # every one given (or $NB201_DATA_DIR), read or not
     store = Store(results)
     return contexts, store, make_plan(exp, registry, store, contexts,
                                       device_name(contexts["cifar10"]))

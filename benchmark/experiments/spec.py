@@ -68,6 +68,7 @@ from nb201.options import RunOptions, run_option_fields
 from nb201.registry import Registry
 from nb201.catalog import DATASETS, DEFAULT_DATASET, DEFAULT_TRUTH, check_truth, is_seed
 from nb201.errors import UserError
+from nb201.lists import comma_list
 from nb201.provenance import DATA_DIR
 from nb201.store import Selection
 
@@ -283,9 +284,9 @@ def parse_data_dir(text: str | None) -> dict[str, str] | str | None:
     if not text or "=" not in text:
         return text
     out = {}
-    for part in text.split(","):
+    for part in comma_list(text, "--data-dir", "folders"):
         dataset, sep, folder = part.partition("=")
-        if not sep or dataset.strip() not in DATASETS:
+        if not sep or dataset.strip() not in DATASETS or not folder.strip():
             raise UserError(f"--data-dir: expected DIR or dataset=DIR,... with datasets "
                             f"{', '.join(DATASETS)}, got {part!r}")
         out[dataset.strip()] = folder.strip()

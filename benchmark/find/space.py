@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 
 from nb201.errors import UserError
+from nb201.lists import comma_list
 from nb201.registry import Registry
 
 FACTORS = ("c", "r", "s", "e", "b", "read")
@@ -73,7 +74,7 @@ def parse_space(text: str, registry: Registry, dataset: str) -> tuple[str, ...]:
                 raise UserError(f"find space: {token!r} gives no values")
             factors[factor] = values
         else:
-            names += [n for n in token.split(",") if n]
+            names += comma_list(token, "find space", "proxies")
     if factors:
         names += _grid(factors)
     if not names:

@@ -49,10 +49,14 @@ class Limits:
         """A UserError unless exactly one limit is given and it is positive (a budget also
         finite: a run's record and the JSON output hold numbers only)."""
         self.check_given(self.budget_s is not None, self.queries is not None)
-        if self.budget_s is not None and not (math.isfinite(self.budget_s) and self.budget_s > 0):
-            raise UserError(f"--budget must be > 0 and finite (seconds), got {self.budget_s:g}")
-        if self.queries is not None and self.queries < 1:
-            raise UserError(f"--queries must be >= 1, got {self.queries}")
+        if self.budget_s is not None and not (
+                isinstance(self.budget_s, (int, float)) and not isinstance(self.budget_s, bool)
+                and math.isfinite(self.budget_s) and self.budget_s > 0):
+            raise UserError(f"--budget must be > 0 and finite (seconds), got {self.budget_s!r}")
+        if self.queries is not None and not (
+                isinstance(self.queries, int) and not isinstance(self.queries, bool)
+                and self.queries >= 1):
+            raise UserError(f"--queries must be an integer >= 1, got {self.queries!r}")
         return self
 
     def describe(self) -> dict:

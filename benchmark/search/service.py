@@ -9,16 +9,14 @@ run number. A rerun with the same options computes nothing; more runs add only t
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-
-from tqdm import tqdm
 
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
-from nb201.catalog import DEFAULT_DATASET, DEFAULT_TRUTH, check_truth, dataset_spec
+from nb201.catalog import DEFAULT_DATASET, DEFAULT_TRUTH, check_seed, check_truth, dataset_spec
 from nb201.context import Context
 from nb201.errors import UserError
+from nb201.progress import Progress
 from nb201.provenance import SUITE_VERSION, config_digest, git_hash
 from nb201.registry import Registry
 from nb201.store import SearchRuns, Store
@@ -64,20 +62,32 @@ def check(spec: SearchSpec, registry: Registry[Proxy]) -> Checked:
     dataset_spec(spec.dataset)
     check_truth(spec.truth)
     spec.limits.check()
-    if spec.runs < 1:
-        raise UserError(f"--runs must be >= 1, got {spec.runs}")
+    if not _is_int(spec.runs) or spec.runs < 1:
+        raise UserError(f"--runs must be an integer >= 1, got {spec.runs!r}")
+    check_seed(spec.seed, "--seed")
+    check_seed(spec.proxy_seed, "--proxy-seed")
+    if not isinstance(spec.fitness, str):
+        raise UserError(f"--fitness must be a proxy name, a ladder or a preset, got {spec.fitness!r}")
     strategy = STRATEGIES.get(spec.strategy).from_options(spec.options.check())
     ladder = strategy.levels(parse(spec.fitness))
     proxies = resolve(ladder, registry)
     return Checked(spec, strategy, ladder, proxies, tuple(warnings(proxies, spec.truth)))
 
 
-def lookup_datasets(text: str | None) -> tuple[str, ...]:
-    """``--lookup DATASET[,DATASET]``: the datasets on which each run's final arch is looked up
-    (NB201's protocol: search CIFAR-10, read the answer's truth on the others); a UserError (one
-    line) on an unknown, empty or repeated name."""
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def lookup_datasets(text) -> tuple[str, ...]:
+    """``--lookup DATASET[,DATASET]`` (or a list of names): the datasets on which each run's final
+    arch is looked up (NB201's protocol: search CIFAR-10, read the answer's truth on the others); a
+    UserError (one line) on an unknown, empty or repeated name."""
     if text is None:
         return ()
+    if isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text):
+        text = ",".join(text)
+    if not isinstance(text, str):
+        raise UserError(f"--lookup must name datasets, got {text!r}")
     names = tuple(name.strip() for name in text.split(","))
     for k, name in enumerate(names):
         if not name:
@@ -135,14 +145,17 @@ def search(checked: Checked, ctx: Context, store: Store, progress: bool = True,
     missing = [r for r in range(spec.runs) if r not in stored]
     truth = gt.vector(spec.dataset, spec.truth)
     moves = Moves(checked.strategy.unique)
-    bar = tqdm(missing, desc=f"{description['label']} on {spec.dataset}", unit="run",
-               file=sys.stderr, disable=not progress or not missing, dynamic_ncols=True)
-    for run in bar:
-        record = run_one(checked.strategy, checked.ladder, fitness, spec.limits, Observer(truth),
-                         moves, seed=[spec.seed, run])
-        runs.put(key, spec.seed, run, description, record, git=git_hash(),
-                 suite_version=SUITE_VERSION)
-        stored[run] = record
+    if missing:
+        store.check_writable()
+    with Progress(total=len(missing), desc=f"{description['label']} on {spec.dataset}",
+                  unit="run", disable=not progress or not missing) as bar:
+        for run in missing:
+            record = run_one(checked.strategy, checked.ladder, fitness, spec.limits,
+                             Observer(truth), moves, seed=[spec.seed, run])
+            runs.put(key, spec.seed, run, description, record, git=git_hash(),
+                     suite_version=SUITE_VERSION)
+            stored[run] = record
+            bar.update()
     return {"digest": key, "spec": description, "device": fitness.device(),
             "computed_runs": len(missing),
             "runs": [{"run": r, **stored[r]} for r in range(spec.runs)]}

@@ -49,6 +49,11 @@ class Options:
                            "pools")
 
     def check(self) -> Options:
+        for f in dataclasses.fields(self):      # what the flags' types enforce, for the API too
+            value, kind = getattr(self, f.name), type(f.default)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                what = {int: "an integer", bool: "true or false"}.get(kind, "a name")
+                raise UserError(f"--{f.name.replace('_', '-')} must be {what}, got {value!r}")
         if self.population < 1:
             raise UserError(f"--population must be >= 1, got {self.population}")
         if not 1 <= self.sample_size <= self.population:

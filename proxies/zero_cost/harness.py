@@ -120,6 +120,9 @@ class ZeroCostProxy(Proxy):
     def outcome(self, value, seconds: float) -> Outcome:
         return Outcome(score=float(value), seconds=seconds)
 
+    def origin(self) -> str:
+        return self.fn.__module__
+
     def fingerprint(self, ctx) -> dict:
         """The base fingerprint plus how the harness runs the proxy: the network, BN mode, dtype,
         init, the minibatch (``ctx.zc_batch`` images drawn with the seed, of which ``n_inputs``
