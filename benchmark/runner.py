@@ -15,6 +15,7 @@ from tqdm import tqdm
 from nb201 import groundtruth as gt
 from nb201.api import Outcome, Proxy
 from nb201.context import Context
+from nb201.devices import accelerated, device_name
 from nb201.catalog import DEFAULT_TRUTH
 from nb201.errors import UserError
 from .executors import Executor, LocalExecutor
@@ -48,13 +49,6 @@ class Request:
         return gt.vector(self.dataset, self.truth)[self.indices]
 
 
-def device_name(ctx: Context) -> str:
-    import torch
-    if ctx.device.type == "cuda":
-        return torch.cuda.get_device_name(ctx.device)
-    return "cpu"
-
-
 def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progress: bool = True,
             executor: Executor | None = None) -> dict[int, Outcome]:
     """Outcomes of one proxy for one seed: stored ones are read, missing ones (and stored ones that
@@ -67,7 +61,7 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
     missing = [i for i in dict.fromkeys(indices) if i not in done or not proxy.covers(done[i])]
-    if ctx.device.type == "cuda":       # a CUDA chunk is one fused group: the same archs each time
+    if accelerated(ctx.device):   # a CUDA chunk is one fused group: the same archs each time
         missing.sort()
     if not missing:
         return done
@@ -85,7 +79,7 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     with bar:
         for chunk, outcomes in (executor or LocalExecutor()).map(proxy, chunks, ctx):
             results = {i: proxy.merge(done[i], o) if i in done else o for i, o in zip(chunk, outcomes)}
-            store.put(key, results, device=device_name(ctx), git=git_hash(),
+            store.put(key, results, device=device_name(ctx.device), git=git_hash(),
                       suite_version=SUITE_VERSION, run=run, replace=True)
             done.update(results)
             bar.update(len(chunk))

@@ -534,21 +534,6 @@ def _live_modules(net: Network) -> list[tuple[str, nn.Module]]:
             if id(m) not in dead and any(True for _ in m.parameters(recurse=False))]
 
 
-#: The direct kernels train networks whose first stage has (channels x resolution) at most this.
-#: Per step, one thread, batch 256, four archs (docs/BENCHMARKS.md, "Engine v4: which trainer"):
-#: PyTorch's step takes 7.3x the direct one at 4 channels on 4x4, 3.9x on 8x8, 2.5x on 16x16, and
-#: 1.55x at 8 channels on 8x8; at 8 channels on 16x16 and 16 on 8x8 (and above) PyTorch's oneDNN
-#: kernels, vectorised over channels, are as fast or faster.
-MAX_WIDTH_TIMES_RESOLUTION = 64
-
-
-def supports(device: torch.device, amp: str | None, width: int, resolution: int) -> bool:
-    """Whether the direct kernels train networks of ``width`` channels on ``resolution``-pixel
-    images: on a CPU, without autocast, up to :data:`MAX_WIDTH_TIMES_RESOLUTION`."""
-    return (torch.device(device).type == "cpu" and amp is None
-            and width * resolution <= MAX_WIDTH_TIMES_RESOLUTION)
-
-
 class FlatSGD:
     """``torch.optim.SGD``'s update (weight decay, momentum with the first step's buffer the
     gradient, Nesterov) on one flat parameter tensor, in one kernel call; its ``state`` and

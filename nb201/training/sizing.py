@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from nb201.catalog import DatasetSpec, dataset_spec
+from nb201.devices import accelerated
 from nb201.space import EDGES, Arch
 
 from .fused import live_ops
@@ -75,8 +76,9 @@ def cuda_group_size(recipe: Recipe, native_resolution: int) -> int:
 def auto_fuse(device: torch.device, recipe: Recipe, native_resolution: int) -> int:
     """How many archs to train at once (one batch, committed together). CPU: 4 per torch thread
     (their groups are shared out over the worker processes, see
-    :func:`nb201.training.engine.train`). CUDA: one group (:func:`cuda_group_size`)."""
-    if device.type != "cuda":
+    :func:`nb201.training.engine.train`). CUDA (any accelerated device): one group
+    (:func:`cuda_group_size`)."""
+    if not accelerated(device):
         return CPU_ARCHS_PER_THREAD * torch.get_num_threads()
     return cuda_group_size(recipe, native_resolution)
 
