@@ -29,6 +29,7 @@ SHARES = {"econas_point": 0.4, "zc_paper": 0.22, "factors": 0.2, "zero_cost": 0.
 
 
 def econas_point(check, record: dict, deadline: float) -> None:
+    """The EcoNAS point on as many archs as fit (past its share until ``point_min_archs``)."""
     name, *reads = check.names([check.cfg["point"], *check.cfg["point_reads"]])
     end = check.clock.started + check.clock.budget - check.cfg["reserve"]
     reach = time.time() + (end - time.time()) * check.cfg["point_reach"]
@@ -37,6 +38,7 @@ def econas_point(check, record: dict, deadline: float) -> None:
 
 
 def zc_paper(check, record: dict, deadline: float) -> None:
+    """The zero-cost paper's EcoNAS point, on the same archs first."""
     runner = chunks(check, record, check.names([check.cfg["zc_paper"]])[0])
     train(check, record, [runner] if runner else [], deadline)
 
@@ -56,6 +58,7 @@ def factors(check, record: dict, deadline: float) -> None:
 
 
 def zero_cost(check, record: dict, deadline: float) -> None:
+    """Every zero-cost proxy, cheapest first, each with an equal share of the time left."""
     from proxies import REGISTRY
     from proxies.zero_cost.harness import ZeroCostProxy
     found = sorted((p for p in REGISTRY if isinstance(p, ZeroCostProxy)), key=lambda p: p.cost_s)
@@ -64,10 +67,12 @@ def zero_cost(check, record: dict, deadline: float) -> None:
         mine = time.time() + (deadline - time.time()) / (len(found) - k)
         cap = check.cfg["ntk_archs"] if proxy.name == "ntk_cond" else check.cfg["zc_archs"]
         check.guarded(record, proxy.name, lambda entry, proxy=proxy, mine=mine, cap=cap:
-                     score_zero_cost(check, entry, proxy, cap, mine))
+                      score_zero_cost(check, entry, proxy, cap, mine))
 
 
 def score_zero_cost(check, entry: dict, proxy, cap: int, deadline: float) -> None:
+    """``proxy`` on the first ``cap`` archs: one arch, then chunks of ``zc_chunk`` as many as
+    its measured seconds per arch allow before ``deadline``."""
     from benchmark.runner import compute
     order, done, seconds, computed = check.order()[:cap], 0, 0.0, 0
     entry.update(cap=cap, chunks=0)
@@ -100,7 +105,9 @@ def throughput(check, record: dict, deadline: float) -> None:
     """The tight loop and the DataLoader loop, one epoch of a few archs each, against the
     engine's seconds per arch and epoch in phase 1 (its chunks, probes included). The loops
     evaluate the share of the held-out images that the point evaluates per epoch (2 reads of
-    20 epochs: a tenth), so that each does the engine's work per arch and epoch."""
+    20 epochs: a tenth), so that each does the engine's work per arch and epoch. The fastest arch
+    of each counts (the first pays for cuDNN's choices; the DataLoader loop's for its workers'
+    start)."""
     from nb201 import groundtruth as gt
     from nb201.catalog import dataset_spec
     from nb201.devices import synchronize

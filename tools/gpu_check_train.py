@@ -151,13 +151,13 @@ def train(check, record: dict, runners: list[Chunks], deadline: float, min_archs
                 ends = max(deadline, reach)
             entry = runner.entry
             if check.guarded(record, entry["proxy"], lambda _: runner.step(ends) and None,
-                            entry=entry).get("error"):
+                             entry=entry).get("error"):
                 runner.stop("failed")
                 continue
             progressed = progressed or not runner.finished
             check.out.log(f"{entry['proxy']}: {len(entry['archs'])} archs"
-                         + (f" ({entry['stopped']})" if runner.finished else "")
-                         + f", {deadline - time.time():.0f} s left in {record['phase']}")
+                          + (f" ({entry['stopped']})" if runner.finished else "")
+                          + f", {deadline - time.time():.0f} s left in {record['phase']}")
         if not progressed:
             break
     for runner in runners:
