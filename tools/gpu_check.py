@@ -36,7 +36,7 @@ FULL = dict(budget=420, point="c4r4s0e40@20", point_reads=("c4r4s0e40@10",), poi
             train_archs=15625, valid_images=None, zc_archs=15625, zc_chunk=64, ntk_archs=512,
             tight_archs=2, naive_archs=1, naive_workers=8, reserve=15, pack_seconds=10, floor=20)
 TINY = dict(FULL, budget=60, point_min_archs=16, train_archs=16, valid_images=500, zc_archs=2,
-            zc_chunk=1, ntk_archs=1, tight_archs=1, naive_workers=0, reserve=4, pack_seconds=0,
+            zc_chunk=1, ntk_archs=1, tight_archs=2, naive_workers=0, reserve=4, pack_seconds=0,
             floor=2)
 
 
