@@ -94,20 +94,29 @@ def test_a_failing_proxy_leaves_the_later_phases_and_every_file(tmp_path):
     assert sorted(served) == sorted(archs)
 
 
-def test_sigterm_stops_the_run_and_the_files_are_written(tmp_path):
+def test_sigterm_stops_the_run_and_the_files_are_written(tmp_path, monkeypatch):
     """tools/gpu_check.sh's timeout sends SIGTERM: the phase in progress stops, and the summary
-    (status terminated) and the results pack are written."""
+    (status terminated) and the results pack are written. The signal comes 2 s into the first
+    phase."""
     previous = signal.signal(signal.SIGTERM, gpu_check._terminate)
-    timer = threading.Timer(6.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM))
+    run = gpu_check.Check.run
+
+    def run_and_signal(check, phase, body, deadline):
+        if not timer.is_alive() and not timer.finished.is_set():
+            timer.start()
+        return run(check, phase, body, deadline)
+
+    monkeypatch.setattr(gpu_check.Check, "run", run_and_signal)
     try:
-        timer.start()
         code, summary, _ = _run(tmp_path, "--budget", "300")
     finally:
         timer.cancel()
         signal.signal(signal.SIGTERM, previous)
+        gpu_check.STOPPING.clear()
     assert code == 3 and summary["status"] == "terminated"
     stopped = [p for p, s in summary["phases"].items() if s["status"] == "terminated"]
-    assert len(stopped) == 1 and "signal 15" in summary["phases"][stopped[0]]["error"]
+    assert len(stopped) == 1 and gpu_check.STOPPED in summary["phases"][stopped[0]]["error"]
     assert (tmp_path / "out" / "gpu-check-cpu.jsonl.gz").is_file()
 
 

@@ -21,6 +21,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -40,12 +41,28 @@ TINY = dict(FULL, budget=60, point_min_archs=16, train_archs=16, valid_images=50
             floor=2)
 
 
-class Terminated(Exception):
-    """SIGTERM (tools/gpu_check.sh's timeout): the phase in progress stops, the files are written."""
+class Terminated(BaseException):
+    """SIGTERM (tools/gpu_check.sh's timeout): the phase in progress stops, the files are written.
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on the way takes
+    it for a failure of the proxy or phase."""
+
+
+#: set by SIGTERM. The handler also raises at once, but an exception raised while Python runs a
+#: finalizer is only printed, so every check point (after a chunk's files, before a proxy or
+#: phase) raises again while it is set.
+STOPPING = threading.Event()
+STOPPED = "the run was stopped at its time limit"
 
 
 def _terminate(signum, frame):
-    raise Terminated(f"signal {signum}: the run was stopped at its time limit")
+    STOPPING.set()
+    raise Terminated(f"signal {signum}: {STOPPED}")
+
+
+def stop_point() -> None:
+    """Raise :class:`Terminated` if SIGTERM came."""
+    if STOPPING.is_set():
+        raise Terminated(f"SIGTERM: {STOPPED}")
 
 
 def tiny(name: str) -> str:
@@ -115,6 +132,7 @@ class Check:
         rows = self.out.write_pack(self.store, self.computed_on, force)
         if rows is not None:
             self.summary["pack"] = {"file": self.out.pack_name, "rows": rows}
+        stop_point()
 
     # ------------------------------------------------------------------ phases
     def run(self, phase: str, body, deadline: float) -> None:
@@ -162,6 +180,7 @@ class Check:
             entry = {"proxy": name}
             record.setdefault("proxies", []).append(entry)
         try:
+            stop_point()
             if name in (self.args.fail_proxy or []):
                 raise RuntimeError(f"{name}: made to fail on purpose (--fail-proxy)")
             body(entry)
@@ -236,13 +255,14 @@ class Check:
     def main(self) -> int:
         from tools import gpu_check_phases as phases
         self.summary["status"] = "running"
-        self.ctx.images                                      # decoded once, counted in the budget
-        self.summary["data_seconds"] = self.clock.elapsed()
         end = self.clock.started + self.clock.budget - self.cfg["reserve"]
         order = list(SHARES)
         status = "finished"
         try:
+            self.ctx.images                                  # decoded once, counted in the budget
+            self.summary["data_seconds"] = self.clock.elapsed()
             for k, phase in enumerate(order):
+                stop_point()
                 share = SHARES[phase] / sum(SHARES[p] for p in order[k:])
                 deadline = time.time() + max(0.0, end - time.time()) * share
                 if deadline - time.time() < 1:
