@@ -122,15 +122,20 @@ def test_sigterm_stops_the_run_and_the_files_are_written(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_the_dry_run_command_ends_in_time_with_every_file(tmp_path):
-    """The documented dry run, as a lease would run it: under 90 s, every file, at most 8."""
+    """The documented dry run, as a lease would run it: under 90 s, every file, at most 8. On a
+    machine so loaded that a step overruns the budget, SIGTERM stops it (exit status 3) and
+    the files are all there just the same."""
     started = time.time()
     out = subprocess.run(["tools/gpu_check.sh", "--device", "cpu", "--tiny", "--budget", "60",
                           "--out", str(tmp_path / "out"), "--store", str(tmp_path / "s.sqlite")],
                          cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode in (0, 3), out.stderr[-3000:]
     assert time.time() - started < 90
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(files) == MAX_FILES and "summary.json" in files
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["status"] == ("finished" if out.returncode == 0 else "terminated")
+    assert set(summary["phases"]) == set(PHASES)
 
 
 # ------------------------------------------------------------------ what travels

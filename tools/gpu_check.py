@@ -252,6 +252,12 @@ class Check:
         return [tiny(n) for n in names] if self.args.tiny else list(names)
 
     # ------------------------------------------------------------------ the whole run
+    def skipped(self, phase: str, why: str) -> None:
+        """A phase that did not run: its file and summary entry say why."""
+        record = {"phase": phase, "status": "skipped", "error": why}
+        self.out.write_json(f"{phase}.json", record)
+        self.summary["phases"][phase] = {**record, "file": f"{phase}.json"}
+
     def main(self) -> int:
         from tools import gpu_check_phases as phases
         self.summary["status"] = "running"
@@ -266,14 +272,15 @@ class Check:
                 share = SHARES[phase] / sum(SHARES[p] for p in order[k:])
                 deadline = time.time() + max(0.0, end - time.time()) * share
                 if deadline - time.time() < 1:
-                    record = {"phase": phase, "status": "skipped", "error": "no time left"}
-                    self.out.write_json(f"{phase}.json", record)
-                    self.summary["phases"][phase] = {**record, "file": f"{phase}.json"}
+                    self.skipped(phase, "no time left")
                     continue
                 self.run(phase, lambda record, deadline, phase=phase:
                          getattr(phases, phase)(self, record, deadline), deadline)
         except Terminated:
             status = "terminated"
+        for phase in order:
+            if phase not in self.summary["phases"]:
+                self.skipped(phase, "the run was stopped before it began")
         self.summary["status"] = status
         self.summary["load_average_after"] = os.getloadavg()[0]
         self.summary["pack"] = {"file": self.out.pack_name,
