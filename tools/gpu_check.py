@@ -305,12 +305,14 @@ def parse_args(argv=None):
                         help="where the files go (default: $OUT when set, else results/gpu_check)")
     parser.add_argument("--store", default="/tmp/nb201-gpu-check/results.sqlite",
                         help="the results store (its run states beside it); a rerun resumes it")
-    parser.add_argument("--fresh", action="store_true", help="start from an empty store")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start from an empty store (always with --tiny: a dry run measures)")
     parser.add_argument("--fail-proxy", action="append", metavar="NAME",
                         help="test hook: this proxy (as the phase names it) fails on purpose")
     parser.add_argument("--print-budget", action="store_true",
                         help="print the budget in whole seconds and exit (tools/gpu_check.sh)")
     args = parser.parse_args(argv)
+    args.fresh = args.fresh or args.tiny
     cfg = dict(TINY if args.tiny else FULL)
     if args.budget is not None:
         if args.budget <= 0:
