@@ -9,9 +9,10 @@ FLOPs are NB201's forward FLOPs at the proxy's width and resolution (``nb201.com
 and the classifier, 2 per multiply-add) times 3 for a training step (forward, input and weight
 gradients) per training image and epoch, plus one forward pass per evaluated image. The matmul
 rate is a 2048 x 2048 float32 product on all threads, the best of 10, measured in this run.
-Per arch: its seconds (its share of the run's wall time, in proportion to the time its worker
-spent on it), its GFLOP/s, and its cost relative to what its FLOPs predict at the sample's median
-rate (1.0: as its FLOPs predict; 2.0: twice as dear).
+Per arch: its seconds (as stored: its worker's CPU time over the workers), its GFLOP/s, and its
+cost relative to what its FLOPs predict at the sample's median rate (1.0: as its FLOPs predict;
+2.0: twice as dear). Also the plan's estimate for these archs (what ``run --dry-run`` prints for
+a fresh store: the proxy's ``cost_s`` x this CPU's speed factor) against the measured wall time.
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ from nb201 import complexity
 from nb201 import groundtruth as gt
 from nb201.catalog import dataset_spec
 from nb201.context import Context
-from nb201.training import data, engine
+from nb201.training import data, engine, sizing
 from nb201.training.direct import reads_input
+from proxies import REGISTRY
 from proxies.training import recipe_for
 
 
@@ -75,7 +77,11 @@ def main(argv: list[str] | None = None) -> dict:
     archs = [gt.arch_of(i) for i in indices]
     native = dataset_spec("cifar10").resolution
     flops = [run_flops(i, recipe, at, len(split.train_y), len(split.valid_y), native) for i in indices]
+    proxy = REGISTRY.get(args.proxy)
+    # what `run --dry-run` prints for these archs on a fresh store: cost_s x this CPU's speed
+    estimate = len(indices) * proxy.cost_s * sizing.cpu_speed_factor()
     out = {"proxy": args.proxy, "archs": indices, "threads": threads, "cpu": _cpu_name(),
+           "plan_estimate_s": estimate, "cpu_speed_factor": sizing.cpu_speed_factor(),
            "load_average_before": os.getloadavg()[0], "matmul_gflops": matmul_gflops(threads),
            "matmul_gflops_one_thread": matmul_gflops(1), "flops_per_arch": flops, "trainers": {}}
     for trainer in trainers:
@@ -97,6 +103,10 @@ def main(argv: list[str] | None = None) -> dict:
             "arch_seconds": per_arch, "arch_gflops": rates,
             "cost_vs_flops": [median / r for r in rates],
             "scores": [s.curve[at - 1] for s in result.states]}
+        if trainer == engine.kernels("cpu", None, recipe, recipe.resolution(native)):
+            out["plan_estimate_ratio"] = estimate / wall
+            print(f"plan's estimate {estimate:.1f} s = {estimate / wall:.2f}x the measured {wall:.1f} s",
+                  file=sys.stderr)
         print(f"{trainer}: {wall:.1f} s, {wall / len(archs):.1f} s/arch, {gflops:.1f} GFLOP/s = "
               f"{100 * gflops / out['matmul_gflops']:.1f}% of the matmul rate "
               f"({out['matmul_gflops']:.0f} GFLOP/s; FLOPs worked for: {worked / wall / 1e9:.1f} "

@@ -26,8 +26,8 @@ from nb201.context import Context
 from nb201.training import data, direct, engine
 
 #: torch operator name -> op class
-KINDS = {"conv forward": ("mkldnn_convolution", "convolution", "conv2d"),
-         "conv backward (input and weight)": ("convolution_backward",),
+KINDS = {"conv backward (input and weight)": ("convolution_backward",),
+         "conv forward": ("mkldnn_convolution", "convolution", "conv2d"),
          "batch norm": ("batch_norm",), "relu": ("relu", "threshold", "clamp_min"),
          "optimizer": ("_foreach", "sgd"), "adds, zeros, copies": ("add", "mul", "copy", "div",
                                                                    "sub", "fill", "zero"),

@@ -37,7 +37,7 @@ from nb201.devices import accelerated
 from nb201.network import Network
 from nb201.space import Arch
 
-from . import processes
+from . import processes, sizing
 from .data import INIT, Split, epoch_batches
 from .recipe import Recipe
 from .sizing import CPU_NETWORKS_PER_GROUP, relative_cost
@@ -76,14 +76,6 @@ class Trainer(Protocol):
         """Each network's (weights, optimizer state) as :class:`RunState` holds them."""
 
 
-#: The direct kernels train networks whose first stage has (channels x resolution) at most this.
-#: Per step, one thread, batch 256, four archs (docs/BENCHMARKS.md, "Engine v4: which trainer"):
-#: PyTorch's step takes 7.3x the direct one at 4 channels on 4x4, 3.9x on 8x8, 2.5x on 16x16, and
-#: 1.55x at 8 channels on 8x8; at 8 channels on 16x16 and 16 on 8x8 (and above) PyTorch's oneDNN
-#: kernels, vectorised over channels, are as fast or faster.
-MAX_WIDTH_TIMES_RESOLUTION = 64
-
-
 @lru_cache(maxsize=1)
 def direct_available() -> bool:
     """Whether the direct kernels can run here: they are compiled by numba, which a machine may
@@ -98,10 +90,9 @@ def direct_available() -> bool:
 
 def kernels(device: torch.device | str, amp: str | None, recipe: Recipe, resolution: int) -> str:
     """The trainer of ``recipe`` at ``resolution`` pixels on ``device``: ``direct`` for small
-    networks on a CPU without autocast (first stage's channels x resolution at most
-    :data:`MAX_WIDTH_TIMES_RESOLUTION`) where numba is installed (:func:`direct_available`),
-    else ``torch``."""
-    small = recipe.width * resolution <= MAX_WIDTH_TIMES_RESOLUTION
+    networks (:func:`nb201.training.sizing.small`) on a CPU without autocast where numba is
+    installed (:func:`direct_available`), else ``torch``."""
+    small = sizing.small(recipe.width, resolution)
     if not accelerated(device) and amp is None and small and direct_available():
         return "direct"
     return "torch"
@@ -183,8 +174,10 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     is done, the costliest groups first (:func:`~nb201.training.sizing.relative_cost`):
     small networks use a core far better that way than with several intra-op threads per op, and
     processes, unlike threads, do not wait for each other's GIL between kernel calls. Every group
-    sees the same batches. Each returned state's last segment holds its share of the call's wall
-    time. ``checkpoint`` is called in this process, whichever worker trained the network.
+    sees the same batches. Each returned state's last segment holds its seconds: on a CPU the CPU
+    time of the worker thread that trained it over the workers that ran alongside (what its share
+    of an idle machine's wall time is, whatever else the machine was doing: one worker has one
+    thread), on CUDA its share of the call's wall time. ``checkpoint`` is called in this process, whichever worker trained the network.
     ``trainer``: one of :data:`KERNELS` (default: :func:`kernels`; ``direct`` needs a CPU)."""
     started = time.perf_counter()
     device = torch.device(device)
@@ -247,11 +240,12 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
         for k, state in zip(group, group_states):
             final[k] = state
     seconds = time.perf_counter() - started
-    # share the call's wall time out in proportion to each network's own measured time
-    spent = [s.segments[-1][2] for s in final]
-    scale = seconds / sum(spent) if sum(spent) > 0 else 0.0
-    for state in final:
-        state.segments[-1][2] *= scale
+    if accelerated(device):
+        # share the call's wall time out in proportion to each group's own measured time
+        spent = [s.segments[-1][2] for s in final]
+        scale = seconds / sum(spent) if sum(spent) > 0 else 0.0
+        for state in final:
+            state.segments[-1][2] *= scale
     return Result(final, seconds)
 
 
@@ -281,9 +275,14 @@ class _Job:
     checkpoint_seconds: float
     concurrency: int
 
+    def clock(self) -> float:
+        """The group's own time: its thread's CPU time on a CPU (not moved by other work on the
+        machine), the wall clock on CUDA (where the work is the device's)."""
+        return time.perf_counter() if accelerated(self.device) else time.thread_time()
+
     def train_group(self, group: list[int], nets: list[Network], states: list[RunState | None]
                     ) -> list[RunState]:
-        began = time.perf_counter()
+        began = self.clock()
         split, recipe = self.split, self.recipe
         start = 0 if states[0] is None else states[0].epoch
         trainer = make_trainer(self.kernels, nets, [s.momentum for s in states] if start else None,
@@ -311,11 +310,11 @@ class _Job:
             now = time.perf_counter()
             if self.checkpoint is not None and epoch + 1 < self.until and now - saved >= self.checkpoint_seconds:
                 for position, state in zip(group, self._states(trainer, epoch + 1, curves, losses,
-                                                                history, start, now - began)):
+                                                                history, start, self.clock() - began)):
                     self.checkpoint(position, state)
                 saved = time.perf_counter()
         final = self._states(trainer, max(start, self.until), curves, losses, history, start,
-                             time.perf_counter() - began)
+                             self.clock() - began)
         if self.checkpoint is not None:
             for position, state in zip(group, final):
                 self.checkpoint(position, state)
@@ -324,7 +323,7 @@ class _Job:
     def _states(self, trainer: Trainer, epoch, curves, losses, history, start, elapsed
                 ) -> list[RunState]:
         """Each network's state now; its last segment is [start, epoch, its share of ``elapsed``]
-        (the group's time over its networks and the workers that ran alongside)."""
+        (the group's own time over its networks and the workers that ran alongside)."""
         parts = trainer.states()
         share = elapsed / len(parts) / self.concurrency
         return [RunState(epoch, list(curves[k]), list(losses[k]), weights, momentum,

@@ -94,12 +94,33 @@ def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
     return 4 * sum(m * (30 * recipe.cells + 10) for m in per_stage)
 
 
-# ------------------------------------------------------------------ cost model
+# ------------------------------------------------------------------ which trainer, cost model
 
-#: The training cost model's constants: seconds per arch, per training image and epoch, per
-#: evaluated image (at C=4, 8x8; see :func:`estimate_terms`). Fitted by least squares on the quick
-#: experiment's eight training units (16 archs each) with ``python perf/fit_estimate.py STORE``.
+#: A CPU trains networks whose first stage has (channels x resolution) at most this with the direct
+#: kernels (:mod:`nb201.training.direct`), larger ones with PyTorch. Per step, one thread, batch
+#: 256, four archs (docs/BENCHMARKS.md, "Engine v4"): PyTorch's step takes 7.3x the direct one at
+#: 4 channels on 4x4, 3.9x on 8x8, 2.5x on 16x16 and 1.55x at 8 channels on 8x8; at 8 channels
+#: on 16x16 and 16 on 8x8 (and above) PyTorch's oneDNN kernels, vectorised over channels, are as
+#: fast or faster.
+MAX_WIDTH_TIMES_RESOLUTION = 64
+
+
+def small(width: int, resolution: int) -> bool:
+    """Whether the direct kernels are the faster trainer on a CPU (:data:`MAX_WIDTH_TIMES_RESOLUTION`)."""
+    return width * resolution <= MAX_WIDTH_TIMES_RESOLUTION
+
+
+#: The training cost model's constants for the PyTorch trainer: seconds per arch, per training
+#: image and epoch, per evaluated image (at C=4, 8x8; see :func:`estimate_terms`). Fitted by least
+#: squares on the quick experiment's eight training units (16 archs each) with
+#: ``python perf/fit_estimate.py STORE`` (engine version 3).
 ESTIMATE_CONSTANTS = (0.46, 2.1e-4, 2.7e-5)
+#: The same for the direct kernels (engine version 4), whose cost follows the network's FLOPs
+#: (:func:`estimate_terms`): from ``python perf/econas_point.py`` on an idle 2-core Intel Xeon
+#: (AVX-512): 8.2 s per arch of ``c4r4s0e40@20`` (500,000 training images x epochs, 25,000
+#: evaluated, an evaluation costing a third of a training image), in the reference CPU's seconds
+#: (this CPU's speed factor 0.5: :func:`cpu_speed_factor`).
+DIRECT_ESTIMATE_CONSTANTS = (0.1, 3.2e-5, 1.1e-5)
 
 
 #: Seconds of :func:`speed_workload` on the CPU that :data:`ESTIMATE_CONSTANTS` and the proxies'
@@ -160,14 +181,19 @@ def estimate_terms(recipe: Recipe, dataset: str = "cifar10", epochs: int | None 
     """(training images x epochs, evaluated images), each scaled by the network's size relative to
     C=4, 8x8: ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the
     held-out images (default: one, at the end), on ``dataset``'s images at its resolution (a
-    proxy's estimate is CIFAR-10's, whatever it is run on). Larger networks scale with their
-    FLOPs; smaller ones are overhead-bound and save less. Fewer cells per stage (a variant's
-    ``n``) scale both by the network's depth in cells and reduction blocks, 3N + 2 of NB201's 17."""
+    proxy's estimate is CIFAR-10's, whatever it is run on). With the direct kernels the cost
+    scales with the network's FLOPs (channels squared x pixels); with PyTorch larger networks scale
+    with their FLOPs and smaller ones are overhead-bound and save less. Fewer cells per stage (a
+    variant's ``n``) scale both by the network's depth in cells and reduction blocks, 3N + 2 of
+    NB201's 17."""
     spec = dataset_spec(dataset)
     res = recipe.resolution(spec.resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
     depth = (3 * recipe.cells + 2) / (3 * NB201.cells + 2)
-    scale = depth * max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
+    if small(recipe.width, res):
+        scale = depth * width ** 2 * pixels
+    else:
+        scale = depth * max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
     pool, held_out = image_pools(recipe, spec)
     epochs = recipe.epochs if epochs is None else epochs
     evaluations = 1 if evaluations is None else evaluations
@@ -177,9 +203,12 @@ def estimate_terms(recipe: Recipe, dataset: str = "cifar10", epochs: int | None 
 
 def estimate_seconds(recipe: Recipe, dataset: str = "cifar10", epochs: int | None = None,
                      evaluations: int | None = None) -> float:
-    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run:
-    :data:`ESTIMATE_CONSTANTS` applied to :func:`estimate_terms`. A step's cost varies up to 6x
-    between archs (perf/cpu_kernels.py), so a small sample can be far from the estimate."""
-    fixed, per_train, per_eval = ESTIMATE_CONSTANTS
+    """Rough seconds per arch on an idle 2-core CPU, for the estimate printed before a run: the
+    constants of the recipe's CPU trainer (:data:`DIRECT_ESTIMATE_CONSTANTS` or
+    :data:`ESTIMATE_CONSTANTS`) applied to :func:`estimate_terms`. A step's cost varies up to 6x
+    between archs (perf/econas_point.py), so a small sample can be far from the estimate."""
+    res = recipe.resolution(dataset_spec(dataset).resolution)
+    fixed, per_train, per_eval = (DIRECT_ESTIMATE_CONSTANTS if small(recipe.width, res)
+                                  else ESTIMATE_CONSTANTS)
     train, valid = estimate_terms(recipe, dataset, epochs, evaluations)
     return float(fixed + train * per_train + valid * per_eval)
