@@ -7,7 +7,8 @@ usage() {
 Usage: ./run_all.sh [--full] [--help] [options of `python -m benchmark run`]
 
 Sets up .venv in the repository root (python3 -m venv, then pip install -r requirements.txt;
-reused while requirements.txt is unchanged) and runs one experiment of data/experiments/:
+reused while requirements.txt is unchanged; NB201_SYSTEM_TORCH=1: see below) and runs one
+experiment of data/experiments/:
 
   (default)  quick: a CPU-sized version of the study on the embedded CIFAR-10 (JPEG copy):
              the table proxies, every zero-cost proxy but ntk_cond on a small sample, EcoNAS-style
@@ -32,6 +33,12 @@ Other options go to `python -m benchmark run`, for example:
   ./run_all.sh --full --data-dir cifar100=/data/cifar-100-python,imagenet16-120=/data/ImageNet16
   ./run_all.sh --results other.sqlite --out other-report
 Environment: NB201_DATA_DIR (one data folder for every dataset), NB201_CACHE_DIR (decoded images).
+On a machine with its own CUDA torch and no network (a lent GPU machine):
+  NB201_SYSTEM_TORCH=1 ./run_all.sh --full --device cuda
+makes .venv on the system Python's packages (its torch included), downloads nothing, installs only
+the missing requirements from the wheels in .whl/ (tools/gpu_wheels.sh makes them where pip
+works; NB201_WHEELS names another folder) and says in one line what is still missing
+(tools/setup_venv.sh). NB201_VENV: another venv folder than .venv.
 TEXT
 }
 
@@ -54,7 +61,7 @@ done
 cd "$(dirname "$0")"
 tools/setup_venv.sh
 start=$(date +%s)
-.venv/bin/python -m benchmark run "$experiment" ${args[@]+"${args[@]}"}
+"${NB201_VENV:-.venv}/bin/python" -m benchmark run "$experiment" ${args[@]+"${args[@]}"}
 if [ "$dry" = 0 ]; then
   echo "report: $(cd "$out" && pwd)/report.html (run_all.sh wall time: $(( $(date +%s) - start )) s)"
 fi

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 tools/setup_venv.sh
-exec .venv/bin/python -m pytest -m "not slow" "$@"
+exec "${NB201_VENV:-.venv}/bin/python" -m pytest -m "not slow" "$@"

@@ -13,6 +13,7 @@ import numpy as np
 from nb201 import groundtruth as gt
 from nb201.api import Outcome, Proxy, outcome_problem, plain
 from nb201.context import Context
+from nb201.devices import accelerated, device_name
 from nb201.catalog import DEFAULT_TRUTH, check_truth
 from nb201.errors import UserError
 from nb201.progress import Progress
@@ -49,13 +50,6 @@ class Request:
         return gt.vector(self.dataset, self.truth)[self.indices]
 
 
-def device_name(ctx: Context) -> str:
-    import torch
-    if ctx.device.type == "cuda":
-        return torch.cuda.get_device_name(ctx.device)
-    return "cpu"
-
-
 def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progress: bool = True,
             executor: Executor | None = None) -> dict[int, Outcome]:
     """Outcomes of one proxy for one seed: stored ones are read, missing ones (and stored ones that
@@ -70,7 +64,7 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
     missing = [i for i in dict.fromkeys(indices) if i not in done or not proxy.covers(done[i])]
-    if ctx.device.type == "cuda":       # a CUDA chunk is one fused group: the same archs each time
+    if accelerated(ctx.device):   # a CUDA chunk is one fused group: the same archs each time
         missing.sort()
     if not missing:
         return done
@@ -90,7 +84,7 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
         for chunk, outcomes in (executor or LocalExecutor()).map(proxy, chunks, ctx):
             outcomes = checked(proxy, chunk, outcomes)
             results = {i: proxy.merge(done[i], o) if i in done else o for i, o in zip(chunk, outcomes)}
-            store.put(key, results, device=device_name(ctx), git=git_hash(),
+            store.put(key, results, device=device_name(ctx.device), git=git_hash(),
                       suite_version=SUITE_VERSION, run=run, replace=True)
             done.update(results)
             bar.update(len(chunk))

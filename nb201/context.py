@@ -1,50 +1,22 @@
 """What a proxy may read besides the archs it scores: :class:`Context` (the run options, the
-dataset and the seed), the device it runs on, and the dataset's images (loaded once per process).
+dataset and the seed), the device it runs on (resolved by :mod:`nb201.devices`), and the
+dataset's images (loaded once per process).
 The torch-bound half of the proxy interface (:mod:`nb201.api` imports no torch)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 
-import torch
-
 from .catalog import check_seed, dataset_spec
 from .complexity import activations
 from .datasets import check_data_dir, load_dataset
+from .devices import accelerated, memory_bytes, resolve_device  # noqa: F401 (resolve_device: imported from here)
 from .errors import UserError
 from .options import RunOptions, run_option_fields
-
-
-def resolve_device(name="auto") -> torch.device:
-    """``auto`` picks CUDA when it is available, else the CPU; a torch.device is kept as it is
-    (so a CUDA context can be built, not run, without a GPU)."""
-    if isinstance(name, torch.device):
-        return name
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not str(name).startswith("cuda:"):
-        raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but CUDA is not available here")
-    return torch.device(name)
-
-
-def memory_bytes(device: torch.device) -> int | None:
-    """The memory of ``device`` in bytes (a GPU's, or this machine's RAM); None where it cannot
-    be told."""
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            return None
-        return torch.cuda.get_device_properties(device).total_memory
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):    # no sysconf (Windows) or no such name
-        return None
 
 
 @lru_cache(maxsize=4)
@@ -73,7 +45,7 @@ class Context(RunOptions):
         check_seed(self.seed)
         self.check()
         object.__setattr__(self, "device", resolve_device(self.device))
-        if self.amp is not None and self.device.type != "cuda":
+        if self.amp is not None and not accelerated(self.device):
             raise UserError(f"amp {self.amp} (--amp) is CUDA autocast; this run is on "
                             f"{self.device.type}")
         self._check_zc_batch()

@@ -31,6 +31,7 @@ import torch
 from nb201 import groundtruth as gt
 from nb201.context import Context, resolve_device
 from nb201.datasets import proxy_split
+from nb201.devices import accelerated, device_name, synchronize
 from nb201.training import data, engine, sizing
 from perf.baselines import naive_train, tight_train
 from proxies.training import default_fuse, recipe_for
@@ -83,9 +84,9 @@ def main(argv: list[str] | None = None) -> dict:
     split = data.prepare(images, recipe, args.seed, device)   # the one resize counts as engine time
     seconds = {"engine": time.perf_counter() - began, "tight": 0.0, "naive": 0.0}
     native = None if args.skip_naive else native_data(images, recipe, args.seed)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    name = device_name(device)
     out = {"proxy": args.proxy, "archs": len(archs), "device": name, "threads": threads, "fuse": k,
-           "group_size": args.group_size or (sizing.CPU_NETWORKS_PER_GROUP if device.type == "cpu" else k),
+           "group_size": args.group_size or (k if accelerated(device) else sizing.CPU_NETWORKS_PER_GROUP),
            "evaluated_epochs": sorted(evaluate_at), "train_images": len(split.train_y),
            "valid_images": len(split.valid_y), "naive_threads": args.naive_threads,
            "naive_workers": args.naive_workers, "tight_channels_last": args.tight_channels_last,
@@ -150,10 +151,8 @@ def _cpu_seconds() -> float:
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work (CUDA), so that a timer reads finished work."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+#: wait for the device's queued work (CUDA), so that a timer reads finished work
+sync = synchronize
 
 
 if __name__ == "__main__":

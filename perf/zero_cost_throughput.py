@@ -26,6 +26,7 @@ import torch
 from nb201 import groundtruth as gt
 from nb201.options import RunOptions
 from nb201.context import Context, resolve_device
+from nb201.devices import accelerated, device_name
 
 
 def cpu_name() -> str:
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<10} {r['archs_per_second']:8.3f} archs/s  {r['hours_for_15625']:7.2f} h for 15,625",
               file=sys.stderr)
     total = sum(r["seconds_per_arch"] for r in rows)
-    machine = (torch.cuda.get_device_name(device) if device.type == "cuda" else
+    machine = (device_name(device) if accelerated(device) else
                f"{cpu_name()}, {torch.get_num_threads()} torch threads")
     load = (load_before, os.getloadavg()[0])
     result = {"device": machine, "torch": torch.__version__, "zc_batch": args.zc_batch,

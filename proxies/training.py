@@ -27,6 +27,7 @@ import torch
 
 from nb201.api import REGISTRY, Charge, Outcome, Proxy
 from nb201.catalog import dataset_spec
+from nb201.devices import TF32, accelerated
 from nb201.errors import UserError
 from nb201.provenance import config_digest
 from nb201.training import data, engine, sizing
@@ -217,15 +218,20 @@ class TrainingProxy(Proxy):
 
     def fingerprint(self, ctx) -> dict:
         """The base fingerprint plus the whole recipe, the engine's version and trainer, amp and
-        the device class; on CUDA also the fused group size (stacked networks round differently;
-        on a CPU each network trains alone, whatever the chunk)."""
+        the device class; on CUDA (any accelerated device) also the fused group size (stacked
+        networks round differently; on a CPU each network trains alone, whatever the chunk) and
+        whether float32 convolutions may use TF32 (:data:`nb201.devices.TF32`; a CPU has none, and
+        CPU fingerprints are as they were before this key)."""
         device = torch.device(ctx.device)
         resolution = self.recipe.resolution(dataset_spec(ctx.dataset).resolution)
-        return {**super().fingerprint(ctx), "recipe": self.recipe.identity(),
-                "engine": engine.ENGINE_VERSION,
-                "kernels": engine.kernels(device, ctx.amp, self.recipe, resolution),
-                "amp": ctx.amp, "device": device.type,
-                "group": self.chunk_size(ctx) if device.type == "cuda" else 1}
+        out = {**super().fingerprint(ctx), "recipe": self.recipe.identity(),
+               "engine": engine.ENGINE_VERSION,
+               "kernels": engine.kernels(device, ctx.amp, self.recipe, resolution),
+               "amp": ctx.amp, "device": device.type,
+               "group": self.chunk_size(ctx) if accelerated(device) else 1}
+        if accelerated(device):
+            out["tf32"] = TF32
+        return out
 
     def describe(self) -> dict:
         r = self.recipe

@@ -22,7 +22,7 @@ PACKAGES = ("nb201", "analysis", "proxies", "benchmark", "tools", "perf")
 LAYERS = {
     "foundation": ("nb201", "nb201.errors", "nb201.provenance", "nb201.catalog", "nb201.registry",
                    "nb201.options", "nb201.numbers"),
-    "domain and data": ("nb201.space", "nb201.network", "nb201.complexity",
+    "domain and data": ("nb201.space", "nb201.network", "nb201.complexity", "nb201.devices",
                         "nb201.groundtruth", "nb201.nb201_file", "nb201.formats",
                         "nb201.datasets", "nb201.ranking", "nb201.encoding"),
     "interface and store": ("nb201.api", "nb201.store", "nb201.context"),

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from nb201.registry import Registry
 from nb201.context import Context, resolve_device
 from nb201.datasets import check_data_dir
+from nb201.devices import device_name
 from nb201.catalog import DATASETS
 from benchmark.executors import Executor
-from benchmark.runner import compute, device_name
+from benchmark.runner import compute
 from benchmark.find.experiment import run_finds
 from benchmark.search.experiment import run_searches
 from nb201.store import DEFAULT_PATH, Store
@@ -60,7 +61,7 @@ def prepare(exp: Experiment, registry: Registry, results=DEFAULT_PATH, device: s
         check_data_dir(data_dir)        # every one given (or $NB201_DATA_DIR), read or not
     store = Store(results)
     return contexts, store, make_plan(exp, registry, store, contexts,
-                                      device_name(contexts["cifar10"]))
+                                      device_name(contexts["cifar10"].device))
 
 
 def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results",

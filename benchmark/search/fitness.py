@@ -31,11 +31,12 @@ import numpy as np
 from nb201 import groundtruth as gt
 from nb201.api import Charge, Proxy
 from nb201.context import Context
+from nb201.devices import device_name
 from nb201.registry import Registry
 from nb201.store import Key, Store
 
 from ..executors import Executor
-from ..runner import Request, device_name, mean_scores, reading
+from ..runner import Request, mean_scores, reading
 from .ladder import Ladder
 
 
@@ -115,4 +116,4 @@ class Fitness:
                 for p in self.proxies]
 
     def device(self) -> str:
-        return device_name(self.ctx)
+        return device_name(self.ctx.device)

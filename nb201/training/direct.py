@@ -28,7 +28,7 @@ from torch import nn
 from nb201.network import Cell, Network, ResidualReduction
 from nb201.space import EDGES, Arch
 
-from . import direct_kernels as k, sizing
+from . import direct_kernels as k
 from .data import Split, batch_images
 from .fused import live_ops
 from .recipe import Recipe
@@ -532,12 +532,6 @@ def _live_modules(net: Network) -> list[tuple[str, nn.Module]]:
         dead |= {id(m) for m in net.modules() if id(m) not in kept}
     return [(name, m) for name, m in net.named_modules()
             if id(m) not in dead and any(True for _ in m.parameters(recurse=False))]
-
-
-def supports(device: torch.device, amp: str | None, width: int, resolution: int) -> bool:
-    """Whether the direct kernels train networks of ``width`` channels on ``resolution``-pixel
-    images: on a CPU, without autocast, small enough (:func:`nb201.training.sizing.small`)."""
-    return torch.device(device).type == "cpu" and amp is None and sizing.small(width, resolution)
 
 
 class FlatSGD:

@@ -27,15 +27,17 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 import torch
 
 from nb201.catalog import derive_seed
+from nb201.devices import accelerated
 from nb201.network import Network
 from nb201.space import Arch
 
-from . import direct, processes
+from . import processes, sizing
 from .data import INIT, Split, epoch_batches
 from .recipe import Recipe
 from .sizing import CPU_NETWORKS_PER_GROUP, relative_cost
@@ -74,10 +76,26 @@ class Trainer(Protocol):
         """Each network's (weights, optimizer state) as :class:`RunState` holds them."""
 
 
+@lru_cache(maxsize=1)
+def direct_available() -> bool:
+    """Whether the direct kernels can run here: they are compiled by numba, which a machine may
+    lack (a GPU machine that has only what travelled as wheels). Imported on first use only, so
+    that importing the engine (and training on CUDA) never needs numba."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def kernels(device: torch.device | str, amp: str | None, recipe: Recipe, resolution: int) -> str:
-    """The trainer of ``recipe`` at ``resolution`` pixels on ``device``: ``direct`` where
-    :func:`nb201.training.direct.supports` it (small networks on a CPU), else ``torch``."""
-    return "direct" if direct.supports(device, amp, recipe.width, resolution) else "torch"
+    """The trainer of ``recipe`` at ``resolution`` pixels on ``device``: ``direct`` for small
+    networks (:func:`nb201.training.sizing.small`) on a CPU without autocast where numba is
+    installed (:func:`direct_available`), else ``torch``."""
+    small = sizing.small(recipe.width, resolution)
+    if not accelerated(device) and amp is None and small and direct_available():
+        return "direct"
+    return "torch"
 
 
 def make_trainer(name: str, nets: list[Network], momenta: list[dict] | None, recipe: Recipe,
@@ -85,6 +103,7 @@ def make_trainer(name: str, nets: list[Network], momenta: list[dict] | None, rec
     """The trainer ``name`` (of :data:`KERNELS`) for ``nets``, from their optimizer states
     ``momenta`` (None: from scratch)."""
     if name == "direct":
+        from . import direct          # numba: only where the direct trainer runs
         return direct.DirectTrainer(nets, momenta, recipe, split)
     return TorchTrainer(nets, momenta, recipe, split, device, amp)
 
@@ -163,8 +182,10 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     started = time.perf_counter()
     device = torch.device(device)
     trainer = trainer or kernels(device, amp, recipe, split.resolution)
-    if trainer not in KERNELS or (trainer == "direct" and (device.type != "cpu" or amp)):
+    if trainer not in KERNELS or (trainer == "direct" and (accelerated(device) or amp)):
         raise ValueError(f"trainer {trainer!r} cannot train on {device.type} with amp={amp}")
+    if trainer == "direct" and not direct_available():
+        raise ValueError("the direct trainer needs numba, which is not installed here")
     until = recipe.epochs if until is None else until
     if not 1 <= until <= recipe.epochs:
         raise ValueError(f"until={until} is not an epoch of the {recipe.epochs}-epoch schedule")
@@ -172,16 +193,14 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     states = list(states) if states is not None else [None] * len(archs)
     if any(s is not None and s.epoch > until for s in states):
         raise ValueError(f"a run state is past epoch {until}: start those runs from scratch")
-    if group_size is None:
-        group_size = len(archs) if device.type == "cuda" else CPU_NETWORKS_PER_GROUP
-    if workers is None:
-        workers = 1 if device.type == "cuda" else torch.get_num_threads()
+    group_size, workers = placement(device, len(archs), group_size, workers)
     # networks are built here, in one thread: their initialisation draws from torch's global RNG
     nets = [init_network(a, recipe, split.num_classes, seed, i) for a, i in zip(archs, indices)]
     for net, state in zip(nets, states):
         if state is not None:
             net.load_state_dict(state.weights)
     if trainer == "direct" and nets:
+        from . import direct
         direct.warm(nets[0].stem[0].weight.dtype)     # compiled once, before workers fork
     by_start: dict[int, list[int]] = {}
     for k, state in enumerate(states):
@@ -191,7 +210,7 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
     # the costliest groups first, so that the workers finish together (only the order changes)
     groups.sort(key=lambda g: -sum(relative_cost(archs[k]) for k in g))
     job = _Job(split, recipe, seed, device, amp, trainer, until, evaluate_at, checkpoint,
-               checkpoint_seconds, concurrency=max(1, min(workers, len(groups))) if device.type == "cpu" else 1)
+               checkpoint_seconds, concurrency=max(1, min(workers, len(groups))))
 
     def run(group: list[int], job: _Job = job) -> list[RunState]:
         return job.train_group(group, [nets[k] for k in group], [states[k] for k in group])
@@ -200,13 +219,15 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
         tell = None if checkpoint is None else lambda position, state: send((position, state))
         return run(groups[i], dataclasses.replace(job, checkpoint=tell))
 
-    if device.type == "cuda":
-        parts = [run(g) for g in groups]
+    if accelerated(device):
+        parts = [run(g) for g in groups]        # one group at a time, in this process
     else:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            if job.concurrency > 1 and processes.available():
+            if job.concurrency == 1:
+                parts = [run(g) for g in groups]
+            elif processes.available():
                 parts = processes.run(in_process, len(groups), job.concurrency,
                                       lambda message: checkpoint(*message))
             else:
@@ -219,13 +240,25 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
         for k, state in zip(group, group_states):
             final[k] = state
     seconds = time.perf_counter() - started
-    if device.type == "cuda":
+    if accelerated(device):
         # share the call's wall time out in proportion to each group's own measured time
         spent = [s.segments[-1][2] for s in final]
         scale = seconds / sum(spent) if sum(spent) > 0 else 0.0
         for state in final:
             state.segments[-1][2] *= scale
     return Result(final, seconds)
+
+
+def placement(device: torch.device | str, archs: int, group_size: int | None = None,
+              workers: int | None = None) -> tuple[int, int]:
+    """(networks per fused group, worker processes) of a call of :func:`train` on ``archs``
+    networks, where not given: on an accelerated device one group of them all (the caller's chunk
+    is the group) trained in this process; on a CPU :data:`CPU_NETWORKS_PER_GROUP` per group,
+    spread over ``torch.get_num_threads()`` workers."""
+    if accelerated(device):
+        return (archs if group_size is None else group_size), 1
+    return (CPU_NETWORKS_PER_GROUP if group_size is None else group_size,
+            torch.get_num_threads() if workers is None else workers)
 
 
 @dataclass(frozen=True)
@@ -245,7 +278,7 @@ class _Job:
     def clock(self) -> float:
         """The group's own time: its thread's CPU time on a CPU (not moved by other work on the
         machine), the wall clock on CUDA (where the work is the device's)."""
-        return time.perf_counter() if self.device.type == "cuda" else time.thread_time()
+        return time.perf_counter() if accelerated(self.device) else time.thread_time()
 
     def train_group(self, group: list[int], nets: list[Network], states: list[RunState | None]
                     ) -> list[RunState]:

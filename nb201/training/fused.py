@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nb201.devices import accelerated
 from nb201.network import Cell, Network, ResidualReduction
 from nb201.space import EDGES, OPS, Arch
 
@@ -45,28 +46,36 @@ class GroupedReLUConvBN(nn.Sequential):
 class BoxPool(nn.Module):
     """``AvgPool2d(3, stride=1, padding=1, count_include_pad=False)``, by the kernel measured
     fastest for where ``x`` lies (``python perf/cpu_kernels.py``: forward + backward, batch 256,
-    one thread). On CUDA a depthwise 3x3 conv with a ones kernel times 1 / (the number of in-image
-    taps), far faster than avg_pool2d on many channels. On a CPU: on maps of up to 16 pixels in
-    channels-last, PyTorch's avg_pool2d; on NCHW maps of up to 64 pixels, one matrix product of
-    each channel's pixels with the (pixels x pixels) averaging matrix; elsewhere the conv, with the
-    same conv as its backward (:class:`_Box`, cheaper than autograd's convolution_backward).
-    The same values up to float rounding."""
+    one thread). On an accelerated device (CUDA) :func:`box_conv`, a depthwise 3x3 conv with a
+    ones kernel times 1 / (the number of in-image taps), far faster than avg_pool2d on many
+    channels. On a CPU: on maps of up to 16 pixels in channels-last, PyTorch's avg_pool2d; on NCHW
+    maps of up to 64 pixels, one matrix product of each channel's pixels with the (pixels x
+    pixels) averaging matrix; elsewhere the conv, with the same conv as its backward
+    (:class:`_Box`, cheaper than autograd's convolution_backward). The same values up to float
+    rounding (tests/test_accelerated.py compares them with avg_pool2d in float64)."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.register_buffer("ones", torch.ones(channels, 1, 3, 3), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if accelerated(x.device):
+            return box_conv(x, self.ones)
         h, w = x.shape[-2:]
-        cpu = x.device.type == "cpu"
-        if cpu and x.is_contiguous() and h * w <= 64:                   # NCHW
+        if x.is_contiguous() and h * w <= 64:                   # NCHW
             return (x.reshape(-1, h * w) @ _box_matrix(h, w, x.dtype)).view_as(x)
-        if cpu and not x.is_contiguous() and h * w <= 16:               # channels-last
+        if not x.is_contiguous() and h * w <= 16:               # channels-last
             return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
-        taps, ones = _taps(h, w, x.device, x.dtype), self.ones.to(x.dtype)
-        if cpu:
-            return _Box.apply(x, ones, taps)
-        return F.conv2d(x, ones, padding=1, groups=x.shape[1]) * taps
+        return _Box.apply(x, self.ones.to(x.dtype), _taps(h, w, x.device, x.dtype))
+
+
+def box_conv(x: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
+    """The accelerated devices' box filter: a depthwise 3x3 conv of ``x`` with ``ones`` (C, 1, 3,
+    3) times 1 / (the number of in-image taps), differentiated by autograd. Runs on any device
+    (tests run it on a CPU against avg_pool2d)."""
+    h, w = x.shape[-2:]
+    taps = _taps(h, w, x.device, x.dtype)
+    return F.conv2d(x, ones.to(x.dtype), padding=1, groups=x.shape[1]) * taps
 
 
 class _Box(torch.autograd.Function):
@@ -329,33 +338,52 @@ def fuse(networks: Sequence[Network]) -> FusedNetwork:
     return fused
 
 
+class HostCopies:
+    """Each fused tensor copied to the host (CPU, contiguous) once, however many networks are read
+    out of it: :func:`unfuse` and :func:`momentum_of` of K networks then make one device-to-host
+    copy per fused tensor instead of one per network and tensor. ``copies`` counts them."""
+
+    def __init__(self):
+        self._held: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.copies = 0
+
+    def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
+        held = self._held.get(id(tensor))
+        if held is None:
+            self.copies += 1
+            held = self._held[id(tensor)] = (tensor, tensor.detach().cpu().contiguous())
+        return held[1]
+
+
 @torch.no_grad()
-def unfuse(fused: FusedNetwork, k: int, net: Network) -> Network:
+def unfuse(fused: FusedNetwork, k: int, net: Network, host: HostCopies | None = None) -> Network:
     """Copy network k's weights and BN statistics out of ``fused`` (on any device, in any memory
-    format) into ``net`` (same arch)."""
+    format) into ``net`` (same arch), read through ``host`` (:class:`HostCopies`) if given."""
     if net.arch != fused.archs[k]:
         raise ValueError(f"network {k} of the fused module is {fused.archs[k]}, not {net.arch}")
     for _, tensor, target, slot in _entries(fused, k, net):
-        tensor.copy_(_view(target.contiguous(), tensor, slot))
+        source = host(target) if host is not None else target.contiguous()
+        tensor.copy_(_view(source, tensor, slot))
     return net
 
 
 @torch.no_grad()
-def momentum_of(fused: FusedNetwork, optimizer: torch.optim.Optimizer, k: int, net: Network
-                ) -> dict[str, torch.Tensor]:
+def momentum_of(fused: FusedNetwork, optimizer: torch.optim.Optimizer, k: int, net: Network,
+                host: HostCopies | None = None) -> dict[str, torch.Tensor]:
     """Network k's optimizer state, on the CPU: per parameter, each state tensor shaped like the
     parameter (SGD's momentum buffer under the parameter's name as in ``net``'s state dict, any
     other, e.g. Adam's ``exp_avg``, as ``NAME|KEY``); scalar state shared by all networks (Adam's
-    ``step``) as ``|KEY``. Empty before the first step."""
+    ``step``) as ``|KEY``. Empty before the first step. Read through ``host`` if given."""
+    host = host or HostCopies()
     out = {}
     for name, tensor, target, slot in _entries(fused, k, net):
         for key, value in optimizer.state.get(target, {}).items():
             if not torch.is_tensor(value):
                 continue
             if value.dim() == 0:
-                out[f"|{key}"] = value.cpu().clone()
+                out[f"|{key}"] = host(value).clone()
             else:
-                out[_state_name(name, key)] = _view(value.contiguous(), tensor, slot).cpu().clone()
+                out[_state_name(name, key)] = _view(host(value), tensor, slot).clone()
     return out
 
 

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nb201.devices import accelerated
+
 #: A convolution runs as one dense matrix product when its input map has at most 9 pixels (the
 #: dense matrix then has no more entries than the kernel has taps over the map) or when the dense
 #: matrix has at most this many entries. Measured (``python perf/cpu_kernels.py``, forward and
@@ -37,7 +39,7 @@ class Conv2d(nn.Conv2d):
     :func:`dense_conv`; else mkldnn's convolution."""
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
-        if (x.device.type != "cpu" or self.groups != 1 or self.padding_mode != "zeros"
+        if (accelerated(x.device) or self.groups != 1 or self.padding_mode != "zeros"
                 or self.dilation != (1, 1) or not isinstance(self.padding, tuple)):
             return super()._conv_forward(x, weight, bias)
         h, w = x.shape[-2:]

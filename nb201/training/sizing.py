@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from nb201.catalog import DatasetSpec, dataset_spec
+from nb201.devices import accelerated
 from nb201.space import EDGES, Arch
 
 from .fused import live_ops
@@ -58,8 +59,10 @@ CPU_NETWORKS_PER_GROUP = 1
 CPU_ARCHS_PER_THREAD = 4
 #: Activation memory one CUDA group may use, by :func:`activation_bytes`. A constant, not a share
 #: of the free memory, so that the grouping (and with it the float rounding) is the same on every
-#: run and on every GPU that has the room (the estimate is generous, about 3x what is used: an
-#: 80 GB GPU holds it with room to spare; with less memory pass --fuse).
+#: run and on every GPU that has the room (the estimate is generous: 1.6x the tensors autograd
+#: saves for backward in the heaviest cell, every edge a 3x3 conv, and 3.4x in a typical mix,
+#: measured on the CUDA arm by tests/test_accelerated.py; an 80 GB GPU holds it with room to spare;
+#: with less memory pass --fuse).
 CUDA_GROUP_BYTES = 32 * 2 ** 30
 #: Most networks in one CUDA group.
 CUDA_MAX_GROUP = 512
@@ -75,15 +78,17 @@ def cuda_group_size(recipe: Recipe, native_resolution: int) -> int:
 def auto_fuse(device: torch.device, recipe: Recipe, native_resolution: int) -> int:
     """How many archs to train at once (one batch, committed together). CPU: 4 per torch thread
     (their groups are shared out over the worker processes, see
-    :func:`nb201.training.engine.train`). CUDA: one group (:func:`cuda_group_size`)."""
-    if device.type != "cuda":
+    :func:`nb201.training.engine.train`). CUDA (any accelerated device): one group
+    (:func:`cuda_group_size`)."""
+    if not accelerated(device):
         return CPU_ARCHS_PER_THREAD * torch.get_num_threads()
     return cuda_group_size(recipe, native_resolution)
 
 
 def activation_bytes(recipe: Recipe, native_resolution: int) -> int:
     """A generous estimate of the float32 activations one network keeps for backward per image:
-    about 30 feature maps per cell (edges, BN, ReLU, permutations) plus the reductions."""
+    about 30 feature maps per cell (edges, BN, ReLU, permutations) plus the reductions. At least
+    what any cell saves (tests/test_accelerated.py bounds it by the measured saved tensors)."""
     res = recipe.resolution(native_resolution)
     per_stage = [recipe.width * 2 ** s * max(1, res // 2 ** s) ** 2 for s in range(3)]
     return 4 * sum(m * (30 * recipe.cells + 10) for m in per_stage)

@@ -29,7 +29,6 @@ suite's one NaN/inf policy (``nb201.ranking.orient``).
 from __future__ import annotations
 
 import dataclasses
-import gc
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nb201.devices import TF32, accelerated, exact_float32, release, synchronize
 from nb201.ranking import orient
 from nb201.catalog import MEAN, STD, dataset_spec, derive_seed
 from nb201.network import Network
@@ -112,8 +112,7 @@ class ZeroCostProxy(Proxy):
         for arch, index in zip(archs, indices):
             start = time.perf_counter()
             value = self.value(arch, index, ctx)
-            if ctx.device.type == "cuda":
-                torch.cuda.synchronize(ctx.device)
+            synchronize(ctx.device)
             out.append(self.outcome(value, time.perf_counter() - start))
         return out
 
@@ -126,13 +125,18 @@ class ZeroCostProxy(Proxy):
     def fingerprint(self, ctx) -> dict:
         """The base fingerprint plus how the harness runs the proxy: the network, BN mode, dtype,
         init, the minibatch (``ctx.zc_batch`` images drawn with the seed, of which ``n_inputs``
-        are used) and the device class (CPU and CUDA kernels round differently)."""
+        are used) and the device class (CPU and CUDA kernels round differently); on CUDA (any
+        accelerated device) also whether float32 convolutions may use TF32
+        (:data:`nb201.devices.TF32`; CPU fingerprints are as they were before this key)."""
         init = None if self.init is None else f"{self.init.__module__}.{self.init.__qualname__}"
-        return {**super().fingerprint(ctx), "harness": HARNESS_VERSION, "channels": self.channels,
-                "cells": self.cells, "bn": self.bn, "grad": self.grad, "inputs": self.inputs,
-                "n_inputs": self.n_inputs, "double": self.double, "init": init,
-                "zc_batch": None if self.inputs == "none" else ctx.zc_batch,
-                "device": ctx.device.type}
+        out = {**super().fingerprint(ctx), "harness": HARNESS_VERSION, "channels": self.channels,
+               "cells": self.cells, "bn": self.bn, "grad": self.grad, "inputs": self.inputs,
+               "n_inputs": self.n_inputs, "double": self.double, "init": init,
+               "zc_batch": None if self.inputs == "none" else ctx.zc_batch,
+               "device": ctx.device.type}
+        if accelerated(ctx.device):
+            out["tf32"] = TF32
+        return out
 
     def value(self, arch: Arch, index: int, ctx):
         """This proxy's raw value for one arch (a float; a tuple for ranked proxies)."""
@@ -194,7 +198,7 @@ def run(proxy: ZeroCostProxy, arch: Arch, index: int, ctx):
         try:
             return _attempt(proxy, arch, index, ctx, dataclasses.replace(batch, splits=splits))
         except torch.cuda.OutOfMemoryError:
-            _release(ctx.device)
+            release(ctx.device)
             if splits >= len(batch):
                 raise
             splits = min(2 * splits, len(batch))
@@ -211,11 +215,11 @@ def _attempt(proxy: ZeroCostProxy, arch: Arch, index: int, ctx, batch: Batch):
     torch.manual_seed(derive_seed(ctx.seed, index, bits=32))
     net = build(proxy, arch, batch.num_classes, ctx.device)
     try:
-        with torch.set_grad_enabled(proxy.grad):
+        with torch.set_grad_enabled(proxy.grad), exact_float32(ctx.device):
             return proxy.fn(net, batch)
     finally:
         del net
-        _release(ctx.device)
+        release(ctx.device)
 
 
 def build(proxy: ZeroCostProxy, arch: Arch, num_classes: int, device: torch.device) -> nn.Module:
@@ -236,12 +240,6 @@ def _remove_batchnorm(module: nn.Module) -> None:
             setattr(module, name, nn.Identity())
         else:
             _remove_batchnorm(child)
-
-
-def _release(device: torch.device) -> None:
-    if device.type == "cuda":
-        gc.collect()
-        torch.cuda.empty_cache()
 
 
 # ---------------------------------------------------------------- the minibatch
