@@ -163,7 +163,7 @@ def test_plan_skips_what_is_stored(tmp_path):
 
 
 def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
-    text = ('datasets = ["cifar10", "cifar100"]\n[[group]]\nname="t"\n'
+    text = ('datasets = ["cifar10", "imagenet16-120"]\n[[group]]\nname="t"\n'
             'proxies=["c4r4s0e4@2", "c4r4s0e4", "params"]\nsample=5\nseeds=[0, 1]')
     exp = load_experiment(write(tmp_path, text), REGISTRY)
     store = Store(tmp_path / "r.sqlite")
@@ -184,9 +184,9 @@ def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
     assert all(u.basis.startswith("cost_s") and u.seconds_per_arch == u.proxy.cost_s
                for u in elsewhere.units if u.proxy.kind == "training")
     skipped = {(p, d) for p, d, _ in plan.skipped}
-    assert skipped == {("c4r4s0e4@2", "cifar100"), ("c4r4s0e4", "cifar100")}
+    assert skipped == {("c4r4s0e4@2", "imagenet16-120"), ("c4r4s0e4", "imagenet16-120")}
     assert all("not shipped" in why for _, _, why in plan.skipped)
-    assert ("params", "cifar100") in {(u.proxy.name, u.dataset) for u in plan.units}
+    assert ("params", "imagenet16-120") in {(u.proxy.name, u.dataset) for u in plan.units}
 
 
 def test_tiny_experiment_end_to_end(tmp_path, capsys):
