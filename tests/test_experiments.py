@@ -235,6 +235,23 @@ def test_shipped_experiments_are_valid(path):
         assert all(g.sample >= 1000 for g in exp.groups)
 
 
+def test_cifar100_zc_scores_every_zero_cost_proxy_on_both_datasets():
+    """cifar100-zc (docs/ZERO_COST.md's CIFAR-100 and transfer tables) covers every registered
+    zero-cost proxy: on CIFAR-100 on at least 200 archs (1,000 for the cheap ones), and on
+    CIFAR-10 on the first 200 of the same sample, for the transfer table."""
+    exp = load_experiment("cifar100-zc", REGISTRY)
+    most = {}
+    for g in exp.groups:
+        for d in g.datasets:
+            for name in g.proxies:
+                most[(name, d)] = max(most.get((name, d), 0), g.sample)
+    every = [p.name for p in REGISTRY if p.kind == "zero-cost"]
+    assert every and all(most.get((name, "cifar100"), 0) >= 200 for name in every)
+    assert all(most.get((name, "cifar10"), 0) == 200 for name in every)
+    assert sum(most[(name, "cifar100")] >= 1000 for name in every) >= len(every) // 2
+    assert exp.seed == 0 and exp.order == "groups"
+
+
 def test_shipped_experiment_names():
     assert {"quick", "paper", "econas-factors", "econas-nb201", "search", "learned"} <= {
         p.stem for p in EXPERIMENTS_DIR.glob("*.toml")}

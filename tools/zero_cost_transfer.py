@@ -61,11 +61,13 @@ def _cell(value, ci=None) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def table_rows(registry, store: Store, dataset: str, indices: list[int], options: RunOptions,
+def table_rows(proxies: list, store: Store, dataset: str, indices: list[int], options: RunOptions,
                seed: int) -> list[dict]:
+    """One row per proxy: its stored archs among ``indices`` on ``dataset``, judged against each
+    of NB201's truths."""
     ctx = Context.of(dataset, seed, options)
     rows = []
-    for proxy in zero_cost_proxies(registry):
+    for proxy in proxies:
         have = stored(proxy, ctx, store, indices)
         row = {"proxy": proxy.name, "reads_images": proxy.needs_images, "n": len(have)}
         if have:
@@ -77,14 +79,16 @@ def table_rows(registry, store: Store, dataset: str, indices: list[int], options
     return rows
 
 
-def transfer_rows(registry, store: Store, dataset: str, source: str, indices: list[int],
+def transfer_rows(proxies: list, store: Store, dataset: str, source: str, indices: list[int],
                   options: RunOptions, seed: int, truth_name: str) -> list[dict]:
+    """The reference row (``source``'s truth as a proxy of ``dataset``'s), then one row per proxy:
+    scored on ``dataset`` and on ``source``, on the archs stored for both."""
     target_ctx, source_ctx = Context.of(dataset, seed, options), Context.of(source, seed, options)
     truth = gt.vector(dataset, truth_name)
     reference = summarize(gt.vector(source, truth_name)[indices], truth[indices])
     rows = [{"proxy": f"{source} {truth_name} (the truth of {source})", "n": len(indices),
              "source": {"kendall_tau": reference["kendall_tau"], "ci": reference["ci"]["kendall_tau"]}}]
-    for proxy in zero_cost_proxies(registry):
+    for proxy in proxies:
         have = set(stored(proxy, source_ctx, store, indices))
         both = [i for i in stored(proxy, target_ctx, store, indices) if i in have]
         row = {"proxy": proxy.name, "reads_images": proxy.needs_images, "n": len(both)}
@@ -163,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         store = Store(args.results, create=False)
         try:
             if args.transfer_from:
-                rows = transfer_rows(REGISTRY, store, args.dataset, args.transfer_from, indices,
+                rows = transfer_rows(zero_cost_proxies(REGISTRY), store, args.dataset, args.transfer_from, indices,
                                      options, args.seed, args.truth)
             else:
-                rows = table_rows(REGISTRY, store, args.dataset, indices, options, args.seed)
+                rows = table_rows(zero_cost_proxies(REGISTRY), store, args.dataset, indices, options, args.seed)
         finally:
             store.close()
     except UserError as err:
