@@ -13,14 +13,16 @@ experiment of data/experiments/:
   (default)  quick: a CPU-sized version of the study on the embedded CIFAR-10 (JPEG copy):
              the table proxies, every zero-cost proxy but ntk_cond on a small sample, EcoNAS-style
              training proxies reduced one factor at a time with a same-iterations comparison,
+             the table and zero-cost proxies and two training proxies on the embedded CIFAR-100,
              CPU-sized searches with proxies as fitness (docs/SEARCH.md) and the proxy
              finder over those proxies (docs/FINDER.md).
-             About 8 minutes on an idle 2-core CPU (README: measured).
+             About 8 minutes on an idle 2-core CPU before the CIFAR-100 section (README:
+             measured); under about 15 with it (docs/RESULTS.md: projected).
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the
              zero-cost paper's EcoNAS/econas+ points on 1,000 archs per training setting,
              every zero-cost and table proxy on all 15,625 archs, on CIFAR-10, CIFAR-100 and
-             ImageNet16-120 (the last two need their data: see --data-dir below; without it
-             the proxies that read their images are listed as skipped).
+             ImageNet16-120 (the last needs its data: see --data-dir below; without it the
+             proxies that read its images are listed as skipped).
 
 Both print the plan and a time estimate before computing anything, keep every result in
 results/results.sqlite (a rerun computes only what is missing; a killed run resumes), and end

@@ -73,6 +73,18 @@ step info python -m benchmark info 123 --json
 cat "$log/info.out"
 step score python -m benchmark score --proxy params --sample 50 --seed 0 --results R/x.sqlite --json
 echo "kendall_tau: $(field score kendall_tau)"
+# the embedded CIFAR-100 (no --data-dir): the truth, an image-reading proxy, and the data source
+# its rows are stored under (the copy's own name, from nb201.catalog)
+step info_c100 python -m benchmark info 123 --dataset cifar100 --json
+cat "$log/info_c100.out"
+step score_c100 python -m benchmark score --proxy meco --dataset cifar100 --sample 20 --seed 0 \
+  --results R/x.sqlite --json
+echo "cifar100 meco kendall_tau: $(field score_c100 kendall_tau) (n=$(field score_c100 n))"
+step source_c100 python -c "from nb201.catalog import SPECS; from nb201.store import Store
+rows = Store('R/x.sqlite').frame(); found = sorted(set(rows[rows['dataset'] == 'cifar100']['source']))
+want = [SPECS['cifar100'].embedded.source]
+print('cifar100 data sources:', found); assert found == want, (found, want)"
+cat "$log/source_c100.out"
 step search python -m benchmark search --strategy random --fitness nb201-12ep-valid --budget 3000 \
   --runs 2 --results R/x.sqlite --json
 echo "final_truth_mean: $(field search final_truth_mean)"
@@ -92,7 +104,8 @@ bad=0
 for name in tools perf .cache; do
   if [ -e "$site/$name" ]; then echo "error: $site/$name exists" >&2; bad=1; fi
 done
-for f in nb201_groundtruth.csv.gz cifar10-jpeg.tar.gz experiments/quick.toml splits/cifar-split.txt.gz \
+for f in nb201_groundtruth.csv.gz cifar10-jpeg.tar.gz cifar100-jpeg.tar.gz experiments/quick.toml \
+         splits/cifar-split.txt.gz \
          naslib/imagenet16-120.csv.gz experiments/learned.toml experiments/finder.toml; do
   if [ ! -f "$site/nb201/data/$f" ]; then echo "error: $site/nb201/data/$f is missing" >&2; bad=1; fi
 done

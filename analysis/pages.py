@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from nb201.catalog import SPECS
+
 from . import tables
 
 #: columns of ``ReportSpec.design``
 DESIGN_COLUMNS = ("group", "datasets", "archs", "seeds", "proxies", "description")
 
 SOURCE_NOTES = {
-    "cifar10-jpeg75": "the JPEG (quality 75) copy of CIFAR-10 shipped in data/: lossy, and not in the "
-                      "official order, so NB201's train/valid split cannot be applied (training "
-                      "proxies use a seeded stratified half/half split of the training set)",
+    **{spec.embedded.source: spec.embedded.note for spec in SPECS.values() if spec.embedded},
     "nb201-table": "values read from the NAS-Bench-201 table shipped in data/",
     "network": "computed from the NB201 network itself (no images)",
     "none": "no data (seeded random scores)",

@@ -16,7 +16,7 @@ import sys
 from contextlib import contextmanager
 
 from nb201.catalog import (DATASETS, DEFAULT_DATASET, DEFAULT_RESULTS, DEFAULT_TRUTH,
-                           SELECTION_TRUTH, TRUTHS, check_seed, check_seeds)
+                           EMBEDDED_DATASETS, SELECTION_TRUTH, TRUTHS, check_seed, check_seeds)
 from nb201.errors import UserError
 from nb201.lists import comma_list
 from nb201.options import RunOptions, flag, run_option_fields
@@ -532,7 +532,8 @@ def build_parser() -> Parser:
     add_run_options(p, ("device", "data_dir"), override=True, helps={
         "device": "auto, cpu or cuda (default: the experiment's)",
         "data_dir": "DIR (every dataset) or dataset=DIR,... (default: the experiment's "
-                    "[data_dirs], else $NB201_DATA_DIR, else the embedded CIFAR-10)"})
+                    "[data_dirs], else $NB201_DATA_DIR, else the copy shipped in data/: "
+                    f"{', '.join(EMBEDDED_DATASETS)})"})
     p.add_argument("--dry-run", action="store_true", help="print the plan and estimate only")
     add_executor_args(p)
 

@@ -1,5 +1,5 @@
 """Facts every layer shares: the datasets (names, classes, resolution, image counts, NB201 split
-files), NB201's normalisation, and how seeds are derived. The one place these are written down."""
+files, the copies shipped in data/ and their data-source names), NB201's normalisation, and how seeds are derived. The one place these are written down."""
 from __future__ import annotations
 
 import difflib
@@ -12,13 +12,23 @@ from .errors import UserError
 
 
 @dataclass(frozen=True)
+class EmbeddedCopy:
+    """A copy of a dataset's images shipped in data/ (an image-folder archive), found when no data
+    dir is given. What it is and is not, its source and checksum: data/PROVENANCE.md."""
+
+    file: str                # the archive, under data/
+    source: str              # the data-source name its rows are stored under (never "-official")
+    note: str                # what it is and is not, in one sentence (the report's data sources)
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     num_classes: int
     resolution: int          # native image side (ImageNet16-120: 16)
     split_file: str          # NB201 split file under data/splits
     valid_from_test: bool    # NB201 validates on the `xvalid` half of the test set
-    embedded: bool           # a copy ships in data/
+    embedded: EmbeddedCopy | None   # the copy shipped in data/, if any
     train_images: int        # the training set
     test_images: int         # the test set
 
@@ -35,16 +45,31 @@ class DatasetSpec:
         return self.train_images - (0 if self.valid_from_test else self.valid_images)
 
 
+CIFAR10_JPEG = EmbeddedCopy(
+    "cifar10-jpeg.tar.gz", "cifar10-jpeg75",
+    "the JPEG (quality 75) copy of CIFAR-10 shipped in data/: lossy, and not in the official order, "
+    "so NB201's train/valid split cannot be applied (training proxies use a seeded stratified "
+    "half/half split of the training set)")
+CIFAR100_JPEG = EmbeddedCopy(
+    "cifar100-jpeg.tar.gz", "cifar100-jpeg90",
+    "the JPEG (quality 90) copy of CIFAR-100 shipped in data/: lossy, and its train/test folders "
+    "are a seeded class-stratified 500/100 split made for the copy, not CIFAR-100's official "
+    "split, so NB201's xvalid/xtest split cannot be applied (training proxies train on its 50,000 "
+    "training images and validate on a seeded stratified half of its 10,000 test images)")
+
 SPECS = {s.name: s for s in (
-    DatasetSpec("cifar10", 10, 32, "cifar-split.txt.gz", False, True, 50_000, 10_000),
-    DatasetSpec("cifar100", 100, 32, "cifar100-test-split.txt.gz", True, False, 50_000, 10_000),
-    DatasetSpec("imagenet16-120", 120, 16, "imagenet-16-120-test-split.txt.gz", True, False,
+    DatasetSpec("cifar10", 10, 32, "cifar-split.txt.gz", False, CIFAR10_JPEG, 50_000, 10_000),
+    DatasetSpec("cifar100", 100, 32, "cifar100-test-split.txt.gz", True, CIFAR100_JPEG, 50_000,
+                10_000),
+    DatasetSpec("imagenet16-120", 120, 16, "imagenet-16-120-test-split.txt.gz", True, None,
                 151_700, 6_000),
 )}
 #: dataset names, in the order reports list them
 DATASETS = tuple(SPECS)
 #: the dataset of a command, an experiment or a request that names none
 DEFAULT_DATASET = "cifar10"
+#: the datasets whose images ship in data/ (found with no --data-dir)
+EMBEDDED_DATASETS = tuple(name for name, spec in SPECS.items() if spec.embedded)
 
 #: where results are stored unless a command says otherwise (--results)
 DEFAULT_RESULTS = Path("results") / "results.sqlite"

@@ -6,8 +6,10 @@
   * official ImageNet16 batches as NAS-Bench-201 uses them (`train_data_batch_1..10`, `val_data`;
     labels are 1-based, only labels 1..120 are kept and shifted to 0-based),
   * an image folder `train/<class>/*`, `test/<class>/*` (classes sorted by name),
-and any of these inside a tar archive (.tar.gz). Without a data dir, cifar10 falls back to the
-embedded JPEG copy in the shipped data (`nb201.provenance.DATA_DIR`: `data/` in a checkout).
+and any of these inside a tar archive (.tar.gz). Without a data dir, a dataset with a copy in the
+shipped data (`nb201.catalog.EmbeddedCopy`: cifar10 and cifar100, JPEG image folders in
+`nb201.provenance.DATA_DIR`, `data/` in a checkout) falls back to it, and its rows carry the
+copy's data-source name (`cifar10-jpeg75`, `cifar100-jpeg90`), never `<dataset>-official`.
 
 Tar archives and image folders are decoded once and cached as .npz, keyed by path, size and
 mtime, under `cache_root()/datasets`: $NB201_CACHE_DIR when set, else `<repo>/.cache` when the
@@ -38,8 +40,9 @@ from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, formats_in,
 from . import provenance
 from .provenance import DATA_DIR, require_file
 
-EMBEDDED_CIFAR10 = DATA_DIR / "cifar10-jpeg.tar.gz"
-EMBEDDED_SOURCE = "cifar10-jpeg75"
+#: the shipped copy of each dataset that has one (nb201.catalog), by dataset name
+EMBEDDED = {name: DATA_DIR / spec.embedded.file for name, spec in SPECS.items() if spec.embedded}
+EMBEDDED_CIFAR10 = EMBEDDED["cifar10"]
 SPLITS_DIR = DATA_DIR / "splits"
 #: the environment variable naming the data dir when no --data-dir is given
 DATA_DIR_ENV = "NB201_DATA_DIR"
@@ -172,19 +175,23 @@ def _data_path(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> Path:
     path = _given(data_dir)
     if path is not None:
         return path
-    if not spec.embedded:
+    if spec.embedded is None:
         raise UserError(f"{spec.name} is not shipped: pass --data-dir or set NB201_DATA_DIR "
                         "to its official files or an image folder")
-    if not EMBEDDED_CIFAR10.is_file():
-        raise UserError(f"the embedded CIFAR-10 {EMBEDDED_CIFAR10} is missing; pass --data-dir")
-    return EMBEDDED_CIFAR10
+    shipped = EMBEDDED[spec.name]
+    if not shipped.is_file():
+        raise UserError(f"the embedded {spec.name} copy {shipped} is missing; pass --data-dir")
+    return shipped
 
 
 def _source_id(fmt: Format, spec: DatasetSpec, path: Path) -> str:
+    """``<dataset>-official`` for official files, the copy's own name for a shipped copy (also when
+    given as --data-dir), else ``imagefolder:<basename>``."""
     if fmt.official:
         return f"{spec.name}-official"
-    if EMBEDDED_CIFAR10.is_file() and path.is_file() and path.samefile(EMBEDDED_CIFAR10):
-        return EMBEDDED_SOURCE
+    shipped = EMBEDDED.get(spec.name)
+    if shipped is not None and shipped.is_file() and path.is_file() and path.samefile(shipped):
+        return spec.embedded.source
     return f"imagefolder:{path.resolve().name}"
 
 
@@ -194,7 +201,7 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> ImageData:
     """Load a dataset as CPU uint8 tensors. Data dir: `data_dir`, else $NB201_DATA_DIR, else
-    (cifar10 only) the embedded JPEG copy. Raises UserError on a bad name, path or format."""
+    (cifar10, cifar100) the embedded JPEG copy. Raises UserError on a bad name, path or format."""
     spec = dataset_spec(name)
     path = _data_path(spec, data_dir)
     fmt, arrays = _read(path, spec)
@@ -250,7 +257,14 @@ def proxy_split(data: ImageData, seed: int = 0) -> Tensors4:
     cifar10: NB201's 25k/25k split of the training set when in official order, else a stratified
     half/half split of the training set drawn with `seed`. cifar100, imagenet16-120: the whole
     training set, and the `xvalid` half of the test set (official order) or a stratified half of
-    the test set drawn with `seed`. `seed` is unused where NB201's split applies."""
+    the test set drawn with `seed`. `seed` is unused where NB201's split applies.
+
+    On the embedded copies (not in official order): cifar10-jpeg75 gives 25,000 / 25,000 (NB201's
+    cifar10-valid protocol, train on one half of the training set and validate on the other, but
+    another draw of the halves); cifar100-jpeg90 gives its 50,000 training images / 5,000 of its
+    10,000 test images, 50 a class (NB201's cifar100 protocol, train on the training set and
+    validate on the `xvalid` half of the test set, but on the copy's own 500/100 re-split of the
+    pooled images, so neither half is CIFAR-100's official test set)."""
     spec = dataset_spec(data.name)
     if spec.valid_from_test:
         if data.official_order:

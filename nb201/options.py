@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .catalog import EMBEDDED_DATASETS
 from .errors import UserError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -47,7 +48,8 @@ class RunOptions:
                             "auto, cpu, cuda or cuda:N", _device_name)
     # experiment files name a folder per dataset instead (their [data_dirs] table)
     data_dir: str | None = option(
-        None, "dataset folder or archive (else $NB201_DATA_DIR, else the embedded CIFAR-10)", str,
+        None, "dataset folder or archive (else $NB201_DATA_DIR, else the copy shipped in data/: "
+        f"{', '.join(EMBEDDED_DATASETS)})", str,
         "a path", lambda v: v is None or isinstance(v, (str, os.PathLike)), in_file=False)
     fuse: int | None = option(None, "networks trained at once (default: the engine's choice)", int,
                               "a positive number of networks", _optional_count)

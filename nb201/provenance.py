@@ -29,8 +29,8 @@ def data_dir() -> Path:
     return ROOT / "data" if in_checkout() else PACKAGE_DIR / "data"
 
 
-#: the shipped data (truth table, errata, NB201 split files, experiment files, embedded CIFAR-10),
-#: see :func:`data_dir`: every reader of a shipped file builds its path from here
+#: the shipped data (truth table, errata, NB201 split files, experiment files, the embedded CIFAR-10
+#: and CIFAR-100), see :func:`data_dir`: every reader of a shipped file builds its path from here
 DATA_DIR = data_dir()
 
 

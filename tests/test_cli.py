@@ -4,7 +4,10 @@ import sys
 
 import pytest
 
+import proxies
 from benchmark.cli import main
+from nb201 import context, datasets
+from nb201.catalog import EMBEDDED_DATASETS
 
 
 def run(args, capsys):
@@ -60,6 +63,26 @@ def test_score_archs_and_truth(tmp_path, capsys):
     res = json.loads(out)
     assert code == 0 and [s["index"] for s in res["scores"]] == [0, 1, 2, 3, 4]
     assert res["scores"][0]["truth"] == 52.7 and res["scores"][0]["score"] == 31.26
+
+
+@pytest.mark.parametrize("dataset", EMBEDDED_DATASETS)
+def test_proxies_that_read_no_images_never_load_them(tmp_path, capsys, monkeypatch, dataset):
+    """A dataset whose images ship is still free to score with the proxies that read none (table
+    proxies, and zero-cost ones fed noise or nothing): nothing opens or decodes the images, neither
+    to key their rows nor, for the table proxies, through the whole score command."""
+    def refuse(*args):
+        raise AssertionError(f"images loaded: {args}")
+    monkeypatch.setattr(context, "_load", refuse)
+    monkeypatch.setattr(datasets, "load_dataset", refuse)
+    imageless = [p for p in proxies.REGISTRY if not p.needs_images]
+    assert {"params", "nb201-12ep", "synflow"} <= {p.name for p in imageless}
+    ctx = context.Context(dataset)
+    for proxy in imageless:
+        assert "images" not in proxy.fingerprint(ctx), proxy.name
+    for proxy in (p for p in imageless if p.kind == "table"):
+        code, out, _ = run(["score", "--proxy", proxy.name, "--dataset", dataset, "--archs", "1,2,3",
+                            "--results", str(tmp_path / "r"), "--json", "--quiet"], capsys)
+        assert code == 0 and json.loads(out)["n"] == 3, proxy.name
 
 
 def test_random_proxy_is_seeded(tmp_path, capsys):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from nb201 import datasets as D
 from nb201 import formats
-from nb201.catalog import SPECS
+from nb201.catalog import EMBEDDED_DATASETS, SPECS
 from nb201.datasets import ImageData, load_dataset, proxy_split
 from nb201.errors import UserError
 
@@ -218,8 +218,8 @@ def test_errors_are_one_line_user_errors(tmp_path):
     assert_one_line_user_error(load_dataset, "cifar10", tmp_path / "file.bin", match="unknown data format")
     assert_one_line_user_error(load_dataset, "cifar10", tmp_path / "three", match="3 class folders")
     assert_one_line_user_error(load_dataset, "cifar100", tmp_path / "c10", match="CIFAR-10.*not cifar100")
-    assert_one_line_user_error(load_dataset, "cifar100", None, match="--data-dir.*NB201_DATA_DIR")
-    assert_one_line_user_error(load_dataset, "imagenet16-120", None, match="--data-dir")
+    for name in set(SPECS) - set(EMBEDDED_DATASETS):     # no copy shipped: say where to get one
+        assert_one_line_user_error(load_dataset, name, None, match="not shipped.*--data-dir.*NB201_DATA_DIR")
     assert_one_line_user_error(load_dataset, "cifar-10", None, match="did you mean 'cifar10'")
 
 
@@ -304,24 +304,59 @@ def test_stratified_split_of_the_test_set_without_official_order():
 
 # ---------------------------------------------------------------- the embedded copy
 
-def test_embedded_cifar10_loads_and_caches(monkeypatch):
+#: the official training sets' channel means (0..255, R, G, B): a copy's must match them closely
+OFFICIAL_TRAIN_MEANS = {"cifar10": (125.3, 123.0, 113.9), "cifar100": (129.3, 124.1, 112.4)}
+
+
+def test_every_embedded_copy_has_its_reference_values():
+    assert set(OFFICIAL_TRAIN_MEANS) == set(EMBEDDED_DATASETS) and EMBEDDED_DATASETS
+    sources = [SPECS[name].embedded.source for name in EMBEDDED_DATASETS]
+    assert len(set(sources)) == len(sources) and not any(s.endswith("-official") for s in sources)
+    assert set(D.EMBEDDED) == set(EMBEDDED_DATASETS)
+
+
+@pytest.mark.parametrize("name", EMBEDDED_DATASETS)
+def test_embedded_copy_loads_and_caches(monkeypatch, name):
     # the real cache (default <repo>/.cache): decoded once, reused by later runs
     if _USER_CACHE_DIR:
         monkeypatch.setenv("NB201_CACHE_DIR", _USER_CACHE_DIR)
     else:
         monkeypatch.delenv("NB201_CACHE_DIR")
-    data = load_dataset("cifar10")
+    spec = SPECS[name]
+    data = load_dataset(name)
     assert (data.name, data.source, data.num_classes, data.resolution, data.official_order) == \
-        ("cifar10", "cifar10-jpeg75", 10, 32, False)
-    assert data.x_train.shape == (50000, 3, 32, 32) and data.x_test.shape == (10000, 3, 32, 32)
+        (name, spec.embedded.source, spec.num_classes, spec.resolution, False)
+    side = spec.resolution
+    assert data.x_train.shape == (spec.train_images, 3, side, side)
+    assert data.x_test.shape == (spec.test_images, 3, side, side)
     assert data.x_train.dtype == torch.uint8 and data.y_train.dtype == torch.int64
-    assert torch.bincount(data.y_train).tolist() == [5000] * 10
-    assert torch.bincount(data.y_test).tolist() == [1000] * 10
-    means = data.x_train.double().mean(dim=(0, 2, 3))          # official: 125.3, 123.0, 113.9 (R, G, B)
-    assert torch.allclose(means, torch.tensor([125.3, 123.0, 113.9], dtype=torch.double), atol=0.3)
+    assert torch.bincount(data.y_train).tolist() == [spec.train_images // spec.num_classes] * spec.num_classes
+    assert torch.bincount(data.y_test).tolist() == [spec.test_images // spec.num_classes] * spec.num_classes
+    means = data.x_train.double().mean(dim=(0, 2, 3))
+    assert torch.allclose(means, torch.tensor(OFFICIAL_TRAIN_MEANS[name], dtype=torch.double), atol=0.3)
     start = time.perf_counter()
-    again = load_dataset("cifar10")
+    again = load_dataset(name)
     assert time.perf_counter() - start < 3.0
     assert torch.equal(again.x_test, data.x_test)
+    # the shipped archive named as --data-dir is still the shipped copy (same rows, same cache)
+    assert load_dataset(name, D.EMBEDDED[name]).source == spec.embedded.source
     train_x, train_y, valid_x, valid_y = proxy_split(data, seed=0)
-    assert len(train_x) == len(valid_x) == 25000 and torch.bincount(valid_y).tolist() == [2500] * 10
+    assert (len(train_x), len(valid_x)) == (spec.proxy_train_images, spec.valid_images)
+    per_class = spec.valid_images // spec.num_classes
+    assert torch.bincount(valid_y).tolist() == [per_class] * spec.num_classes
+    assert not torch.equal(proxy_split(data, seed=1)[2], valid_x)      # the seed draws the halves
+
+
+def test_embedded_cifar100_labels_follow_cifar100s_order():
+    """Class folders sorted by name are CIFAR-100's fine labels 0..99 (apple ... worm), and the
+    loader numbers them in that order (formats._load_folder)."""
+    with tarfile.open(D.EMBEDDED["cifar100"]) as tf:
+        classes = sorted({m.name.split("/")[1] for m in tf if m.isfile() and m.name.startswith("train/")})
+    assert len(classes) == SPECS["cifar100"].num_classes
+    assert (classes[0], classes[1], classes[30], classes[99]) == ("apple", "aquarium_fish", "dolphin", "worm")
+
+
+@pytest.mark.parametrize("name", EMBEDDED_DATASETS)
+def test_a_missing_embedded_copy_is_a_one_line_user_error(monkeypatch, tmp_path, name):
+    monkeypatch.setitem(D.EMBEDDED, name, tmp_path / "gone.tar.gz")
+    assert_one_line_user_error(load_dataset, name, None, match=f"embedded {name} copy .*gone.tar.gz is missing")

@@ -163,7 +163,7 @@ def test_plan_skips_what_is_stored(tmp_path):
 
 
 def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
-    text = ('datasets = ["cifar10", "cifar100"]\n[[group]]\nname="t"\n'
+    text = ('datasets = ["cifar10", "imagenet16-120"]\n[[group]]\nname="t"\n'
             'proxies=["c4r4s0e4@2", "c4r4s0e4", "params"]\nsample=5\nseeds=[0, 1]')
     exp = load_experiment(write(tmp_path, text), REGISTRY)
     store = Store(tmp_path / "r.sqlite")
@@ -184,9 +184,9 @@ def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):
     assert all(u.basis.startswith("cost_s") and u.seconds_per_arch == u.proxy.cost_s
                for u in elsewhere.units if u.proxy.kind == "training")
     skipped = {(p, d) for p, d, _ in plan.skipped}
-    assert skipped == {("c4r4s0e4@2", "cifar100"), ("c4r4s0e4", "cifar100")}
+    assert skipped == {("c4r4s0e4@2", "imagenet16-120"), ("c4r4s0e4", "imagenet16-120")}
     assert all("not shipped" in why for _, _, why in plan.skipped)
-    assert ("params", "cifar100") in {(u.proxy.name, u.dataset) for u in plan.units}
+    assert ("params", "imagenet16-120") in {(u.proxy.name, u.dataset) for u in plan.units}
 
 
 def test_tiny_experiment_end_to_end(tmp_path, capsys):
@@ -233,6 +233,23 @@ def test_shipped_experiments_are_valid(path):
     assert (exp.groups or exp.searches or exp.curves) and all(g.sample >= 1 for g in exp.groups)
     if path.stem == "paper":
         assert all(g.sample >= 1000 for g in exp.groups)
+
+
+def test_cifar100_zc_scores_every_zero_cost_proxy_on_both_datasets():
+    """cifar100-zc (docs/ZERO_COST.md's CIFAR-100 and transfer tables) covers every registered
+    zero-cost proxy: on CIFAR-100 on at least 200 archs (1,000 for the cheap ones), and on
+    CIFAR-10 on the first 200 of the same sample, for the transfer table."""
+    exp = load_experiment("cifar100-zc", REGISTRY)
+    most = {}
+    for g in exp.groups:
+        for d in g.datasets:
+            for name in g.proxies:
+                most[(name, d)] = max(most.get((name, d), 0), g.sample)
+    every = [p.name for p in REGISTRY if p.kind == "zero-cost"]
+    assert every and all(most.get((name, "cifar100"), 0) >= 200 for name in every)
+    assert all(most.get((name, "cifar10"), 0) == 200 for name in every)
+    assert sum(most[(name, "cifar100")] >= 1000 for name in every) >= len(every) // 2
+    assert exp.seed == 0 and exp.order == "groups"
 
 
 def test_shipped_experiment_names():

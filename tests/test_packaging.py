@@ -38,7 +38,7 @@ def test_installed_copy_reads_its_package_data(monkeypatch):
 
 def test_every_reader_uses_data_dir():
     assert gt.TABLE.parent == DATA_DIR
-    assert D.EMBEDDED_CIFAR10.parent == DATA_DIR
+    assert all(path.parent == DATA_DIR for path in D.EMBEDDED.values())
     assert D.SPLITS_DIR == DATA_DIR / "splits"
     assert EXPERIMENTS_DIR == DATA_DIR / "experiments"
 
@@ -55,7 +55,9 @@ def test_no_other_module_builds_a_data_path():
 
 def test_data_dir_holds_what_the_suite_reads():
     assert gt.TABLE.is_file() and (DATA_DIR / "nb201_params_errata.csv").is_file()
-    assert D.EMBEDDED_CIFAR10.is_file()
+    for name, spec in SPECS.items():
+        assert (spec.embedded is None) == (name not in D.EMBEDDED)
+        assert spec.embedded is None or (DATA_DIR / spec.embedded.file).is_file(), name
     for spec in SPECS.values():
         assert (D.SPLITS_DIR / spec.split_file).is_file(), spec.split_file
     assert SHIPPED_EXPERIMENTS <= {p.stem for p in EXPERIMENTS_DIR.glob("*.toml")}
@@ -99,8 +101,8 @@ def test_the_data_folder_ships_as_nb201_data():
 
     files = [p.relative_to(ROOT / "data").as_posix() for p in (ROOT / "data").rglob("*")
              if p.is_file() and "__pycache__" not in p.parts]
-    assert {"nb201_groundtruth.csv.gz", "cifar10-jpeg.tar.gz", "experiments/quick.toml",
-            "splits/cifar-split.txt.gz"} <= set(files)
+    assert {"nb201_groundtruth.csv.gz", "experiments/quick.toml", "splits/cifar-split.txt.gz",
+            *(spec.embedded.file for spec in SPECS.values() if spec.embedded)} <= set(files)
     assert [f for f in files if not shipped(f)] == []
 
 

@@ -9,8 +9,14 @@ from PIL import Image
 
 from tools import jpeg_sensitivity
 from tools import proxy_anatomy
+from tools import zero_cost_transfer
 from nb201 import groundtruth as gt
+from nb201.api import Outcome
+from nb201.context import Context
 from nb201.datasets import load_dataset
+from nb201.options import RunOptions
+from nb201.store import Key, Store
+from proxies import REGISTRY
 from nb201.space import OPS
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -86,3 +92,29 @@ def test_cli_snapshot_ignores_wall_time_and_reports_other_changes(tmp_path, caps
     assert cli_snapshot.compare(before, after) == 1
     out = capsys.readouterr().out
     assert "score-x.txt: differs at [1].kendall_tau" in out and "help-x.txt: differs" in out
+
+def test_zero_cost_transfer_tables_read_the_store(tmp_path):
+    """Rows written as truth-copies: a proxy scored with CIFAR-100's truth ranks it perfectly; the
+    same proxy scored with CIFAR-10's truth is exactly the reference row (CIFAR-10's truth as a
+    proxy), so the paired difference is 1 - that tau. Missing rows are counted, not invented."""
+    indices = gt.sample(40, 0)
+    store = Store(tmp_path / "r.sqlite")
+    proxy, unscored = REGISTRY.get("l2_norm"), REGISTRY.get("synflow")
+    for dataset in ("cifar100", "cifar10"):
+        truth = gt.vector(dataset, "test_200")
+        store.put(Key.of(proxy, Context(dataset, 0, device="cpu")),
+                  {i: Outcome(float(truth[i]), 0.5) for i in indices[:30]},
+                  device="cpu", git="g", suite_version="t", run={})
+    options = RunOptions(device="cpu")
+    table = zero_cost_transfer.table_rows([proxy, unscored], store, "cifar100", indices, options, 0)
+    assert [r["n"] for r in table] == [30, 0]
+    assert table[0]["test_200"]["kendall_tau"] == pytest.approx(1.0)
+    assert table[0]["valid_200"]["kendall_tau"] < 1.0 and table[0]["seconds_per_arch"] == 0.5
+    reference, row, missing = zero_cost_transfer.transfer_rows(
+        [proxy, unscored], store, "cifar100", "cifar10", indices[:30], options, 0, "test_200")
+    assert reference["n"] == row["n"] == 30 and missing["n"] == 0 and "target" not in missing
+    assert row["target"]["kendall_tau"] == pytest.approx(1.0)
+    assert row["source"]["kendall_tau"] == pytest.approx(reference["source"]["kendall_tau"])
+    assert row["difference"]["difference"] == pytest.approx(1 - reference["source"]["kendall_tau"])
+    assert 0.3 < reference["source"]["kendall_tau"] < 0.99
+    assert zero_cost_transfer.main(["--results", str(tmp_path / "none.sqlite")]) == 2
