@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING
 
 from analysis.scorecard import scorecard
-from analysis.search import optimum, summarize
 
 from nb201.context import Context
 from nb201.errors import UserError
@@ -71,7 +70,7 @@ def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
     run returns, reach of the optimum at any point and at the end, costs), the truth of each run's
     final arch on the ``lookup`` datasets, the spec's warnings and every run (``found``:
     ``service.search``)."""
-    from analysis.search import looked_up
+    from analysis.search import looked_up, optimum, summarize
     from nb201 import groundtruth as gt
     spec, described = checked.spec, found["spec"]
     summary = summarize(found["runs"], optimum(spec.dataset, spec.truth))

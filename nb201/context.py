@@ -10,30 +10,57 @@ from typing import Callable
 
 import numpy as np
 
-import torch
-
 from .catalog import check_seed
-from .datasets import load_dataset
 from .errors import UserError
+from .lazy import torch
 from .options import RunOptions, run_option_fields
 
+#: device files without which no GPU can be used (NVIDIA's driver, ROCm, WSL's GPU bridge)
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 
-def resolve_device(name="auto") -> torch.device:
-    """``auto`` picks CUDA when it is available, else the CPU; a torch.device is kept as it is
-    (so a CUDA context can be built, not run, without a GPU)."""
-    if isinstance(name, torch.device):
+
+class Device(str):
+    """A resolved device: its name (``cpu``, ``cuda``, ``cuda:1``), which every torch function
+    takes where it takes a ``torch.device``, with the ``type`` and ``index`` of one. A string, so
+    that a context is built (and a stored result found) without importing torch."""
+
+    @property
+    def type(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        _, sep, index = self.partition(":")
+        return int(index) if sep else None
+
+
+def _cuda_available() -> bool:
+    """torch's answer, asked only where a GPU's device files exist (importing torch costs about a
+    second; without those files CUDA cannot start)."""
+    from pathlib import Path
+    return any(Path(p).exists() for p in GPU_DEVICE_FILES) and torch.cuda.is_available()
+
+
+def resolve_device(name="auto") -> Device:
+    """``auto`` picks CUDA when it is available, else the CPU; a device already resolved (a
+    :class:`Device` or a ``torch.device``) is kept as it is (so a CUDA context can be built, not
+    run, without a GPU)."""
+    if isinstance(name, Device):
         return name
+    if not isinstance(name, str):          # a torch.device
+        return Device(str(name))
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not str(name).startswith("cuda:"):
+        return Device("cuda" if _cuda_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
         raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    if name.startswith("cuda") and not _cuda_available():
         raise UserError("--device cuda was asked for but CUDA is not available here")
-    return torch.device(name)
+    return Device(name)
 
 
 @lru_cache(maxsize=4)
 def _load(dataset: str, data_dir: str | None):
+    from .datasets import load_dataset
     return load_dataset(dataset, data_dir)
 
 
@@ -41,7 +68,7 @@ def _load(dataset: str, data_dir: str | None):
 class Context(RunOptions):
     """The run options (:class:`nb201.options.RunOptions`, keyword-only: device, data_dir, fuse,
     amp, zc_batch, full_curve) for one dataset and proxy seed. ``device`` is resolved to a
-    ``torch.device`` on construction. ``state_dir``: where training proxies keep each unfinished
+    :class:`Device` on construction. ``state_dir``: where training proxies keep each unfinished
     run's state, so that a later request continues it and a killed run resumes (the runner sets
     it beside the store). Neither it nor ``full_curve`` changes a score. ``reader``: how a proxy
     that reads other proxies' scores (a learned proxy's features) gets them: the runner sets it to

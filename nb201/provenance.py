@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,19 @@ def data_dir() -> Path:
 #: the shipped data (truth table, errata, NB201 split files, experiment files, embedded CIFAR-10),
 #: see :func:`data_dir`: every reader of a shipped file builds its path from here
 DATA_DIR = data_dir()
+
+
+def cache_root() -> Path:
+    """The suite's cache: $NB201_CACHE_DIR, else `<repo>/.cache` in a checkout, else
+    `$XDG_CACHE_HOME/nb201` (an absolute XDG_CACHE_HOME only, as the XDG spec says) or
+    `~/.cache/nb201`."""
+    given = os.environ.get("NB201_CACHE_DIR")
+    if given:
+        return Path(given).expanduser()
+    if in_checkout():
+        return ROOT / ".cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "nb201"
 
 
 def require_file(path: Path) -> Path:

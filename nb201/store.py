@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .api import Outcome, Proxy
 from .catalog import DEFAULT_RESULTS
@@ -40,6 +40,9 @@ from .errors import UserError
 from .numbers import json_number
 from .packs import COLUMNS, Pack, shipped
 from .provenance import config_digest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_PATH = DEFAULT_RESULTS
 
@@ -254,6 +257,7 @@ class Store:
         """Every row as a DataFrame, with each row's decoded :class:`Outcome` in ``outcome`` and,
         in ``pack``, the name of the results pack it was served from ("" for the store's own; the
         packs' rows are left out with ``own``)."""
+        import pandas as pd
         frame = pd.read_sql_query("SELECT * FROM scores", self.db)
         frame["pack"] = ""
         if self.packs and not own:
@@ -394,6 +398,7 @@ class SearchRuns:
 
     def frame(self) -> pd.DataFrame:
         """Every stored run, as a DataFrame (``spec`` and ``result`` as JSON text)."""
+        import pandas as pd
         return pd.read_sql_query("SELECT * FROM searches ORDER BY digest, seed, run", self.store.db)
 
 
