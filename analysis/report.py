@@ -260,7 +260,7 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     notes = _skip_notes(spec.skipped)
     selections = spec.selections
     if selections is None:
-        selections, stored_notes = stored_selections(registry, frame)
+        selections, stored_notes, unreported = stored_selections(registry, frame)
         notes += stored_notes
     results, collect_notes = collect(registry, frame, selections, spec.truth, n_boot)
     notes += collect_notes

@@ -79,16 +79,16 @@ def _nan(x) -> float:
 
 
 def stored_selections(registry: Registry, frame: pd.DataFrame
-                      ) -> tuple[list[Selection], list[str]]:
+                      ) -> tuple[list[Selection], list[str], list[str]]:
     """Every (store name, dataset) whose name resolves to a proxy with that store name and whose
-    rows have the proxy's current version; notes for the rest."""
-    out, notes = [], []
+    rows have the proxy's current version; notes for the rest; and, apart, one line per stored
+    proxy that is not registered here, saying how to include it (:func:`unregistered_note`)."""
+    out, notes, unreported = [], [], []
     for (name, dataset), rows in frame.groupby(["proxy", "dataset"], sort=True):
         try:
             proxy = registry.get(name)
         except UserError:
-            notes.append(f"{len(rows)} stored rows of {name} on {dataset} not reported: no "
-                         "proxy of that name is registered")
+            unreported.append(unregistered_note(name, dataset, rows))
             continue
         stale = int((rows["version"] != proxy.version).sum())
         if stale:
@@ -96,7 +96,24 @@ def stored_selections(registry: Registry, frame: pd.DataFrame
                          f"the current v{proxy.version} are ignored")
         if proxy.store_name == name and stale < len(rows):
             out.append(Selection(proxy.name, dataset))
-    return out, notes
+    return out, notes, unreported
+
+
+def unregistered_note(name: str, dataset: str, rows: pd.DataFrame) -> str:
+    """Why the stored rows of ``name`` are not reported (no proxy of that name is registered) and
+    how to include them: the plugin that computed them (recorded with each row by the runner),
+    named again with ``--plugins``."""
+    plugin = next((run["plugin"] for text in rows["config"]
+                   if (run := json.loads(text).get("run", {})).get("plugin")), None)
+    head = (f"{len(rows):,} stored rows of {name} on {dataset} are not reported: no proxy of "
+            f"that name is registered in this command")
+    if plugin is None:
+        return (f"{head}; register it (a plugin file named with --plugins or $NB201_PLUGINS, or "
+                "an nb201.proxies entry point) and run the report again")
+    if plugin.startswith("entry point "):
+        return f"{head}; it was computed by the {plugin}: install that package and report again"
+    return (f"{head}; it was computed by the plugin {plugin}: include it with `python -m "
+            f"benchmark report --plugins {plugin}` (or NB201_PLUGINS={plugin})")
 
 
 def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.DataFrame,

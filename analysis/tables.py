@@ -22,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from nb201.catalog import SPECS, dataset_rank
+
+from .caveats import CAVEATS, MAX_CI_WIDTH, caveat  # noqa: F401  (re-exported: the one rule)
 WITH_CI = ("kendall_tau", "spearman", "retrieval_top10")
 HEADERS = {
     "dataset": "dataset", "proxy": "proxy", "label": "proxy", "kind": "kind", "n": "n",
@@ -32,30 +34,6 @@ HEADERS = {
     "channels": "channels", "resolution": "resolution", "samples": "train samples",
     "e": "epochs", "m": "read at epoch", "b": "batch", "variant": "recipe variant",
 }
-
-
-#: a Kendall tau whose 95% CI is wider than this cannot rank proxies
-MAX_CI_WIDTH = 0.5
-#: caveat -> (mark, what it means in a few words, footnote); ``{n}`` takes the rows' sample sizes
-CAVEATS = {
-    "wide": ("†", f"95% CI wider than {MAX_CI_WIDTH}",
-             "n={n}: too few archs to rank this proxy: the 95% CI of Kendall tau is wider than "
-             f"{MAX_CI_WIDTH}, so the row checks the machinery and is not a measurement."),
-    "zero": ("‡", "95% CI spans zero",
-             "n={n}: the 95% CI of Kendall tau spans zero: no rank agreement with the truth "
-             "beyond chance."),
-    "none": ("§", "no CI", "n={n}: no Kendall tau CI (fewer than 3 archs, or constant scores)."),
-}
-
-
-def caveat(lo: float, hi: float) -> str:
-    """Why a Kendall tau with 95% CI [lo, hi] cannot be read as a finding: "wide", "zero" or
-    "none" (see the module's docstring); "" when it can."""
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return "none"
-    if hi - lo > MAX_CI_WIDTH:
-        return "wide"
-    return "zero" if lo <= 0 <= hi else ""
 
 
 def caveats(frame: pd.DataFrame) -> pd.Series:

@@ -20,6 +20,7 @@ from nb201.errors import UserError
 from .executors import Executor, LocalExecutor
 from nb201.provenance import SUITE_VERSION, git_hash
 from nb201.store import Key, Store, read_scores
+from proxies import plugins
 
 
 @dataclass(frozen=True)
@@ -67,15 +68,19 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
     missing = [i for i in dict.fromkeys(indices) if i not in done or not proxy.covers(done[i])]
-    if ctx.device.type == "cuda":       # a CUDA chunk is one fused group: the same archs each time
-        missing.sort()
+    recomputed = set(missing)
+    store.served(key, [i for i in done if i not in recomputed])
     if not missing:
         return done
+    if ctx.device.type == "cuda":       # a CUDA chunk is one fused group: the same archs each time
+        missing.sort()
     if ctx.state_dir is None:
         ctx = dataclasses.replace(ctx, state_dir=str(store.runs_dir))
     if ctx.reader is None:             # only when computing: a stored read builds no context
         ctx = reading(ctx, store, progress, executor)
     run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
+    if proxy.name in plugins.ORIGINS:        # a report of the store says how to load it again
+        run["plugin"] = plugins.ORIGINS[proxy.name]
     if proxy.kind == "learned":      # it reads its features through ctx.reader: in this process
         executor = None
     step = max(1, proxy.chunk_size(ctx))

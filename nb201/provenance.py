@@ -12,6 +12,8 @@ from pathlib import Path
 from .errors import UserError
 
 SUITE_VERSION = "0.1.0"
+#: the name pip installs the suite under (pyproject.toml's project name; tests check both)
+DISTRIBUTION = "nb201-proxy-benchmark"
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: the checkout's root in a source tree (editable installs included); site-packages when installed
 ROOT = PACKAGE_DIR.parent

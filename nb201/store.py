@@ -26,7 +26,7 @@ import json
 import math
 import sqlite3
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -132,6 +132,37 @@ def _same(a: tuple, b: tuple) -> bool:
 _NOTICED: set[Path] = set()
 
 
+@dataclass
+class Tally:
+    """What a command took from a store and what it added: rows served from the store's own file
+    (``stored``), from results packs (``shipped``, per pack in ``packs``), and rows computed and
+    written (``computed``). A row read but recomputed (a training run not yet at the epoch asked
+    for) counts as computed only."""
+
+    stored: int = 0
+    shipped: int = 0
+    computed: int = 0
+    packs: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The ``store`` object of every computing command's JSON."""
+        return {"served": self.stored + self.shipped, "computed": self.computed,
+                "from_store": self.stored, "from_packs": self.shipped, "packs": dict(self.packs)}
+
+    def line(self) -> str:
+        return tally_line(self.as_dict())
+
+
+def tally_line(tally: dict) -> str:
+    """:meth:`Tally.as_dict` as one line for stderr, e.g. ``store: 50 rows served (12 from results
+    packs: econas-cpu.jsonl.gz 12), 0 computed``."""
+    packs = (f" ({tally['from_packs']:,} from results packs: "
+             + ", ".join(f"{name} {n:,}" for name, n in sorted(tally["packs"].items())) + ")"
+             if tally["from_packs"] else "")
+    return (f"store: {tally['served']:,} rows served from the store{packs}, "
+            f"{tally['computed']:,} computed now")
+
+
 class Store:
     """The results store at ``path``: created if missing (unless ``create`` is False, then a
     missing store is a UserError). A store that fails SQLite's ``PRAGMA quick_check`` is refused
@@ -141,6 +172,8 @@ class Store:
                  packs: tuple[Pack, ...] | None = None):
         self.path = Path(DEFAULT_PATH if path is None else path)
         self._packs = packs
+        self.tally = Tally()
+        self._served_from: dict[tuple[str, int, int], str] = {}   # rows get() took from packs
         if not create and not self.path.is_file():
             raise UserError(f"there is no results store at {self.path}")
         try:
@@ -219,9 +252,20 @@ class Store:
                 packed = self._packed.get((key.setting, key.seed, index))
                 if index not in found and packed is not None:
                     row = packed[0]
+                    self._served_from[(key.setting, key.seed, index)] = packed[1].path.name
                     found[index] = _outcome(row["score"], row["seconds"], row["curve"], row["parts"],
                                             row["segments"])
         return found
+
+    def served(self, key: Key, indices) -> None:
+        """Count ``indices`` of ``key`` as served (read by :meth:`get` and used as they were)."""
+        for index in indices:
+            pack = self._served_from.get((key.setting, key.seed, index))
+            if pack is None:
+                self.tally.stored += 1
+            else:
+                self.tally.shipped += 1
+                self.tally.packs[pack] = self.tally.packs.get(pack, 0) + 1
 
     @property
     def runs_dir(self) -> Path:
@@ -245,6 +289,7 @@ class Store:
                     "suite_version=excluded.suite_version, config=excluded.config, "
                     "created=excluded.created, parts=excluded.parts, segments=excluded.segments"
                     if replace else "DO NOTHING")
+        self.tally.computed += len(rows)
         with self.db:
             self.db.executemany(
                 "INSERT INTO scores (setting, seed, arch_index, proxy, version, dataset, source, "
