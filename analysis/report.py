@@ -25,12 +25,13 @@ import pandas as pd
 from nb201 import groundtruth as gt
 from nb201.catalog import DEFAULT_TRUTH, dataset_rank
 from nb201.errors import UserError
-from nb201.provenance import SUITE_VERSION, git_hash
+from nb201.packs import machine
+from nb201.provenance import DISTRIBUTION, SUITE_VERSION, git_hash, installed_version
 from nb201.ranking import orient
 from nb201.registry import Registry
 from nb201.store import FindResults, SearchRuns, Selection
 
-from . import figures, finder, learned, pages, search, tables
+from . import comparison, figures, finder, fullspace, learned, pages, published, search, tables
 from .results import ProxyResult, collect, metrics_frame, stored_selections
 
 TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
@@ -166,11 +167,14 @@ def _figures(results, frame, spec, out: Path, files: dict) -> list[dict]:
     return made
 
 
-#: (file stem, builder(metrics frame) -> DataFrame, caption)
+#: (file stem, builder(metrics frame) -> DataFrame, caption); the main table (``main``,
+#: :mod:`analysis.comparison`) comes before these
 TABLES = (
-    ("main", tables.main_table, "Rank agreement with the truth: Kendall tau, Spearman and top-10% "
-     "retrieval with 95% bootstrap CIs, sample size n, non-finite scores (ranked last) and "
-     "measured seconds per arch (summed over seeds)."),
+    ("all", tables.main_table, "Every result on all of its archs: Kendall tau, Spearman and "
+     "top-10% retrieval with 95% bootstrap CIs, sample size n, non-finite scores (ranked last), "
+     "measured seconds per arch (summed over seeds) and where the rows come from (this store or "
+     "a results pack). Results on different samples are not comparable with each other: the main "
+     "table compares proxies on shared samples."),
     ("factors", tables.factor_table, "Reduction factors: each training proxy's setting in plain "
      "units (channels of the first stage, input resolution, share of the training split, epochs of "
      "the cosine schedule, epoch read, batch) and its rank consistency."),
@@ -206,12 +210,34 @@ LEARNED_FIGURE = FigureSpec(
 
 # ------------------------------------------------------------------ provenance and writing
 
+def _code() -> str:
+    """The code that wrote the report: the checkout's commit, or the installed version."""
+    code = git_hash()
+    if code != "unknown":
+        return code
+    return (f"not a git checkout: {DISTRIBUTION} {installed_version() or SUITE_VERSION} installed "
+            "as a package")
+
+
+def _machine() -> str:
+    m = machine()
+    return f"{m['cpu']} ({m['cores']} cores), {m['system']}, Python {m['python']}"
+
+
+def _devices(results: list[ProxyResult]) -> str:
+    """The devices of the reported rows, with the CPU models the store's rows record."""
+    devices = ", ".join(sorted({d for r in results for d in r.devices})) or "–"
+    cpus = sorted({m for r in results for m in r.machines if m})
+    return devices + (f" (CPU: {', '.join(cpus)})" if cpus else "")
+
+
 def _provenance(results: list[ProxyResult], spec: ReportSpec, store_path: Path,
                 n_boot: int) -> list[tuple[str, str]]:
     ns = sorted({r.summary["n"] for r in results})
     return [
         ("generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
-        ("code (git)", git_hash()),
+        ("code (git)", _code()),
+        ("machine (this report)", _machine()),
         ("results written by (git)",
          ", ".join(sorted({g for r in results for g in r.gits})) or "–"),
         ("suite version", SUITE_VERSION),
@@ -221,10 +247,34 @@ def _provenance(results: list[ProxyResult], spec: ReportSpec, store_path: Path,
         ("datasets", ", ".join(sorted({r.dataset for r in results}, key=dataset_rank)) or "–"),
         ("sample sizes (archs)", ", ".join(map(str, ns)) or "–"),
         ("seeds", ", ".join(sorted({",".join(map(str, r.seeds)) for r in results})) or "–"),
-        ("devices", ", ".join(sorted({d for r in results for d in r.devices})) or "–"),
+        ("devices", _devices(results)),
         ("bootstrap", f"{n_boot:,} resamples of the (score, truth) pairs, percentile 95% "
                       "intervals"),
     ]
+
+
+def _origins(results: list[ProxyResult], store) -> pd.DataFrame:
+    """One row per origin of the reported rows: this store (the CPUs its rows record), and each
+    results pack (the machine, commit and date of its header)."""
+    headers = {pack.path.name: pack.header for pack in store.packs}
+    by_origin: dict[str, list[ProxyResult]] = {}
+    for r in results:
+        for pack in r.packs:
+            by_origin.setdefault(pack, []).append(r)
+    rows = []
+    for pack, rs in sorted(by_origin.items()):
+        proxies = ", ".join(sorted({f"{r.label} ({r.dataset})" for r in rs}))
+        if pack:
+            h = headers.get(pack, {})
+            m = h.get("machine", {})
+            rows.append((f"pack {pack}", f"{m.get('cpu', 'unknown')} ({m.get('cores', '?')} cores)",
+                         str(h.get("git", "unknown")), str(h.get("created", "")), len(rs), proxies))
+        else:
+            cpus = sorted({m for r in rs for m in r.machines if m})
+            rows.append((f"this store ({store.path})",
+                         ", ".join(cpus) or "not recorded (rows written before the CPU was)",
+                         ", ".join(sorted({g for r in rs for g in r.gits})), "", len(rs), proxies))
+    return pd.DataFrame(rows, columns=pages.ORIGIN_COLUMNS)
 
 
 def _commands(results: list[ProxyResult]) -> pd.DataFrame:
@@ -258,6 +308,7 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     out.mkdir(parents=True, exist_ok=True)
     frame = store.frame()
     notes = _skip_notes(spec.skipped)
+    unreported: list[str] = []
     selections = spec.selections
     if selections is None:
         selections, stored_notes, unreported = stored_selections(registry, frame)
@@ -267,6 +318,15 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     metrics = metrics_frame(results)
     files: dict[str, Path] = {}
     table_parts = []
+    blocks = comparison.blocks(registry, frame, results, spec.truth, n_boot)
+    main = comparison.main_table(blocks, n_boot, fullspace.FullSpace(registry, results, spec.truth))
+    main_caption = comparison.caption(blocks) + published.sources_note(main)
+    if main.empty:
+        table_parts.append(("main", main_caption, None))
+    else:
+        paths = tables.write_table(main, out / "tables" / "main", main_caption)
+        files.update({f"table_main_{fmt}": p for fmt, p in paths.items()})
+        table_parts.append(("main", main_caption, main))
     for stem, build, caption in TABLES:
         table = build(metrics) if results else pd.DataFrame()
         if table.empty:
@@ -320,14 +380,18 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
         notes += learned_notes
     if not results and searched is None and found is None and learned_table is None:
         notes.append(f"the store {store.path} holds no results to report")
-    parts = (spec, prov, sources, table_parts, figure_parts, notes, commands)
+    parts = pages.Parts(spec, prov, sources, table_parts, figure_parts, notes, commands,
+                        _origins(results, store), tuple(unreported))
     files["html"] = out / "report.html"
-    files["html"].write_text(pages.render_html(*parts), encoding="utf-8")
+    files["html"].write_text(pages.render_html(parts), encoding="utf-8")
     files["md"] = out / "report.md"
-    files["md"].write_text(pages.render_markdown(*parts), encoding="utf-8")
+    files["md"].write_text(pages.render_markdown(parts), encoding="utf-8")
     files["json"] = out / "report.json"
     rows = metrics.replace({np.nan: None}).to_dict(orient="records") if results else []
+    main_rows = main.replace({np.nan: None}).to_dict(orient="records") if not main.empty else []
     files["json"].write_text(json.dumps({"title": spec.title, "truth": spec.truth,
-                                         "provenance": dict(prov), "results": rows, "notes": notes},
+                                         "provenance": dict(prov), "main": main_rows,
+                                         "results": rows, "notes": notes,
+                                         "unreported": unreported},
                                         indent=1, default=str), encoding="utf-8")
     return files

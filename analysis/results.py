@@ -52,6 +52,15 @@ class ProxyResult:
     command: str | None = None
     #: the setting's fingerprint without the seed (``nb201.store.Key.config``); labels settings
     fingerprint: dict = dataclasses.field(default_factory=dict)
+    #: where the rows were read: results packs' file names, "" for the store's own rows
+    packs: tuple[str, ...] = ("",)
+    #: the CPU models the store's own rows were computed on (recorded by the runner; "" before)
+    machines: tuple[str, ...] = ()
+
+    @property
+    def origin(self) -> str:
+        """Where the rows come from, in words: "this store", a pack's name, or both."""
+        return ", ".join("this store" if p == "" else p for p in self.packs)
 
     def row(self) -> dict:
         s = self.summary
@@ -64,7 +73,7 @@ class ProxyResult:
                "seconds_per_arch": float(np.mean(self.seconds)),
                "total_seconds": float(np.sum(self.seconds)), "cost_s": self.proxy.cost_s,
                "device": ", ".join(self.devices), "git": ", ".join(self.gits),
-               "command": self.command or ""}
+               "origin": self.origin, "command": self.command or ""}
         for m in tables.WITH_CI:
             row[m] = _nan(s[m])
             row[f"{m}_lo"], row[f"{m}_hi"] = (_nan(v) for v in s["ci"][m])
@@ -149,7 +158,17 @@ def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.Da
                        tuple(sorted(kept["device"].unique())), tuple(sorted(kept["git"].unique())),
                        summarize(scores, true, higher_is_better=proxy.higher_is_better,
                                  n_boot=n_boot),
-                       sel.command, _fingerprint(rows))
+                       sel.command, _fingerprint(rows), *_origins(kept))
+
+
+def _origins(rows: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the packs the rows were read from, "" for the store's own; the CPU models the store's own
+    rows record: ``run.machine`` of their config)."""
+    packs = tuple(sorted(set(rows["pack"]))) if "pack" in rows.columns else ("",)
+    own = rows[rows["pack"] == ""] if "pack" in rows.columns else rows
+    machines = {json.loads(text).get("run", {}).get("machine", "")
+                for text in (own["config"] if "config" in own.columns else ())}
+    return packs, tuple(sorted(machines))
 
 
 def _fingerprint(rows: pd.DataFrame) -> dict:

@@ -33,6 +33,8 @@ HEADERS = {
     "cost_s": "est. s/arch", "source": "data source", "device": "device",
     "channels": "channels", "resolution": "resolution", "samples": "train samples",
     "e": "epochs", "m": "read at epoch", "b": "batch", "variant": "recipe variant",
+    "vs_best": "tau - best's [95% CI]", "verdict": "vs best", "full_space": "full space (all archs)",
+    "published": "published [source]", "origin": "rows from",
 }
 
 
@@ -70,10 +72,11 @@ def _with_caveats(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def main_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per proxy and dataset: n, Kendall tau, Spearman and top-10% retrieval with CIs, the
-    non-finite count, measured seconds per arch, data source and device; best tau first."""
+    """Every result (the report's table ``all``): per proxy and dataset, n, Kendall tau, Spearman
+    and top-10% retrieval with CIs, the non-finite count, measured seconds per arch, data source,
+    device and where the rows come from; best tau first."""
     cols = ["dataset", "label", "kind", "n", "seeds", *_ci_columns(WITH_CI), "pearson",
-            "nan_scores", "seconds_per_arch", "source", "device", "caveat"]
+            "nan_scores", "seconds_per_arch", "source", "device", "origin", "caveat"]
     return _sorted(_with_caveats(frame), ["kendall_tau"], [False])[cols].reset_index(drop=True)
 
 
@@ -93,7 +96,7 @@ def factor_table(frame: pd.DataFrame) -> pd.DataFrame:
                          e=train["e"].astype(int), m=train["m"].astype(int), b=train["b"].astype(int))
     cols = ["dataset", "label", "channels", "resolution", "samples", "e", "m", "b",
             *(["variant"] if variant.astype(bool).any() else []), "n",
-            *_ci_columns(WITH_CI), "seconds_per_arch", "caveat"]
+            *_ci_columns(WITH_CI), "seconds_per_arch", "origin", "caveat"]
     return _sorted(_with_caveats(train), ["c", "r", "s", "e", "m"], [True] * 5)[cols].reset_index(drop=True)
 
 

@@ -19,6 +19,7 @@ from nb201.catalog import DEFAULT_TRUTH
 from nb201.errors import UserError
 from .executors import Executor, LocalExecutor
 from nb201.provenance import SUITE_VERSION, git_hash
+from nb201.packs import machine
 from nb201.store import Key, Store, read_scores
 from proxies import plugins
 
@@ -78,7 +79,8 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
         ctx = dataclasses.replace(ctx, state_dir=str(store.runs_dir))
     if ctx.reader is None:             # only when computing: a stored read builds no context
         ctx = reading(ctx, store, progress, executor)
-    run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
+    run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir,
+           "machine": machine()["cpu"]}       # the CPU model (the report names it)
     if proxy.name in plugins.ORIGINS:        # a report of the store says how to load it again
         run["plugin"] = plugins.ORIGINS[proxy.name]
     if proxy.kind == "learned":      # it reads its features through ctx.reader: in this process

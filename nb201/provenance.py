@@ -65,6 +65,15 @@ def config_digest(config: object, length: int = 32) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:length]
 
 
+def installed_version() -> str | None:
+    """The version pip installed the suite as (None in a checkout without an install)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
+
+
 @lru_cache(maxsize=1)
 def git_hash() -> str:
     """The repo's HEAD commit, with ``-dirty`` when tracked files differ; ``unknown`` outside git

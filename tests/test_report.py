@@ -111,7 +111,8 @@ def parse(path) -> Page:
 def test_html_has_every_table_and_figure(report):
     _, files = report
     page = parse(files["html"])
-    for table in ("table-main", "table-factors", "table-cost", "table-provenance", "table-commands"):
+    for table in ("table-main", "table-all", "table-factors", "table-cost", "table-provenance",
+                  "table-commands", "table-origins"):
         assert table in page.tables
     for key in "abcdef":
         assert f"figure-{key}" in page.ids
@@ -125,7 +126,7 @@ def test_html_has_every_table_and_figure(report):
 
 def test_files_exist_in_every_format(report):
     _, files = report
-    for stem in ("main", "factors", "cost"):
+    for stem in ("main", "all", "factors", "cost"):
         for fmt in ("csv", "md", "tex"):
             assert files[f"table_{stem}_{fmt}"].stat().st_size > 100
     for key in "abcdef":
@@ -133,13 +134,13 @@ def test_files_exist_in_every_format(report):
         assert files[f"figure_{key}_cifar10_pdf"].read_bytes()[:4] == b"%PDF"
     md = files["md"].read_text()
     assert md.count("![(") == 6 and "| proxy |" in md
-    tex = files["table_main_tex"].read_text()
+    tex = files["table_all_tex"].read_text()
     assert r"\begin{tabular}" in tex and r"nb201-12ep" in tex and "c4r4s0e4@2" in tex
 
 
 def test_main_table_numbers_match_metrics(report):
     _, files = report
-    main = pd.read_csv(files["table_main_csv"])
+    main = pd.read_csv(files["table_all_csv"])
     assert set(main["label"]) >= {*TABLE_PROXIES, "c4r4s0e4@2", FEW}
     assert (main["n"] == main["label"].map({FEW: FEW_N}).fillna(N)).all()
     row = main[main["label"] == "nb201-12ep"].iloc[0]
@@ -153,7 +154,7 @@ def test_main_table_numbers_match_metrics(report):
 
 def test_at_m_reads_the_curve_and_is_charged_m_over_e(report):
     store, files = report
-    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    main = pd.read_csv(files["table_all_csv"]).set_index("label")
     full, half = main.loc["c4r4s0e4"], main.loc["c4r4s0e4@2"]
     assert half["seconds_per_arch"] == pytest.approx(full["seconds_per_arch"] / 2)
     results, _ = collect(REGISTRY, store.frame(), [Selection("c4r4s0e4@2", "cifar10")])
@@ -199,7 +200,7 @@ def test_report_without_spec_reports_everything_resolvable(tmp_path):
     store.put(Key("params", 99, "cifar10", "network", 0), {0: Outcome(1.0)}, device="cpu", git="g",
               suite_version="t", run={})
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=50)
-    main = pd.read_csv(files["table_main_csv"])
+    main = pd.read_csv(files["table_all_csv"])
     assert set(main["label"]) == {*TABLE_PROXIES, *TRAINING}
     assert (main["seeds"] == "0,1").all() and (main["n"] == N).all()
     text = files["html"].read_text()
@@ -236,7 +237,7 @@ def test_nan_scores_rank_last_and_are_counted(tmp_path):
     store.put(Key("params", proxy.version, "cifar10", "network", 0), outcomes, device="cpu", git="g",
               suite_version="t", run={})
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
-    row = pd.read_csv(files["table_main_csv"]).iloc[0]
+    row = pd.read_csv(files["table_all_csv"]).iloc[0]
     assert row["nan_scores"] == 5 and 0.5 < row["kendall_tau"] < 1
 
 
@@ -289,18 +290,18 @@ def test_caveat_rule():
 
 def test_report_marks_what_is_not_a_measurement(report):
     _, files = report
-    main = pd.read_csv(files["table_main_csv"], keep_default_na=False).set_index("label")
+    main = pd.read_csv(files["table_all_csv"], keep_default_na=False).set_index("label")
     assert main.loc[FEW, "caveat"] == "wide"
     expected = [tables.caveat(float(lo), float(hi))
                 for lo, hi in zip(main["kendall_tau_lo"], main["kendall_tau_hi"])]
     assert main["caveat"].tolist() == expected and expected.count("") >= 3
-    md = files["table_main_md"].read_text()
+    md = files["table_all_md"].read_text()
     assert f"| {FEW} † |" in md and f"† n={FEW_N}: too few archs to rank this proxy" in md
-    assert r"synflow \dag{}" in files["table_main_tex"].read_text()
+    assert r"synflow \dag{}" in files["table_all_tex"].read_text()
     text = files["html"].read_text()
-    assert text.count('<tr class="caveat') == (main["caveat"] != "").sum() + \
-        (pd.read_csv(files["table_factors_csv"], keep_default_na=False)["caveat"] != "").sum() + \
-        (pd.read_csv(files["table_cost_csv"], keep_default_na=False)["caveat"] != "").sum()
+    assert text.count('<tr class="caveat') == sum(
+        (pd.read_csv(files[f"table_{stem}_csv"], keep_default_na=False)["caveat"] != "").sum()
+        for stem in ("main", "all", "factors", "cost"))
     summary = re.search(r'<p id="summary">(.*?)</p>', text).group(1)
     readable = [label for label in main.index if main.loc[label, "caveat"] == ""]
     assert f"Measurements ({len(readable)} rows of {len(main)}" in summary
@@ -377,18 +378,18 @@ def test_report_reads_in_headless_chromium(browser, report, tmp_path):
     # every table has its rows, and the muted rows are the ones with a caveat
     shown = seen["tables"]
     assert all(t["rows"] > 0 for t in shown.values()) and "table-commands" in shown
-    for stem in ("main", "factors", "cost"):
+    for stem in ("main", "all", "factors", "cost"):
         csv = pd.read_csv(files[f"table_{stem}_csv"], keep_default_na=False)
         assert shown[f"table-{stem}"] == {"rows": len(csv), "muted": int((csv["caveat"] != "").sum())}
     assert shown["table-provenance"]["rows"] >= 10
-    assert shown["table-commands"]["rows"] == len(pd.read_csv(files["table_main_csv"]))
+    assert shown["table-commands"]["rows"] == len(pd.read_csv(files["table_all_csv"]))
     # the provenance names the code's git hash
     code = git_hash()
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", code)
     assert f"code (git)\t{code}" in seen["provenance"]
     assert "Machinery checks, not measurements" in seen["summary"]
     # at 1400 px the tables of numbers fit the page: no sideways scrollbar
-    for stem in ("main", "factors", "cost"):
+    for stem in ("main", "all", "factors", "cost"):
         scroll, client = widths[f"table-{stem}"]
         assert scroll <= client, f"table {stem} is {scroll} px wide in a {client} px box"
 
@@ -399,7 +400,7 @@ def test_long_labels_wrap_so_the_main_table_fits_1400px(browser, tmp_path):
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
     with DevTools(browser, tmp_path, width=1400) as page:
         page.open(files["html"].resolve().as_uri())
-        scroll, client = page.evaluate(TABLE_WIDTHS)["table-main"]
+        scroll, client = page.evaluate(TABLE_WIDTHS)["table-all"]
     assert scroll <= client
     assert '<td class="wrap"><span>synflow</span> <span>(none-input,</span>' in \
         files["html"].read_text()
@@ -548,7 +549,7 @@ def _two_settings_store(tmp_path) -> Store:
 def test_plain_report_keeps_settings_apart_and_says_when_samples_mix(tmp_path):
     store = _two_settings_store(tmp_path)
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
-    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    main = pd.read_csv(files["table_all_csv"]).set_index("label")
     wide, narrow = "synflow (none-input, seeds 0, batch_size=64)", \
         "synflow (none-input, seeds 0, batch_size=128)"
     assert sorted(main.index) == ["params", narrow, wide]
@@ -565,7 +566,7 @@ def test_a_report_of_selections_shows_only_those(tmp_path):
     sel = Selection("synflow", "cifar10", indices=tuple(ARCHS16), seeds=(0,))
     files = write_report(REGISTRY, store, tmp_path / "out", ReportSpec(selections=(sel,)),
                          n_boot=10)
-    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    main = pd.read_csv(files["table_all_csv"]).set_index("label")
     assert sorted(main.index) == ["synflow (none-input, seeds 0, batch_size=128)",
                                   "synflow (none-input, seeds 0, batch_size=64)"]
     assert main["n"].tolist() == [16, 12] or main["n"].tolist() == [12, 16]
