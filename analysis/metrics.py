@@ -236,6 +236,20 @@ def _corr_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(r, -1.0, 1.0)
 
 
+def retrieval_band(scores, truth, ks: Sequence[float], n_boot: int = 200, alpha: float = 0.05,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap band of :func:`retrieval_curve` (resampling (score, truth) pairs):
+    (lower, upper) per k."""
+    a, b = _pair(scores, truth)
+    if a.size == 0 or n_boot < 1:
+        nan = np.full(len(ks), np.nan)
+        return nan, nan
+    idx = np.random.default_rng(seed).integers(0, a.size, size=(n_boot, a.size))
+    curves = np.array([retrieval_curve(a[i], b[i], ks) for i in idx])
+    lo, hi = np.quantile(curves, [alpha / 2, 1 - alpha / 2], axis=0)
+    return lo, hi
+
+
 def _resampled(fn: Metric, a: np.ndarray, b: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """fn on each resample ``a[i], b[i]`` (i a row of ``idx``): Kendall tau, Spearman and Pearson
     on all resamples at once, other metrics one call each."""

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nb201 import groundtruth as gt
+from nb201.api import KINDS
 from nb201.catalog import DEFAULT_TRUTH, dataset_rank
 from nb201.errors import UserError
 from nb201.packs import machine
@@ -60,6 +61,9 @@ class ReportSpec:
     learned: tuple[dict, ...] = ()
     #: stored finder results to report, (digest, command); None: every stored one
     finds: tuple[tuple[str, str], ...] | None = None
+    #: other experiments whose selections are reported too (not computed by this run):
+    #: (experiment name, its (proxy, dataset) pairs)
+    included: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
 
 def _skip_notes(skipped) -> list[str]:
@@ -97,12 +101,21 @@ def _fig_e(rs, frame, spec):
 
 
 def _fig_f(rs, frame, spec):
+    """One heatmap, or one per kind of proxy when there are more than
+    ``figures.MAX_HEATMAP`` (each with the truth)."""
     if len(rs) < 2:
         return None
-    vectors = {r.label: (r.indices, _oriented(r)) for r in rs}
-    every = np.unique(np.concatenate([r.indices for r in rs]))
-    vectors["truth"] = (every, gt.vector(rs[0].dataset, spec.truth)[every])
-    return figures.correlation_matrix(figures.tau_matrix(vectors))
+
+    def heatmap(chosen):
+        vectors = {r.label: (r.indices, _oriented(r)) for r in chosen}
+        every = np.unique(np.concatenate([r.indices for r in chosen]))
+        vectors["truth"] = (every, gt.vector(chosen[0].dataset, spec.truth)[every])
+        return figures.correlation_matrix(figures.tau_matrix(vectors))
+
+    if len(rs) <= figures.MAX_HEATMAP:
+        return heatmap(rs)
+    kinds = {kind: [r for r in rs if r.proxy.kind == kind] for kind in KINDS}
+    return {kind: heatmap(chosen) for kind, chosen in kinds.items() if len(chosen) >= 2}
 
 
 @dataclass(frozen=True)
@@ -156,13 +169,17 @@ def _figures(results, frame, spec, out: Path, files: dict) -> list[dict]:
     for fig_spec in FIGURES:
         images = []
         for ds in datasets:
-            fig = fig_spec.build([r for r in results if r.dataset == ds],
-                                 frame[frame["dataset"] == ds], spec)
-            if fig is None:
+            built = fig_spec.build([r for r in results if r.dataset == ds],
+                                   frame[frame["dataset"] == ds], spec)
+            if built is None:
                 continue
-            paths = figures.save(fig, out / "figures" / f"{fig_spec.key}-{fig_spec.stem}-{ds}")
-            files.update({f"figure_{fig_spec.key}_{ds}_{fmt}": p for fmt, p in paths.items()})
-            images.append((ds, paths))
+            # one figure per dataset, or several (name -> figure: one heatmap per kind in (f))
+            named = {ds: built} if not isinstance(built, dict) else \
+                {f"{ds}-{part}": fig for part, fig in built.items() if fig is not None}
+            for name, fig in named.items():
+                paths = figures.save(fig, out / "figures" / f"{fig_spec.key}-{fig_spec.stem}-{name}")
+                files.update({f"figure_{fig_spec.key}_{name}_{fmt}": p for fmt, p in paths.items()})
+                images.append((name, paths))
         made.append((fig_spec, images))
     return made
 
@@ -277,6 +294,21 @@ def _origins(results: list[ProxyResult], store) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=pages.ORIGIN_COLUMNS)
 
 
+def _included_notes(spec: ReportSpec, results: list[ProxyResult], notes: list[str]) -> list[str]:
+    """``notes``, where an included experiment has no result at all: one note for it instead of
+    one per proxy (e.g. a clone without the study's results pack)."""
+    out = list(notes)
+    for name, pairs in spec.included:
+        if any((r.proxy.name, r.dataset) in set(pairs) for r in results):
+            continue
+        mine = {f"{p} on {d}: no stored results" for p, d in pairs}
+        out = [n for n in out if n not in mine]
+        out.append(f"{name} (included for the report): none of its {len(pairs)} results is stored "
+                   "or shipped (no results pack of it in data/results/); `python -m benchmark run "
+                   f"{name}` computes them")
+    return out
+
+
 def _commands(results: list[ProxyResult]) -> pd.DataFrame:
     return pd.DataFrame([(r.dataset, r.label, r.command) for r in results if r.command],
                         columns=["dataset", "proxy", "command"])
@@ -314,7 +346,7 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
         selections, stored_notes, unreported = stored_selections(registry, frame)
         notes += stored_notes
     results, collect_notes = collect(registry, frame, selections, spec.truth, n_boot)
-    notes += collect_notes
+    notes += _included_notes(spec, results, collect_notes)
     metrics = metrics_frame(results)
     files: dict[str, Path] = {}
     table_parts = []

@@ -136,11 +136,21 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
     results (by their digests)."""
     from analysis.report import ReportSpec
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
+    included = [(other, other.selections()) for other in exp.includes]
+    design = exp.design() + tuple(
+        (f"{other.name}: {name}", *rest[:-1],
+         f"{rest[-1]} (included for the report: read from the store and the shipped results "
+         f"packs, not computed by this run; `python -m benchmark run {other.name}` computes "
+         "what is missing)")
+        for other, _ in included for name, *rest in other.design())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
-                      selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings),
+                      selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings)
+                      + tuple(sel for _, sels in included for sel in sels),
                       truth=exp.truth, main=exp.main, description=exp.description,
                       commands=(command or f"python -m benchmark run {exp.name}",),
-                      skipped=tuple(skipped), design=exp.design(),
+                      skipped=tuple(skipped), design=design,
+                      included=tuple((other.name, tuple((s.proxy, s.dataset) for s in sels))
+                                     for other, sels in included),
                       searches=None if searches is None else tuple(
                           (s["digest"], s["seed"], s["runs"], e.command())
                           for s, e in zip(searches, exp.searches)),

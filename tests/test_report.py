@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import figures, tables
+from analysis import figures, layout, tables
 from analysis.report import ReportSpec, write_report
 from analysis.results import collect
 from nb201 import groundtruth as gt
@@ -85,6 +85,10 @@ def report(tmp_path_factory):
     return store, files
 
 
+def _pngs(files) -> list:
+    return [p for name, p in files.items() if name.startswith("figure_") and name.endswith("_png")]
+
+
 class Page(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -116,9 +120,12 @@ def test_html_has_every_table_and_figure(report):
         assert table in page.tables
     for key in "abcdef":
         assert f"figure-{key}" in page.ids
-        assert f"figure-{key}-cifar10" in page.ids, f"figure ({key}) missing"
+        assert any(i.startswith(f"figure-{key}-cifar10") for i in page.ids), f"({key}) missing"
     assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
-    assert len(page.images) == 6 and not page.skipped
+    assert len(page.images) == len(_pngs(files)) and not page.skipped
+    # (f) has more proxies than one heatmap reads: one heatmap per kind with two or more
+    assert {i for i in page.ids if i.startswith("figure-f-")} == \
+        {"figure-f-cifar10-table", "figure-f-cifar10-training"}
     text = files["html"].read_text()
     assert "skipped on cifar100: synflow (cifar100 is not shipped)" in text
     assert "python -m benchmark run test" in text
@@ -130,10 +137,11 @@ def test_files_exist_in_every_format(report):
         for fmt in ("csv", "md", "tex"):
             assert files[f"table_{stem}_{fmt}"].stat().st_size > 100
     for key in "abcdef":
-        assert files[f"figure_{key}_cifar10_png"].read_bytes()[:4] == b"\x89PNG"
-        assert files[f"figure_{key}_cifar10_pdf"].read_bytes()[:4] == b"%PDF"
+        for name in [n for n in files if n.startswith(f"figure_{key}_cifar10")]:
+            head = files[name].read_bytes()[:4]
+            assert head == (b"\x89PNG" if name.endswith("png") else b"%PDF"), name
     md = files["md"].read_text()
-    assert md.count("![(") == 6 and "| proxy |" in md
+    assert md.count("![(") == len(_pngs(files)) == 7 and "| proxy |" in md
     tex = files["table_all_tex"].read_text()
     assert r"\begin{tabular}" in tex and r"nb201-12ep" in tex and "c4r4s0e4@2" in tex
 
@@ -253,6 +261,48 @@ def test_bootstrap_text_follows_n_boot(tmp_path):
         assert "200 resamples" in text and "1,000" not in text
 
 
+def _report_figures(store):
+    """Every figure spec of the report built from the fixture's store (figures left open)."""
+    from analysis.report import FIGURES
+    from analysis.results import metrics_frame
+    spec = ReportSpec(main=("c4r4s0e4@2", "params", "nb201-12ep"))
+    names = [*TABLE_PROXIES, *TRAINING, "c4r4s0e4@2", "c4r4s0e4@3", "c0r4s0e4@2", FEW]
+    results, _ = collect(REGISTRY, store.frame(), [Selection(n, "cifar10") for n in names],
+                         n_boot=50)
+    frame = metrics_frame(results)
+    for fig_spec in FIGURES:
+        built = fig_spec.build(results, frame, spec)
+        for name, fig in (built.items() if isinstance(built, dict) else [("", built)]):
+            yield f"{fig_spec.key}{name}", fig
+
+
+def test_every_figure_reads_no_two_texts_overlap_and_its_png_is_wide(report):
+    store, files = report
+    for key, fig in _report_figures(store):
+        assert fig is not None, key
+        assert layout.overlapping_texts(fig) == [], key
+        assert fig.get_figwidth() == layout.WIDTH, key
+        layout.plt.close(fig)
+    from PIL import Image
+    assert all(Image.open(p).width >= layout.MIN_PNG_PX for p in _pngs(files))
+
+
+def test_overlap_check_sees_overprinted_labels_and_place_labels_avoids_them():
+    layout.style()
+    fig, ax = layout.plt.subplots(figsize=(layout.WIDTH, 5))
+    xs, ys = [1.0, 1.02, 1.04, 3.0], [0.5, 0.505, 0.51, 0.2]
+    ax.plot(xs, ys, "o")
+    for x, y in zip(xs, ys):                   # the old way: every label at the same offset
+        ax.annotate("a long proxy name", (x, y), xytext=(5, 3), textcoords="offset points")
+    assert layout.overlapping_texts(fig)
+    layout.plt.close(fig)
+    fig, ax = layout.plt.subplots(figsize=(layout.WIDTH, 5))
+    ax.plot(xs, ys, "o")
+    placed = layout.place_labels(ax, xs, ys, ["a long proxy name"] * 4)
+    assert len(placed) == 4 and layout.overlapping_texts(fig) == []
+    layout.plt.close(fig)
+
+
 def test_pareto_front():
     cost = np.array([1.0, 2.0, 3.0, 0.5, 10.0])
     tau = np.array([0.3, 0.2, 0.6, 0.1, 0.6])
@@ -318,7 +368,7 @@ def test_figures_draw_points_that_are_not_measurements_hollow():
         points = [(tuple(line.get_xdata()), tuple(line.get_ydata())) for ax in fig.axes
                   for line in ax.lines if line.get_markerfacecolor() in ("white", (1, 1, 1, 1))]
         assert points == [((8.0,), (0.2,))] or points == [((0.5,), (0.2,))]
-        legends = [ax.get_legend() for ax in fig.axes] + fig.legends
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends
         assert [t.get_text() for lg in legends for t in lg.get_texts()].count(figures.HOLLOW) == 1
 
 
@@ -368,8 +418,9 @@ def test_report_reads_in_headless_chromium(browser, report, tmp_path):
     assert errors == []
     # every figure: decoded by the browser and shown; its PNG decodes in PIL to a non-blank image
     from PIL import Image
-    assert len(seen["images"]) == 6
-    assert all(i["decoded"] and i["width"] >= 300 and i["shown"] >= 300 for i in seen["images"])
+    assert len(seen["images"]) == len(_pngs(files))
+    assert all(i["decoded"] and i["width"] >= layout.MIN_PNG_PX and i["shown"] >= 300
+               for i in seen["images"])
     for img in parse(files["html"]).images:
         image = Image.open(io.BytesIO(base64.b64decode(img["src"].split(",", 1)[1])))
         image.load()
