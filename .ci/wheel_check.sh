@@ -50,9 +50,12 @@ wheel="$(ls "$tmp"/dist/*.whl)"
 echo "built $(basename "$wheel")"
 
 # 3. a fresh venv outside the checkout, and the wheel alone: pip resolves its declared
-#    dependencies (plain pip: this machine's index settings)
+#    dependencies (plain pip: this machine's index settings), held to the versions CI tests by
+#    requirements.txt as constraints (which add no package: without them pip takes the newest in
+#    range, e.g. PyPI's CUDA build of torch, 4 GB on Linux, where the pin is the CPU build)
 step venv "$root/.venv/bin/python" -m venv "$tmp/venv"
-step install "$tmp/venv/bin/python" -m pip install -q "$wheel"
+step install "$tmp/venv/bin/python" -m pip install -q -c "$root/requirements.txt" "$wheel"
+echo "+ pip install -c requirements.txt $(basename "$wheel"): $(du -sh "$tmp/venv" | cut -f1) venv"
 
 # 4. from another directory, PYTHONPATH unset, the user cache dir in the temp dir
 mkdir "$tmp/work" "$tmp/xdg-cache"
@@ -103,7 +106,7 @@ for cmd in "score --proxy params --sample 5 --executor ray --results R/x.sqlite"
   esac
   [ "$(wc -l <"$log/refused.err")" = 1 ] || { echo "wheel check FAILED: not one line" >&2; exit 1; }
 done
-step extra "$tmp/venv/bin/python" -m pip install -q "$wheel[learn]"
+step extra "$tmp/venv/bin/python" -m pip install -q -c "$root/requirements.txt" "$wheel[learn]"
 echo "+ pip install '$(basename "$wheel")[learn]'"
 step learn python -m benchmark learn --features graph,params,naslib:synflow --train 50 --test 200 \
   --dataset imagenet16-120 --seed 0 --results R/x.sqlite --json
@@ -114,7 +117,10 @@ echo "finder spent_s: $(field find spent_s)"
 step dry_run python -m benchmark run quick --dry-run --results R/x.sqlite --json
 echo "estimate_s: $(field dry_run estimate_s)"
 step report python -m benchmark report --results R/x.sqlite --out R/report
-echo "+ report provenance: $(grep -o '<tr><th>suite[^/]*</td>' R/report/report.html | sed 's/<[^>]*>/ /g')"
+echo "+ report provenance:"
+grep -o '<tr><th>[^<]*</th><td>[^<]*</td></tr>' R/report/report.html | head -5 | sed 's/<[^>]*>/ /g'
+grep -q "installed as a package" R/report/report.html ||
+  { echo "wheel check FAILED: the report does not give the installed version" >&2; exit 1; }
 grep -q "$(python -c 'import nb201.packs as p; print(p.machine()["cpu"])')" R/report/report.html ||
   { echo "wheel check FAILED: the report does not name this machine's CPU" >&2; exit 1; }
 
