@@ -93,6 +93,19 @@ def test_an_entry_point_plugin_is_found(tmp_path):
     assert "ep-convs" in [p["name"] for p in json.loads(out.stdout)["proxies"]]
 
 
+def test_the_readmes_plugin_runs(tmp_path):
+    """The README's zero-cost plugin, as written there, is found and scored."""
+    import re
+    readme = (ROOT / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+                if block.startswith("# my_proxy.py"))
+    (tmp_path / "my_proxy.py").write_text(code)
+    out = cli("score", "--plugins", "my_proxy.py", "--proxy", "my-proxy", "--sample", "5",
+              "--results", "r.sqlite", "--json", "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n"] == 5
+
+
 def test_a_report_says_how_to_include_a_stored_plugin_proxy(tmp_path):
     """The runner stores which plugin file computed a proxy: a report that is not given it says,
     at the top of the page, how to include it; given it, the proxy is reported."""
