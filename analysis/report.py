@@ -131,21 +131,23 @@ class FigureSpec:
 FIGURES = (
     FigureSpec("a", "factors", "Rank consistency against each reduction factor",
                "Kendall tau (95% bootstrap CI) against each EcoNAS reduction factor; each line "
-               "varies one factor and holds the others fixed (legend). Panel m reads one "
-               "schedule's curve after m epochs.",
+               "varies one factor and holds the others fixed (legend, with the sample size n of "
+               "its points and, for rows read from a results pack, the pack: the shipped study's "
+               "lines next to this run's). Panel m reads one schedule's curve after m epochs.",
                "training proxies that differ in exactly one reduction factor",
                lambda rs, frame, spec: figures.factor_sweeps(frame)),
     FigureSpec("b", "same-iterations", "Same iterations: samples against epochs",
                "At the same number of iterations (epochs x share of the samples), more samples and "
-               "fewer epochs against fewer samples and more epochs (whole cosine schedules).",
+               "fewer epochs against fewer samples and more epochs (whole cosine schedules); each "
+               "point labelled with its sample divisor s and epochs e, n in the legend.",
                "whole-schedule training proxies with the same iterations and different sample "
                "shares",
                lambda rs, frame, spec: figures.same_iterations(frame)),
     FigureSpec("c", "cost", "Cost against fidelity",
-               "Measured seconds per arch (log scale) against Kendall tau with the Pareto front. A "
-               "training proxy read at @m is charged m epochs at its run's seconds per trained "
-               "epoch; proxies read from NB201's table are left out (their cost here is a "
-               "lookup).",
+               "Measured seconds per arch (log scale) against Kendall tau (95% CI) with the Pareto "
+               "front (bold labels); every point labelled, n per kind in the legend. A training "
+               "proxy read at @m is charged m epochs at its run's seconds per trained epoch; "
+               "proxies read from NB201's table are left out (their cost here is a lookup).",
                "proxies with measured cost", lambda rs, frame, spec: figures.cost_vs_tau(frame)),
     FigureSpec("d", "score-vs-truth", "Score against true accuracy",
                "Raw score of the main proxies against the true accuracy (non-finite scores "
@@ -153,11 +155,13 @@ FIGURES = (
                "scored proxies", _fig_d),
     FigureSpec("e", "retrieval", "Retrieval against k",
                "Share of the true top k% found in the proxy's top k%, k from 1% to 50%, for the "
-               "main proxies; the dashed line is the expectation of random scores.",
+               "main proxies, each on its own archs (n in the legend) with a 95% bootstrap band; "
+               "the dashed line is the expectation of random scores.",
                "scored proxies", _fig_e),
     FigureSpec("f", "correlation", "Correlation between proxies",
                "Kendall tau between proxies (oriented: higher is better) and the truth, each pair "
-               "on the archs both were scored on.",
+               "on the archs both were scored on; one heatmap per kind of proxy when there are "
+               "more than 16.",
                "at least two proxies on one dataset", _fig_f),
 )
 
