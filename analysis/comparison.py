@@ -136,5 +136,6 @@ def caption(blocks_: list[Block]) -> str:
             + "; ".join(f"{k}: {v}" for k, v in VERDICTS.items()) + "). 'Full space': the "
             "proxy on all 15,625 archs where the suite has it (table proxies, and NASLib's "
             "shipped scores of the same zero-cost proxy). 'Published': the values of "
-            "data/published.toml with their source (the sources are cited below the table). "
+            f"{published.FILE.name} in the suite's data, with their source (cited at the end "
+            "of this caption). "
             "Samples: " + "; ".join(parts) + ".")
