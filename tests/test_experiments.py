@@ -479,6 +479,8 @@ def test_an_included_experiment_is_reported_never_computed(tmp_path, monkeypatch
     path = write(tmp_path, INCLUDING, "quick.toml")
     exp = load_experiment(path, REGISTRY)
     assert [e.name for e in exp.includes] == ["study"]
+    assert main(["run", str(path), "--dry-run", "--results", str(tmp_path / "dry.sqlite")]) == 0
+    assert "report includes study: its groups (study)" in capsys.readouterr().err
     elsewhere = Store(tmp_path / "elsewhere.sqlite", packs=())
     for name in ("flops", "nb201-12ep"):
         compute(REGISTRY.get(name), gt.sample(50, 0), Context("cifar10"), elsewhere, progress=False)
