@@ -16,7 +16,6 @@ import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +25,14 @@ from nb201 import groundtruth as gt
 from nb201.api import KINDS
 from nb201.catalog import DEFAULT_TRUTH, dataset_rank
 from nb201.errors import UserError
-from nb201.packs import machine
-from nb201.provenance import DISTRIBUTION, SUITE_VERSION, git_hash, installed_version
 from nb201.ranking import orient
 from nb201.registry import Registry
 from nb201.store import FindResults, SearchRuns, Selection
 
-from . import comparison, figures, finder, fullspace, learned, pages, published, search, tables
+from . import (comparison, figures, finder, fullspace, learned, origins, pages, published,
+               search, tables)
 from .results import ProxyResult, collect, metrics_frame, stored_selections
 
-TRUTH_NOTE = {"test_200": "NAS-Bench-201 200-epoch test accuracy, mean over seeds",
-              "valid_200": "NAS-Bench-201 200-epoch validation accuracy, mean over seeds"}
 MAX_MAIN = 6
 
 
@@ -231,73 +227,6 @@ LEARNED_FIGURE = FigureSpec(
 
 # ------------------------------------------------------------------ provenance and writing
 
-def _code() -> str:
-    """The code that wrote the report: the checkout's commit, or the installed version."""
-    code = git_hash()
-    if code != "unknown":
-        return code
-    return (f"not a git checkout: {DISTRIBUTION} {installed_version() or SUITE_VERSION} installed "
-            "as a package")
-
-
-def _machine() -> str:
-    m = machine()
-    return f"{m['cpu']} ({m['cores']} cores), {m['system']}, Python {m['python']}"
-
-
-def _devices(results: list[ProxyResult]) -> str:
-    """The devices of the reported rows, with the CPU models the store's rows record."""
-    devices = ", ".join(sorted({d for r in results for d in r.devices})) or "–"
-    cpus = sorted({m for r in results for m in r.machines if m})
-    return devices + (f" (CPU: {', '.join(cpus)})" if cpus else "")
-
-
-def _provenance(results: list[ProxyResult], spec: ReportSpec, store_path: Path,
-                n_boot: int) -> list[tuple[str, str]]:
-    ns = sorted({r.summary["n"] for r in results})
-    return [
-        ("generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
-        ("code (git)", _code()),
-        ("machine (this report)", _machine()),
-        ("results written by (git)",
-         ", ".join(sorted({g for r in results for g in r.gits})) or "–"),
-        ("suite version", SUITE_VERSION),
-        ("results store", str(store_path)),
-        ("truth", f"{spec.truth}: {TRUTH_NOTE.get(spec.truth, spec.truth)} "
-                  "(data/nb201_groundtruth.csv.gz)"),
-        ("datasets", ", ".join(sorted({r.dataset for r in results}, key=dataset_rank)) or "–"),
-        ("sample sizes (archs)", ", ".join(map(str, ns)) or "–"),
-        ("seeds", ", ".join(sorted({",".join(map(str, r.seeds)) for r in results})) or "–"),
-        ("devices", _devices(results)),
-        ("bootstrap", f"{n_boot:,} resamples of the (score, truth) pairs, percentile 95% "
-                      "intervals"),
-    ]
-
-
-def _origins(results: list[ProxyResult], store) -> pd.DataFrame:
-    """One row per origin of the reported rows: this store (the CPUs its rows record), and each
-    results pack (the machine, commit and date of its header)."""
-    headers = {pack.path.name: pack.header for pack in store.packs}
-    by_origin: dict[str, list[ProxyResult]] = {}
-    for r in results:
-        for pack in r.packs:
-            by_origin.setdefault(pack, []).append(r)
-    rows = []
-    for pack, rs in sorted(by_origin.items()):
-        proxies = ", ".join(sorted({f"{r.label} ({r.dataset})" for r in rs}))
-        if pack:
-            h = headers.get(pack, {})
-            m = h.get("machine", {})
-            rows.append((f"pack {pack}", f"{m.get('cpu', 'unknown')} ({m.get('cores', '?')} cores)",
-                         str(h.get("git", "unknown")), str(h.get("created", "")), len(rs), proxies))
-        else:
-            cpus = sorted({m for r in rs for m in r.machines if m})
-            rows.append((f"this store ({store.path})",
-                         ", ".join(cpus) or "not recorded (rows written before the CPU was)",
-                         ", ".join(sorted({g for r in rs for g in r.gits})), "", len(rs), proxies))
-    return pd.DataFrame(rows, columns=pages.ORIGIN_COLUMNS)
-
-
 def _included_notes(spec: ReportSpec, results: list[ProxyResult], notes: list[str]) -> list[str]:
     """``notes``, where an included experiment has no result at all: one note for it instead of
     one per proxy (e.g. a clone without the study's results pack)."""
@@ -373,7 +302,7 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
         table_parts.append((stem, caption, table))
     figure_parts = _figures(results, metrics, spec, out, files) if results else \
         [(f, []) for f in FIGURES]
-    prov = _provenance(results, spec, store.path, n_boot)
+    prov = origins.provenance(results, spec.truth, store.path, n_boot)
     sources = sorted({r.source for r in results})
     commands = _commands(results)
     searched, images, search_notes, search_commands = search.report_parts(
@@ -417,7 +346,7 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     if not results and searched is None and found is None and learned_table is None:
         notes.append(f"the store {store.path} holds no results to report")
     parts = pages.Parts(spec, prov, sources, table_parts, figure_parts, notes, commands,
-                        _origins(results, store), tuple(unreported))
+                        origins.origins(results, store), tuple(unreported))
     files["html"] = out / "report.html"
     files["html"].write_text(pages.render_html(parts), encoding="utf-8")
     files["md"] = out / "report.md"
