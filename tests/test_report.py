@@ -287,6 +287,22 @@ def test_every_figure_reads_no_two_texts_overlap_and_its_png_is_wide(report):
     assert all(Image.open(p).width >= layout.MIN_PNG_PX for p in _pngs(files))
 
 
+def test_factor_lines_name_their_sample_sizes_and_the_pack_of_shipped_rows():
+    frame = pd.DataFrame({"kind": "training", "label": ["a", "b", "c"], "c": [4, 8, 4], "r": 4,
+                          "s": [1, 1, 8], "e": 40, "b": 256, "m": 20, "n": [200, 100, 16],
+                          "kendall_tau": [0.6, 0.5, 0.3], "kendall_tau_lo": [0.5, 0.4, 0.0],
+                          "kendall_tau_hi": [0.7, 0.6, 0.6], "seconds_per_arch": 1.0,
+                          "source": "x", "origin": ["study.jsonl.gz", "study.jsonl.gz",
+                                                    "this store"]})
+    fig = figures.factor_sweeps(frame)
+    texts = [t.get_text() for ax in fig.axes if ax.get_legend()
+             for t in ax.get_legend().get_texts()]
+    assert "r4 s1 e40@20 (n=100-200, shipped: study.jsonl.gz)" in texts       # the c panel
+    assert "c4 r4 e40@20 (n=16-200, shipped: study.jsonl.gz)" in texts         # the s panel
+    assert layout.overlapping_texts(fig) == []
+    layout.plt.close(fig)
+
+
 def test_overlap_check_sees_overprinted_labels_and_place_labels_avoids_them():
     layout.style()
     fig, ax = layout.plt.subplots(figsize=(layout.WIDTH, 5))
