@@ -5,7 +5,8 @@ range), in this checkout ("after") and in a temporary clone of another commit ("
 same load. Both trees run with this interpreter (its packages), each from its own root, with a
 results store and a cache of its own, warmed by one untimed run of every command; the machine's
 load average is printed before and after (on a shared machine the times are inflated, the ratios
-much less).
+much less, and the CPU seconds each command used, user + system, are what it would take on an
+idle machine, give or take its waits for the disk).
 
     .venv/bin/python perf/cli_latency.py [--before COMMIT] [--runs 5] [--json]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,15 +52,21 @@ def clone(commit: str, where: Path) -> Path:
     return tree
 
 
-def run(tree: Path, args: list[str], env: dict) -> float:
-    """Seconds of wall time of ``python -m benchmark ARGS`` run from ``tree``; fails loudly."""
-    start = time.perf_counter()
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(tree: Path, args: list[str], env: dict) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``python -m benchmark ARGS`` run from ``tree``; fails
+    loudly."""
+    start, cpu = time.perf_counter(), _cpu()
     done = subprocess.run([sys.executable, "-m", "benchmark", *args], cwd=tree, env=env,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{tree}: python -m benchmark {' '.join(args)} failed:\n{done.stderr}")
-    return seconds
+    return seconds, _cpu() - cpu
 
 
 def main(argv=None) -> int:
@@ -85,16 +93,20 @@ def main(argv=None) -> int:
             for _, command in COMMANDS:
                 run(tree, argv_of(command, name), envs[name])
         times = {(label, name): [] for label, _ in COMMANDS for name in trees}
+        cpus = {(label, name): [] for label, _ in COMMANDS for name in trees}
         for _ in range(args.runs):
             for label, command in COMMANDS:
                 for name, tree in trees.items():
-                    times[(label, name)].append(run(tree, argv_of(command, name), envs[name]))
+                    wall, cpu = run(tree, argv_of(command, name), envs[name])
+                    times[(label, name)].append(wall)
+                    cpus[(label, name)].append(cpu)
         load_after = os.getloadavg()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows = [{"command": label,
              **{f"{name}_median_s": statistics.median(times[(label, name)]) for name in trees},
-             **{f"{name}_s": times[(label, name)] for name in trees}}
+             **{f"{name}_s": times[(label, name)] for name in trees},
+             **{f"{name}_cpu_median_s": statistics.median(cpus[(label, name)]) for name in trees}}
             for label, _ in COMMANDS]
     for row in rows:
         row["ratio"] = row["before_median_s"] / row["after_median_s"]
@@ -106,12 +118,15 @@ def main(argv=None) -> int:
     print(f"{out['cpu']} ({out['cores']} cores); load average (1, 5, 15 min) "
           f"{', '.join(f'{x:.2f}' for x in load_before)} before, "
           f"{', '.join(f'{x:.2f}' for x in load_after)} after")
-    print(f"median of {args.runs} runs (min-max), before = commit {args.before}, after = this tree")
-    print(f"{'command':<30} {'before':>22} {'after':>22} {'ratio':>6}")
+    print(f"median of {args.runs} runs (min-max) of the wall time, and the median CPU time "
+          f"(user + system); before = commit {args.before}, after = this tree")
+    print(f"{'command':<30} {'before: wall':>22} {'CPU':>7} {'after: wall':>20} {'CPU':>7} "
+          f"{'ratio':>6}")
     for row in rows:
         cells = [f"{row[f'{n}_median_s']:.2f} s ({min(row[f'{n}_s']):.2f}-{max(row[f'{n}_s']):.2f})"
                  for n in ("before", "after")]
-        print(f"{row['command']:<30} {cells[0]:>22} {cells[1]:>22} {row['ratio']:>5.1f}x")
+        print(f"{row['command']:<30} {cells[0]:>22} {row['before_cpu_median_s']:>5.2f} s "
+              f"{cells[1]:>20} {row['after_cpu_median_s']:>5.2f} s {row['ratio']:>5.1f}x")
     return 0
 
 
