@@ -13,7 +13,10 @@ reused while requirements.txt is unchanged) and runs one experiment of data/expe
              the table proxies, every zero-cost proxy but ntk_cond on a small sample, EcoNAS-style
              training proxies reduced one factor at a time with a same-iterations comparison,
              CPU-sized searches with proxies as fitness (docs/SEARCH.md) and the proxy
-             finder over those proxies (docs/FINDER.md).
+             finder over those proxies (docs/FINDER.md). Its report also shows the shipped
+             EcoNAS study (data/experiments/econas-cpu.toml) from its results pack in
+             data/results/, labelled with the pack and the machine that computed it; those rows
+             are read, never recomputed.
              About 8 minutes on an idle 2-core CPU (README: measured).
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the
              zero-cost paper's EcoNAS/econas+ points on 1,000 archs per training setting,
