@@ -15,7 +15,10 @@ experiment of data/experiments/:
              training proxies reduced one factor at a time with a same-iterations comparison,
              the table and zero-cost proxies and two training proxies on the embedded CIFAR-100,
              CPU-sized searches with proxies as fitness (docs/SEARCH.md) and the proxy
-             finder over those proxies (docs/FINDER.md).
+             finder over those proxies (docs/FINDER.md). Its report also shows the shipped
+             EcoNAS study (data/experiments/econas-cpu.toml) from its results pack in
+             data/results/, labelled with the pack and the machine that computed it; those rows
+             are read, never recomputed.
              About 8 minutes on an idle 2-core CPU before the CIFAR-100 section (README:
              measured); under about 15 with it (docs/RESULTS.md: projected).
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the

@@ -17,28 +17,49 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from . import metrics, tables  # noqa: E402
-from .metrics import pareto_front  # noqa: E402  (the front is a metric; figure (c) draws it)
+from . import layout, metrics, tables
+from .layout import WIDTH, plt
+from .metrics import pareto_front  # (the front is a metric; figure (c) draws it)
 
 FACTORS = (("c", "channels divided by c"), ("r", "resolution divided by r"),
            ("s", "training samples divided by s"), ("e", "epochs e of the schedule"),
            ("m", "epoch m read from one schedule"))
 KS = tuple(k / 100 for k in range(1, 51))
 _KEYS = ("c", "r", "s", "e", "b", "m")
+#: bootstrap resamples of the retrieval curves' bands in (e)
+RETRIEVAL_BOOT = 200
 
 
 def _style() -> None:
-    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    layout.style()
+
+
+def _figure(rows: int = 1, cols: int = 1, height: float = 4.6, **kw):
+    """A report figure :data:`analysis.layout.WIDTH` wide, laid out by matplotlib's constrained
+    layout (legends outside the axes included)."""
+    _style()
+    return plt.subplots(rows, cols, figsize=(WIDTH, height), squeeze=False,
+                        layout="constrained", **kw)
+
+
+def _n_text(rows: pd.DataFrame) -> str:
+    """``n=16`` or ``n=100-200``: the sample sizes of a line's points."""
+    ns = sorted({int(n) for n in rows["n"]}) if "n" in rows.columns else []
+    return "" if not ns else f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+
+
+def _shipped(rows: pd.DataFrame) -> str:
+    """" shipped: PACK" when a line's points were read from results packs ("" for this store)."""
+    if "origin" not in rows.columns:
+        return ""
+    packs = sorted({o for origin in rows["origin"] for o in str(origin).split(", ")
+                    if o and o != "this store"})
+    return f", shipped: {', '.join(packs)}" if packs else ""
 
 
 def _hollow(ax, x, y, rows: pd.DataFrame, color) -> None:
@@ -56,13 +77,17 @@ def _hollow_handle() -> Line2D:
     return Line2D([], [], ls="none", marker="o", mfc="white", mec="grey", mew=1.5)
 
 
-def _hollow_legend(ax, frame: pd.DataFrame, **kw) -> None:
-    """The axis' legend, with an entry for hollow points when ``frame`` has any."""
+def _hollow_legend(ax, frame: pd.DataFrame, loc: str = "best", **kw) -> None:
+    """The axis' legend, with an entry for hollow points when ``frame`` has any; ``loc``
+    "outside ..." puts it beside the axes (a figure legend, in the constrained layout)."""
     handles, labels = ax.get_legend_handles_labels()
     if (tables.caveats(frame) != "").any():
         handles.append(_hollow_handle())
         labels.append(HOLLOW)
-    ax.legend(handles, labels, **kw)
+    if loc.startswith("outside"):
+        ax.figure.legend(handles, labels, loc=loc, **kw)
+    else:
+        ax.legend(handles, labels, loc=loc, **kw)
 
 
 def _errorbar(ax, x, rows: pd.DataFrame, **kw) -> None:
@@ -109,42 +134,43 @@ def _training(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def factor_sweeps(frame: pd.DataFrame) -> Figure | None:
-    """(a) Kendall tau (95% CI) against each reduction factor; a line per fixed other setting."""
+    """(a) Kendall tau (95% CI) against each reduction factor; a line per fixed other setting,
+    labelled with its points' sample sizes and, for rows read from results packs, the pack. Each
+    panel's legend sits under it (never over the points)."""
     train = _training(frame)
     panels = [(f, title, _sweeps(train, f)) for f, title in FACTORS]
     panels = [p for p in panels if p[2]]
     if not panels:
         return None
-    _style()
-    cols = min(3, len(panels))
+    cols = min(2, len(panels))
     rows_n = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.6 * cols, 3.8 * rows_n), squeeze=False,
-                             sharey=True)
+    most = max(len(lines) for _, _, lines in panels)
+    fig, axes = _figure(rows_n, cols, height=rows_n * (3.1 + 0.2 * most) + 0.4, sharey=True)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, (factor, title, lines) in zip(axes.flat, panels):
         for label, rows in lines:
-            _errorbar(ax, rows[factor].to_numpy(float), rows, label=label)
+            _errorbar(ax, rows[factor].to_numpy(float), rows,
+                      label=f"{label} ({_n_text(rows)}{_shipped(rows)})")
         ax.set_xscale("log", base=2)
         values = sorted({int(v) for _, rows in lines for v in rows[factor]})
         ax.set_xticks(values, [str(v) for v in values])
         ax.minorticks_off()
         ax.set_xlabel(title)
-        ax.legend(fontsize=8, title="fixed", title_fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), title="held fixed",
+                  frameon=False)
     for row in axes:
         row[0].set_ylabel("Kendall tau vs truth (95% CI)")
     drawn = pd.concat([rows for _, _, lines in panels for _, rows in lines])
     if (tables.caveats(drawn) != "").any():  # one note for every panel
-        fig.legend([_hollow_handle()], [HOLLOW], loc="lower center", fontsize=9, frameon=False)
-        fig.tight_layout(rect=(0, 0.06 / rows_n, 1, 1))
-        return fig
-    fig.tight_layout()
+        fig.legend([_hollow_handle()], [HOLLOW], loc="outside lower center", frameon=False)
     return fig
 
 
 def same_iterations(frame: pd.DataFrame) -> Figure | None:
     """(b) At a fixed number of iterations (epochs x sample fraction), more samples and fewer
-    epochs against fewer samples and more epochs (whole schedules only)."""
+    epochs against fewer samples and more epochs (whole schedules only); each point is labelled
+    with its epochs, placed where no other label is."""
     train = _training(frame)
     train = train[train["m"] == train["e"]]
     if train.empty:
@@ -154,20 +180,25 @@ def same_iterations(frame: pd.DataFrame) -> Figure | None:
              if rows["s"].nunique() >= 2]
     if not lines:
         return None
-    _style()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, axes = _figure(height=5.0)
+    ax = axes[0, 0]
+    xs, ys, labels = [], [], []
     for (c, r, b, budget), rows in lines:
         x = 1 / rows["s"].to_numpy(float)
-        label = f"c{int(c)} r{int(r)}{'' if b == 256 else f' b{int(b)}'}: {budget:g} full-data epochs"
+        label = (f"c{int(c)} r{int(r)}{'' if b == 256 else f' b{int(b)}'}: {budget:g} full-data "
+                 f"epochs ({_n_text(rows)}{_shipped(rows)})")
         _errorbar(ax, x, rows, label=label)
-        for xi, (_, row) in zip(x, rows.iterrows()):
-            ax.annotate(f"s{int(row['s'])} e{int(row['e'])}", (xi, row["kendall_tau"]),
-                        textcoords="offset points", xytext=(4, 6), fontsize=7)
+        xs += list(x)
+        ys += list(rows["kendall_tau"])
+        labels += [f"s{int(row['s'])} e{int(row['e'])}" for _, row in rows.iterrows()]
     ax.set_xscale("log", base=2)
+    shares = sorted(set(xs))
+    ax.set_xticks(shares, ["all" if x == 1 else f"1/{round(1 / x)}" for x in shares])
+    ax.minorticks_off()
     ax.set_xlabel("share of the training samples (epochs scaled to keep the iterations)")
     ax.set_ylabel("Kendall tau vs truth (95% CI)")
-    _hollow_legend(ax, pd.concat([rows for _, rows in lines]), fontsize=7)
-    fig.tight_layout()
+    _hollow_legend(ax, pd.concat([rows for _, rows in lines]), loc="outside lower center")
+    layout.place_labels(ax, xs, ys, labels)
     return fig
 
 
@@ -207,41 +238,47 @@ def _log_x(ax, x: np.ndarray) -> None:
 
 
 def cost_vs_tau(frame: pd.DataFrame) -> Figure | None:
-    """(c) Measured seconds per arch (log) against Kendall tau, with the cost-fidelity Pareto front.
-    Proxies whose values are read from NB201's table (source ``nb201-table``) are left out: their
-    measured cost is a lookup, not the training that produced them."""
+    """(c) Measured seconds per arch (log) against Kendall tau, with the cost-fidelity Pareto front;
+    every point labelled (front points in bold) where no other label is, with a leader line when
+    its label had to move away. Proxies whose values are read from NB201's table (source
+    ``nb201-table``) are left out: their measured cost is a lookup, not the training that produced
+    them."""
     rows = frame[(frame["source"] != "nb201-table")].dropna(subset=["kendall_tau", "seconds_per_arch"])
     if rows.empty:
         return None
-    _style()
     cost = np.maximum(rows["seconds_per_arch"].to_numpy(float), 1e-6)
     tau = rows["kendall_tau"].to_numpy(float)
     front = pareto_front(cost, tau)
-    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    fig, axes = _figure(height=5.2 + 0.06 * len(rows))
+    ax = axes[0, 0]
     kinds = sorted(rows["kind"].unique())
-    palette = dict(zip(kinds, sns.color_palette("deep", len(kinds))))
+    palette = dict(zip(kinds, _palette(len(kinds))))
     for kind in kinds:
         sel = (rows["kind"] == kind).to_numpy()
         lo = np.nan_to_num(tau[sel] - rows["kendall_tau_lo"].to_numpy(float)[sel])
         hi = np.nan_to_num(rows["kendall_tau_hi"].to_numpy(float)[sel] - tau[sel])
+        ns = _n_text(rows[sel])
         ax.errorbar(cost[sel], tau[sel], yerr=[lo, hi], fmt="o", capsize=2, color=palette[kind],
-                    label=kind, alpha=0.85)
+                    label=f"{kind} ({ns})" if ns else kind, alpha=0.85)
         _hollow(ax, cost[sel], tau[sel], rows[sel], palette[kind])
     order = np.argsort(cost[front])
     fx, fy = cost[front][order], tau[front][order]
     ax.step(fx, fy, where="post", color="black", lw=1.2, label="Pareto front")  # first to last
     ax.scatter(fx, fy, s=90, facecolors="none", edgecolors="black", zorder=3)
-    labels = rows["label"].to_numpy()
-    named = set(np.flatnonzero(front)) | set(np.argsort(-tau)[:5] if len(rows) > 15 else range(len(rows)))
-    for i in sorted(named):
-        ax.annotate(labels[i], (cost[i], tau[i]), textcoords="offset points", xytext=(5, 3),
-                    fontsize=7, fontweight="bold" if front[i] else "normal")
     _log_x(ax, cost)
+    lo_y = np.nanmin(rows["kendall_tau_lo"].to_numpy(float)) if len(rows) else 0
+    ax.set_ylim(min(lo_y, float(np.min(tau))) - 0.05, 1.0)
     ax.set_xlabel("measured seconds per arch (log scale)")
     ax.set_ylabel("Kendall tau vs truth (95% CI)")
-    _hollow_legend(ax, rows, fontsize=8)
-    fig.tight_layout()
+    _hollow_legend(ax, rows, loc="outside lower center", ncol=2)
+    layout.place_labels(ax, list(cost), list(tau), list(rows["label"]),
+                        weights={i: "bold" for i in np.flatnonzero(front)})
     return fig
+
+
+def _palette(n: int) -> list:
+    import seaborn as sns
+    return sns.color_palette("deep", n)
 
 
 def _log_axis(x: np.ndarray) -> bool:
@@ -254,42 +291,44 @@ def score_vs_truth(vectors: dict[str, tuple[np.ndarray, np.ndarray]], taus: dict
     """(d) Each proxy's raw score (x) against the true accuracy (y); non-finite scores omitted."""
     if not vectors:
         return None
-    _style()
     cols = min(3, len(vectors))
     rows = -(-len(vectors) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = _figure(rows, cols, height=3.3 * rows)
     for ax, (name, (score, truth)) in zip(axes.flat, vectors.items()):
         ok = np.isfinite(score)
-        ax.scatter(score[ok], truth[ok], s=8, alpha=0.6, edgecolors="none")
+        ax.scatter(score[ok], truth[ok], s=10, alpha=0.6, edgecolors="none")
         if _log_axis(score):
             ax.set_xscale("log")
         tau = taus.get(name)
-        ax.set_title(f"{name} (n={ok.sum()}" + ("" if tau is None else f", tau={tau:.3f}") + ")",
-                     fontsize=9)
+        ax.set_title(f"{name}\n(n={ok.sum()}" + ("" if tau is None else f", tau={tau:.3f}") + ")")
         ax.set_xlabel("proxy score")
         ax.set_ylabel(truth_name)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4))
     for ax in list(axes.flat)[len(vectors):]:
         ax.set_visible(False)
-    fig.tight_layout()
     return fig
 
 
 def retrieval_vs_k(vectors: dict[str, tuple[np.ndarray, np.ndarray]]) -> Figure | None:
-    """(e) Top-k% retrieval for k = 1..50% (scores already oriented: higher is better)."""
+    """(e) Top-k% retrieval for k = 1..50% (scores already oriented: higher is better), each curve
+    with its 95% bootstrap band (resampling archs) and its n in the legend."""
     if not vectors:
         return None
-    _style()
-    fig, ax = plt.subplots(figsize=(7.0, 4.4))
+    import seaborn as sns
+    fig, axes = _figure(height=5.6)
+    ax = axes[0, 0]
     ks = np.array(KS)
     colors = sns.color_palette("husl", len(vectors))
     for color, (name, (score, truth)) in zip(colors, vectors.items()):
-        ax.plot(ks * 100, metrics.retrieval_curve(score, truth, ks), label=name, color=color)
+        ax.plot(ks * 100, metrics.retrieval_curve(score, truth, ks), label=f"{name} (n={len(score)})",
+                color=color)
+        lo, hi = metrics.retrieval_band(score, truth, ks, n_boot=RETRIEVAL_BOOT)
+        ax.fill_between(ks * 100, lo, hi, color=color, alpha=0.12, lw=0)
     ax.plot(ks * 100, ks, ls="--", color="grey", label="random (expected)")
     ax.set_xlabel("k (% of the archs)")
-    ax.set_ylabel("top-k% retrieval")
+    ax.set_ylabel("top-k% retrieval (95% band)")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    fig.legend(loc="outside right upper", title="proxy (n archs)")
     return fig
 
 
@@ -308,25 +347,25 @@ def tau_matrix(vectors: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFram
     return out
 
 
+#: at most this many proxies in one heatmap of (f) (more: one heatmap per kind of proxy)
+MAX_HEATMAP = 16
+
+
 def correlation_matrix(matrix: pd.DataFrame) -> Figure | None:
-    """(f) Heatmap of :func:`tau_matrix` (at least two proxies)."""
+    """(f) Heatmap of :func:`tau_matrix` (at least two proxies), every cell with its value."""
     if len(matrix) < 2:
         return None
-    _style()
-    size = max(4.5, 0.45 * len(matrix) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    sns.heatmap(matrix.astype(float), vmin=-1, vmax=1, cmap="vlag", annot=len(matrix) <= 16,
-                fmt=".2f", annot_kws={"fontsize": 7}, square=True, ax=ax,
-                cbar_kws={"label": "Kendall tau"})
-    fig.tight_layout()
+    import seaborn as sns
+    n = len(matrix)
+    fig, axes = _figure(height=min(WIDTH, 1.6 + 0.5 * n))
+    ax = axes[0, 0]
+    sns.heatmap(matrix.astype(float), vmin=-1, vmax=1, cmap="vlag", annot=True, fmt=".2f",
+                annot_kws={"fontsize": 8 if n <= 12 else 7}, square=True, ax=ax,
+                cbar_kws={"label": "Kendall tau (on the archs both have)", "shrink": 0.8})
+    ax.tick_params(axis="both", labelsize=8.5)
     return fig
 
 
-def save(fig: Figure, stem: Path, dpi: int = 110) -> dict[str, Path]:
-    """Write ``stem``.png and ``stem``.pdf and close the figure."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = {"png": stem.with_suffix(".png"), "pdf": stem.with_suffix(".pdf")}
-    fig.savefig(paths["png"], dpi=dpi)
-    fig.savefig(paths["pdf"])
-    plt.close(fig)
-    return paths
+def save(fig: Figure, stem: Path) -> dict[str, Path]:
+    """Write ``stem``.png (at least ``analysis.layout.MIN_PNG_PX`` wide) and ``stem``.pdf."""
+    return layout.save(fig, stem)

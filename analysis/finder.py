@@ -47,29 +47,21 @@ def front_figure(result: dict):
     """Fidelity (95% CI) against charged seconds per arch (log) of one finder run: the front
     (filled, joined by the point-estimate Pareto steps) and the dropped candidates (hollow, grey,
     labelled with the round they were dropped in)."""
-    import matplotlib.pyplot as plt
-    from .figures import _log_x, _style
+    from .figures import _log_x
+    from .layout import WIDTH, place_labels, plt, style
     rows = [(c, True) for c in result["front"]] + [(c, False) for c in result["dropped"]]
     rows = [(c, f) for c, f in rows if c["fidelity"] is not None]
     if not rows:
         return None
-    _style()
-    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    style()
+    fig, ax = plt.subplots(figsize=(WIDTH, 5.6), layout="constrained")
     cost = np.maximum([c["cost_per_arch_s"] for c, _ in rows], 1e-7)
-    placed: list[tuple[float, float]] = []
     for (c, on_front), x in zip(rows, cost):
         y, (lo, hi) = c["fidelity"], c["ci"]
-        # labels of points close together (e.g. params and flops) stacked, not overprinted
-        near = sum(1 for px, py in placed if abs(np.log10(px / x)) < 0.5 and abs(py - y) < 0.05)
-        placed.append((x, y))
         err = [[y - lo if lo is not None else 0], [hi - y if hi is not None else 0]]
         color = "tab:blue" if on_front else "0.6"
         ax.errorbar([x], [y], yerr=err, fmt="o", capsize=2, color=color,
                     mfc=color if on_front else "white", alpha=0.9)
-        text = c["name"] if on_front else f"{c['name']} (r{c['round']})"
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, 3 - 9 * near), fontsize=7,
-                    fontweight="bold" if on_front and c.get("on_point_front") else "normal",
-                    color="black" if on_front else "0.45")
     front = sorted((x, c["fidelity"]) for (c, f), x in zip(rows, cost)
                    if f and c.get("on_point_front"))
     if front:
@@ -80,9 +72,12 @@ def front_figure(result: dict):
     ax.set_xlabel("charged seconds per arch (log scale)")
     ax.set_ylabel(f"{result['objective']} vs {result['truth']} (95% CI)")
     ax.set_title(f"{result['dataset']}: spent {result['spent_s']:,.0f} s, brute force "
-                 f"{result['brute_force_s']:,.0f} s (n = {result['final_n']})", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+                 f"{result['brute_force_s']:,.0f} s (n = {result['final_n']})")
+    fig.legend(loc="outside lower center", ncol=2, frameon=False)
+    place_labels(ax, list(cost), [c["fidelity"] for c, _ in rows],
+                 [c["name"] if f else f"{c['name']} (r{c['round']})" for c, f in rows],
+                 weights={i: "bold" for i, (c, f) in enumerate(rows)
+                          if f and c.get("on_point_front")})
     return fig
 
 

@@ -94,12 +94,13 @@ def short(features: str) -> str:
 
 def figure(frame: pd.DataFrame, dataset: str):
     """Tau and retrieval against K, tau against total charged cost, for one dataset."""
-    import matplotlib.pyplot as plt
+    from .layout import WIDTH, plt, style
     data = frame[frame["dataset"] == dataset]
     learned, single = data[data["kind"] == "learned"], data[data["kind"] == "single"]
     if learned.empty:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5.0))
+    style()
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 4.8), layout="constrained")
     best = (single.sort_values("kendall_tau").iloc[-1] if not single.empty else None)
     for features, g in learned.groupby("features", sort=False):
         g = g.sort_values("K")
@@ -128,10 +129,9 @@ def figure(frame: pd.DataFrame, dataset: str):
     axes[2].set_xscale("log")
     axes[2].set_xlabel("total charged cost (h): labels + features")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8,
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 2),
                frameon=False)
     fig.suptitle(f"Learned proxies on {dataset}")
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return fig
 
 

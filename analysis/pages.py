@@ -1,15 +1,18 @@
 """The report's two pages, rendered from what ``analysis.report.write_report`` collected: one
 self-contained HTML page (figures inlined as PNG) and a Markdown page linking the figure files.
 
-Both take the same parts: the :class:`~analysis.report.ReportSpec`, provenance rows (key, value),
-data sources, tables (stem, caption, DataFrame or None when skipped), figures
-(:class:`~analysis.report.FigureSpec`, [(dataset, {"png": path, "pdf": path})]), notes and the
-per-row commands (a DataFrame: dataset, proxy, command).
+Both take the same :class:`Parts`: the :class:`~analysis.report.ReportSpec`, provenance rows (key,
+value), data sources, tables (stem, caption, DataFrame or None when skipped), figures
+(:class:`~analysis.report.FigureSpec`, [(image name, {"png": path, "pdf": path})]), notes, the
+per-row commands (a DataFrame: dataset, proxy, command), where the reported rows come from (a
+DataFrame, :data:`ORIGIN_COLUMNS`) and the stored proxies that are not reported, with how to
+include them.
 """
 from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +23,27 @@ from . import tables
 
 #: columns of ``ReportSpec.design``
 DESIGN_COLUMNS = ("group", "datasets", "archs", "seeds", "proxies", "description")
+#: columns of ``Parts.origins``: one row per origin of reported rows (this store, each pack)
+ORIGIN_COLUMNS = ("rows from", "computed on", "commit", "written", "results", "proxies")
+ORIGINS_TEXT = ("Every reported result names where its rows were read (the tables' 'rows from' "
+                "column): this store, computed by this suite on the machine below, or a results "
+                "pack shipped in data/results/ (or $NB201_PACKS), computed elsewhere and read as "
+                "if stored, never recomputed.")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything the two pages show."""
+
+    spec: object
+    prov: list
+    sources: list
+    table_parts: list
+    figure_parts: list
+    notes: list
+    commands: pd.DataFrame
+    origins: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ORIGIN_COLUMNS))
+    unreported: tuple[str, ...] = ()
 
 SOURCE_NOTES = {
     **{spec.embedded.source: spec.embedded.note for spec in SPECS.values() if spec.embedded},
@@ -46,9 +70,10 @@ table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px so
 padding:.25em .55em;text-align:left;vertical-align:top}th{background:#f0f3f7}
 tr:nth-child(even) td{background:#fbfbfb}figure{margin:1em 0}img{max-width:100%;height:auto;
 border:1px solid #eee}figcaption,.caption{font-size:.9em;color:#555}.skipped{color:#a05a00}
-#table-main td,#table-cost td,#table-factors td{white-space:nowrap}#table-main{font-size:.8em}
-#table-main td,#table-main th{padding:.25em .4em}
-#table-main td.wrap,#table-main td.ci,#table-cost td.wrap,#table-factors td.wrap,
+#table-main td,#table-all td,#table-cost td,#table-factors td{white-space:nowrap}
+#table-main,#table-all{font-size:.8em}#table-main td,#table-main th,#table-all td,
+#table-all th{padding:.25em .4em}#table-main td.wrap,#table-all td.wrap,#table-all td.ci,
+#table-main td.ci,#table-cost td.wrap,#table-factors td.wrap,
 #table-factors td.ci{white-space:normal}td.ci span,td.wrap span{white-space:nowrap}
 tr.caveat td{color:#9a9a9a}.footnote{font-size:.85em;color:#666;margin:.2em 0}
 #summary{background:#f4f6f9;border-left:4px solid #8aa1bf;padding:.6em .9em}
@@ -57,7 +82,7 @@ pre{background:#f5f5f5;padding:.7em;overflow-x:auto}.scroll{overflow-x:auto}code
 
 #: columns of the HTML tables whose cells may wrap at their spaces (the others stay on one line,
 #: and a metric's cell wraps only between its value and its CI), so that wide tables fit the page
-WRAP = ("label", "device")
+WRAP = ("label", "device", "published", "full_space", "origin")
 _MARKS = tuple(f" {mark}" for mark, _, _ in tables.CAVEATS.values())
 
 
@@ -92,9 +117,10 @@ def _html_table(table: pd.DataFrame, table_id: str) -> str:
 
 
 def summary(table_parts) -> str:
-    """Which rows of the main table are measurements and which only exercise the machinery (their
-    Kendall tau CI is too wide to rank anything), from the rows' caveats; "" without a main table."""
-    main = next((t for stem, _, t in table_parts if stem == "main" and t is not None), None)
+    """Which results (the table of every result, ``all``) are measurements and which only exercise
+    the machinery (their Kendall tau CI is too wide to rank anything), from the rows' caveats; ""
+    without results."""
+    main = next((t for stem, _, t in table_parts if stem == "all" and t is not None), None)
     if main is None:
         return ""
     several = main["dataset"].nunique() > 1
@@ -139,7 +165,10 @@ def _png(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def render_html(spec, prov, sources, table_parts, figure_parts, notes, commands) -> str:
+def render_html(parts: Parts) -> str:
+    spec, prov, sources, table_parts, figure_parts, notes, commands = (
+        parts.spec, parts.prov, parts.sources, parts.table_parts, parts.figure_parts, parts.notes,
+        parts.commands)
     e = html.escape
     out = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -149,6 +178,14 @@ def render_html(spec, prov, sources, table_parts, figure_parts, notes, commands)
         out.append(f"<p>{e(spec.description)}</p>")
     if text := summary(table_parts):
         out.append(f'<p id="summary"><strong>What is a measurement here.</strong> {e(text)}</p>')
+    if parts.unreported:
+        out.append('<div id="unreported" class="skipped"><strong>Stored, but not reported.'
+                   '</strong><ul>' + "".join(f"<li>{e(n)}</li>" for n in parts.unreported)
+                   + "</ul></div>")
+    if not parts.origins.empty:
+        out.append(f'<section id="origins"><h2>Where the rows come from</h2><p>{e(ORIGINS_TEXT)}'
+                   "</p>" + parts.origins.to_html(index=False, border=0, table_id="table-origins",
+                                                  escape=True) + "</section>")
     out.append('<section id="provenance"><h2>Provenance</h2><table id="table-provenance">'
                + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in prov)
                + "</table></section>")
@@ -192,12 +229,20 @@ def render_html(spec, prov, sources, table_parts, figure_parts, notes, commands)
     return "\n".join(out)
 
 
-def render_markdown(spec, prov, sources, table_parts, figure_parts, notes, commands) -> str:
+def render_markdown(parts: Parts) -> str:
+    spec, prov, sources, table_parts, figure_parts, notes, commands = (
+        parts.spec, parts.prov, parts.sources, parts.table_parts, parts.figure_parts, parts.notes,
+        parts.commands)
     out = [f"# {spec.title}", ""]
     if spec.description:
         out += [spec.description, ""]
     if text := summary(table_parts):
         out += [f"**What is a measurement here.** {text}", ""]
+    if parts.unreported:
+        out += ["**Stored, but not reported.**", "", *(f"- {n}" for n in parts.unreported), ""]
+    if not parts.origins.empty:
+        out += ["## Where the rows come from", "", ORIGINS_TEXT, "",
+                tables.to_markdown(parts.origins.astype(str))]
     out += ["## Provenance", "", *(f"- **{k}**: {v}" for k, v in prov), ""]
     if spec.design:
         out += ["## Experiment design", "",

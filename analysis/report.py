@@ -17,22 +17,22 @@ import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from nb201 import groundtruth as gt
-from nb201.catalog import DEFAULT_TRUTH, TRUTHS, dataset_rank
+from nb201.api import KINDS
+from nb201.catalog import DEFAULT_TRUTH, dataset_rank
 from nb201.errors import UserError
 from nb201.files import unwritable
-from nb201.provenance import SUITE_VERSION, git_hash
 from nb201.ranking import orient
 from nb201.registry import Registry
 from nb201.store import FindResults, SearchRuns, Selection
 
-from . import figures, finder, learned, pages, search, tables
+from . import (comparison, figures, finder, fullspace, learned, origins, pages, published,
+               search, tables)
 from .results import ProxyResult, collect, metrics_frame, stored_selections
 
 MAX_MAIN = 6
@@ -59,6 +59,9 @@ class ReportSpec:
     learned: tuple[dict, ...] = ()
     #: stored finder results to report, (digest, command); None: every stored one
     finds: tuple[tuple[str, str], ...] | None = None
+    #: other experiments whose selections are reported too (not computed by this run):
+    #: (experiment name, its (proxy, dataset) pairs)
+    included: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
 
 def _skip_notes(skipped) -> list[str]:
@@ -96,12 +99,21 @@ def _fig_e(rs, frame, spec):
 
 
 def _fig_f(rs, frame, spec):
+    """One heatmap, or one per kind of proxy when there are more than
+    ``figures.MAX_HEATMAP`` (each with the truth)."""
     if len(rs) < 2:
         return None
-    vectors = {r.label: (r.indices, _oriented(r)) for r in rs}
-    every = np.unique(np.concatenate([r.indices for r in rs]))
-    vectors["truth"] = (every, gt.vector(rs[0].dataset, spec.truth)[every])
-    return figures.correlation_matrix(figures.tau_matrix(vectors))
+
+    def heatmap(chosen):
+        vectors = {r.label: (r.indices, _oriented(r)) for r in chosen}
+        every = np.unique(np.concatenate([r.indices for r in chosen]))
+        vectors["truth"] = (every, gt.vector(chosen[0].dataset, spec.truth)[every])
+        return figures.correlation_matrix(figures.tau_matrix(vectors))
+
+    if len(rs) <= figures.MAX_HEATMAP:
+        return heatmap(rs)
+    kinds = {kind: [r for r in rs if r.proxy.kind == kind] for kind in KINDS}
+    return {kind: heatmap(chosen) for kind, chosen in kinds.items() if len(chosen) >= 2}
 
 
 @dataclass(frozen=True)
@@ -117,21 +129,23 @@ class FigureSpec:
 FIGURES = (
     FigureSpec("a", "factors", "Rank consistency against each reduction factor",
                "Kendall tau (95% bootstrap CI) against each EcoNAS reduction factor; each line "
-               "varies one factor and holds the others fixed (legend). Panel m reads one "
-               "schedule's curve after m epochs.",
+               "varies one factor and holds the others fixed (legend, with the sample size n of "
+               "its points and, for rows read from a results pack, the pack: the shipped study's "
+               "lines next to this run's). Panel m reads one schedule's curve after m epochs.",
                "training proxies that differ in exactly one reduction factor",
                lambda rs, frame, spec: figures.factor_sweeps(frame)),
     FigureSpec("b", "same-iterations", "Same iterations: samples against epochs",
                "At the same number of iterations (epochs x share of the samples), more samples and "
-               "fewer epochs against fewer samples and more epochs (whole cosine schedules).",
+               "fewer epochs against fewer samples and more epochs (whole cosine schedules); each "
+               "point labelled with its sample divisor s and epochs e, n in the legend.",
                "whole-schedule training proxies with the same iterations and different sample "
                "shares",
                lambda rs, frame, spec: figures.same_iterations(frame)),
     FigureSpec("c", "cost", "Cost against fidelity",
-               "Measured seconds per arch (log scale) against Kendall tau with the Pareto front. A "
-               "training proxy read at @m is charged m epochs at its run's seconds per trained "
-               "epoch; proxies read from NB201's table are left out (their cost here is a "
-               "lookup).",
+               "Measured seconds per arch (log scale) against Kendall tau (95% CI) with the Pareto "
+               "front (bold labels); every point labelled, n per kind in the legend. A training "
+               "proxy read at @m is charged m epochs at its run's seconds per trained epoch; "
+               "proxies read from NB201's table are left out (their cost here is a lookup).",
                "proxies with measured cost", lambda rs, frame, spec: figures.cost_vs_tau(frame)),
     FigureSpec("d", "score-vs-truth", "Score against true accuracy",
                "Raw score of the main proxies against the true accuracy (non-finite scores "
@@ -139,11 +153,13 @@ FIGURES = (
                "scored proxies", _fig_d),
     FigureSpec("e", "retrieval", "Retrieval against k",
                "Share of the true top k% found in the proxy's top k%, k from 1% to 50%, for the "
-               "main proxies; the dashed line is the expectation of random scores.",
+               "main proxies, each on its own archs (n in the legend) with a 95% bootstrap band; "
+               "the dashed line is the expectation of random scores.",
                "scored proxies", _fig_e),
     FigureSpec("f", "correlation", "Correlation between proxies",
                "Kendall tau between proxies (oriented: higher is better) and the truth, each pair "
-               "on the archs both were scored on.",
+               "on the archs both were scored on; one heatmap per kind of proxy when there are "
+               "more than 16.",
                "at least two proxies on one dataset", _fig_f),
 )
 
@@ -155,22 +171,29 @@ def _figures(results, frame, spec, out: Path, files: dict) -> list[dict]:
     for fig_spec in FIGURES:
         images = []
         for ds in datasets:
-            fig = fig_spec.build([r for r in results if r.dataset == ds],
-                                 frame[frame["dataset"] == ds], spec)
-            if fig is None:
+            built = fig_spec.build([r for r in results if r.dataset == ds],
+                                   frame[frame["dataset"] == ds], spec)
+            if built is None:
                 continue
-            paths = figures.save(fig, out / "figures" / f"{fig_spec.key}-{fig_spec.stem}-{ds}")
-            files.update({f"figure_{fig_spec.key}_{ds}_{fmt}": p for fmt, p in paths.items()})
-            images.append((ds, paths))
+            # one figure per dataset, or several (name -> figure: one heatmap per kind in (f))
+            named = {ds: built} if not isinstance(built, dict) else \
+                {f"{ds}-{part}": fig for part, fig in built.items() if fig is not None}
+            for name, fig in named.items():
+                paths = figures.save(fig, out / "figures" / f"{fig_spec.key}-{fig_spec.stem}-{name}")
+                files.update({f"figure_{fig_spec.key}_{name}_{fmt}": p for fmt, p in paths.items()})
+                images.append((name, paths))
         made.append((fig_spec, images))
     return made
 
 
-#: (file stem, builder(metrics frame) -> DataFrame, caption)
+#: (file stem, builder(metrics frame) -> DataFrame, caption); the main table (``main``,
+#: :mod:`analysis.comparison`) comes before these
 TABLES = (
-    ("main", tables.main_table, "Rank agreement with the truth: Kendall tau, Spearman and top-10% "
-     "retrieval with 95% bootstrap CIs, sample size n, non-finite scores (ranked last) and "
-     "measured seconds per arch (summed over seeds)."),
+    ("all", tables.main_table, "Every result on all of its archs: Kendall tau, Spearman and "
+     "top-10% retrieval with 95% bootstrap CIs, sample size n, non-finite scores (ranked last), "
+     "measured seconds per arch (summed over seeds) and where the rows come from (this store or "
+     "a results pack). Results on different samples are not comparable with each other: the main "
+     "table compares proxies on shared samples."),
     ("factors", tables.factor_table, "Reduction factors: each training proxy's setting in plain "
      "units (channels of the first stage, input resolution, share of the training split, epochs of "
      "the cosine schedule, epoch read, batch) and its rank consistency."),
@@ -206,25 +229,19 @@ LEARNED_FIGURE = FigureSpec(
 
 # ------------------------------------------------------------------ provenance and writing
 
-def _provenance(results: list[ProxyResult], spec: ReportSpec, store_path: Path,
-                n_boot: int) -> list[tuple[str, str]]:
-    ns = sorted({r.summary["n"] for r in results})
-    return [
-        ("generated", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
-        ("code (git)", git_hash()),
-        ("results written by (git)",
-         ", ".join(sorted({g for r in results for g in r.gits})) or "–"),
-        ("suite version", SUITE_VERSION),
-        ("results store", str(store_path)),
-        ("truth", f"{spec.truth}: {TRUTHS.get(spec.truth, spec.truth)} "
-                  "(data/nb201_groundtruth.csv.gz)"),
-        ("datasets", ", ".join(sorted({r.dataset for r in results}, key=dataset_rank)) or "–"),
-        ("sample sizes (archs)", ", ".join(map(str, ns)) or "–"),
-        ("seeds", ", ".join(sorted({",".join(map(str, r.seeds)) for r in results})) or "–"),
-        ("devices", ", ".join(sorted({d for r in results for d in r.devices})) or "–"),
-        ("bootstrap", f"{n_boot:,} resamples of the (score, truth) pairs, percentile 95% "
-                      "intervals"),
-    ]
+def _included_notes(spec: ReportSpec, results: list[ProxyResult], notes: list[str]) -> list[str]:
+    """``notes``, where an included experiment has no result at all: one note for it instead of
+    one per proxy (e.g. a clone without the study's results pack)."""
+    out = list(notes)
+    for name, pairs in spec.included:
+        if any((r.proxy.name, r.dataset) in set(pairs) for r in results):
+            continue
+        mine = {f"{p} on {d}: no stored results" for p, d in pairs}
+        out = [n for n in out if n not in mine]
+        out.append(f"{name} (included for the report): none of its {len(pairs)} results is stored "
+                   "or shipped (no results pack of it in data/results/); `python -m benchmark run "
+                   f"{name}` computes them")
+    return out
 
 
 def _commands(results: list[ProxyResult]) -> pd.DataFrame:
@@ -285,15 +302,25 @@ def _write(registry: Registry, store, out: Path, spec: ReportSpec, n_boot: int
     """Write every file of the report under ``out``; returns them by name."""
     frame = store.frame()
     notes = _skip_notes(spec.skipped)
+    unreported: list[str] = []
     selections = spec.selections
     if selections is None:
-        selections, stored_notes = stored_selections(registry, frame)
+        selections, stored_notes, unreported = stored_selections(registry, frame)
         notes += stored_notes
     results, collect_notes = collect(registry, frame, selections, spec.truth, n_boot)
-    notes += collect_notes
+    notes += _included_notes(spec, results, collect_notes)
     metrics = metrics_frame(results)
     files: dict[str, Path] = {}
     table_parts = []
+    blocks = comparison.blocks(registry, frame, results, spec.truth, n_boot)
+    main = comparison.main_table(blocks, n_boot, fullspace.FullSpace(registry, results, spec.truth))
+    main_caption = comparison.caption(blocks) + published.sources_note(main)
+    if main.empty:
+        table_parts.append(("main", main_caption, None))
+    else:
+        paths = tables.write_table(main, out / "tables" / "main", main_caption)
+        files.update({f"table_main_{fmt}": p for fmt, p in paths.items()})
+        table_parts.append(("main", main_caption, main))
     for stem, build, caption in TABLES:
         table = build(metrics) if results else pd.DataFrame()
         if table.empty:
@@ -304,7 +331,7 @@ def _write(registry: Registry, store, out: Path, spec: ReportSpec, n_boot: int
         table_parts.append((stem, caption, table))
     figure_parts = _figures(results, metrics, spec, out, files) if results else \
         [(f, []) for f in FIGURES]
-    prov = _provenance(results, spec, store.path, n_boot)
+    prov = origins.provenance(results, spec.truth, store.path, n_boot)
     sources = sorted({r.source for r in results})
     commands = _commands(results)
     searched, images, search_notes, search_commands = search.report_parts(
@@ -347,14 +374,18 @@ def _write(registry: Registry, store, out: Path, spec: ReportSpec, n_boot: int
         notes += learned_notes
     if not results and searched is None and found is None and learned_table is None:
         notes.append(f"the store {store.path} holds no results to report")
-    parts = (spec, prov, sources, table_parts, figure_parts, notes, commands)
+    parts = pages.Parts(spec, prov, sources, table_parts, figure_parts, notes, commands,
+                        origins.origins(results, store), tuple(unreported))
     files["html"] = out / "report.html"
-    files["html"].write_text(pages.render_html(*parts), encoding="utf-8")
+    files["html"].write_text(pages.render_html(parts), encoding="utf-8")
     files["md"] = out / "report.md"
-    files["md"].write_text(pages.render_markdown(*parts), encoding="utf-8")
+    files["md"].write_text(pages.render_markdown(parts), encoding="utf-8")
     files["json"] = out / "report.json"
     rows = metrics.replace({np.nan: None}).to_dict(orient="records") if results else []
+    main_rows = main.replace({np.nan: None}).to_dict(orient="records") if not main.empty else []
     files["json"].write_text(json.dumps({"title": spec.title, "truth": spec.truth,
-                                         "provenance": dict(prov), "results": rows, "notes": notes},
+                                         "provenance": dict(prov), "main": main_rows,
+                                         "results": rows, "notes": notes,
+                                         "unreported": unreported},
                                         indent=1, default=str), encoding="utf-8")
     return files

@@ -52,6 +52,15 @@ class ProxyResult:
     command: str | None = None
     #: the setting's fingerprint without the seed (``nb201.store.Key.config``); labels settings
     fingerprint: dict = dataclasses.field(default_factory=dict)
+    #: where the rows were read: results packs' file names, "" for the store's own rows
+    packs: tuple[str, ...] = ("",)
+    #: the CPU models the store's own rows were computed on (recorded by the runner; "" before)
+    machines: tuple[str, ...] = ()
+
+    @property
+    def origin(self) -> str:
+        """Where the rows come from, in words: "this store", a pack's name, or both."""
+        return ", ".join("this store" if p == "" else p for p in self.packs)
 
     def row(self) -> dict:
         s = self.summary
@@ -64,7 +73,7 @@ class ProxyResult:
                "seconds_per_arch": float(np.mean(self.seconds)),
                "total_seconds": float(np.sum(self.seconds)), "cost_s": self.proxy.cost_s,
                "device": ", ".join(self.devices), "git": ", ".join(self.gits),
-               "command": self.command or ""}
+               "origin": self.origin, "command": self.command or ""}
         for m in tables.WITH_CI:
             row[m] = _nan(s[m])
             row[f"{m}_lo"], row[f"{m}_hi"] = (_nan(v) for v in s["ci"][m])
@@ -79,16 +88,16 @@ def _nan(x) -> float:
 
 
 def stored_selections(registry: Registry, frame: pd.DataFrame
-                      ) -> tuple[list[Selection], list[str]]:
+                      ) -> tuple[list[Selection], list[str], list[str]]:
     """Every (store name, dataset) whose name resolves to a proxy with that store name and whose
-    rows have the proxy's current version; notes for the rest."""
-    out, notes = [], []
+    rows have the proxy's current version; notes for the rest; and, apart, one line per stored
+    proxy that is not registered here, saying how to include it (:func:`unregistered_note`)."""
+    out, notes, unreported = [], [], []
     for (name, dataset), rows in frame.groupby(["proxy", "dataset"], sort=True):
         try:
             proxy = registry.get(name)
         except UserError:
-            notes.append(f"{len(rows)} stored rows of {name} on {dataset} not reported: no "
-                         "proxy of that name is registered")
+            unreported.append(unregistered_note(name, dataset, rows))
             continue
         stale = int((rows["version"] != proxy.version).sum())
         if stale:
@@ -96,7 +105,24 @@ def stored_selections(registry: Registry, frame: pd.DataFrame
                          f"the current v{proxy.version} are ignored")
         if proxy.store_name == name and stale < len(rows):
             out.append(Selection(proxy.name, dataset))
-    return out, notes
+    return out, notes, unreported
+
+
+def unregistered_note(name: str, dataset: str, rows: pd.DataFrame) -> str:
+    """Why the stored rows of ``name`` are not reported (no proxy of that name is registered) and
+    how to include them: the plugin that computed them (recorded with each row by the runner),
+    named again with ``--plugins``."""
+    plugin = next((run["plugin"] for text in rows["config"]
+                   if (run := json.loads(text).get("run", {})).get("plugin")), None)
+    head = (f"{len(rows):,} stored rows of {name} on {dataset} are not reported: no proxy of "
+            f"that name is registered in this command")
+    if plugin is None:
+        return (f"{head}; register it (a plugin file named with --plugins or $NB201_PLUGINS, or "
+                "an nb201.proxies entry point) and run the report again")
+    if plugin.startswith("entry point "):
+        return f"{head}; it was computed by the {plugin}: install that package and report again"
+    return (f"{head}; it was computed by the plugin {plugin}: include it with `python -m "
+            f"benchmark report --plugins {plugin}` (or NB201_PLUGINS={plugin})")
 
 
 def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.DataFrame,
@@ -132,7 +158,17 @@ def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.Da
                        tuple(sorted(kept["device"].unique())), tuple(sorted(kept["git"].unique())),
                        summarize(scores, true, higher_is_better=proxy.higher_is_better,
                                  n_boot=n_boot),
-                       sel.command, _fingerprint(rows))
+                       sel.command, _fingerprint(rows), *_origins(kept))
+
+
+def _origins(rows: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the packs the rows were read from, "" for the store's own; the CPU models the store's own
+    rows record: ``run.machine`` of their config)."""
+    packs = tuple(sorted(set(rows["pack"]))) if "pack" in rows.columns else ("",)
+    own = rows[rows["pack"] == ""] if "pack" in rows.columns else rows
+    machines = {json.loads(text).get("run", {}).get("machine", "")
+                for text in (own["config"] if "config" in own.columns else ())}
+    return packs, tuple(sorted(machines))
 
 
 def _fingerprint(rows: pd.DataFrame) -> dict:

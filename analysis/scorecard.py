@@ -7,6 +7,7 @@ import numpy as np
 from nb201 import groundtruth as gt
 from nb201.numbers import json_number
 
+from .caveats import caveat
 from .metrics import summarize
 
 
@@ -18,6 +19,7 @@ def scorecard(proxy, dataset: str, truth_name: str, indices, scores: np.ndarray,
         "proxy": proxy.name, "dataset": dataset, "truth": truth_name,
         "scored": proxy.description,      # what the score is and what it reads
         **summary,
+        "caveat": caveat(*summary["ci"]["kendall_tau"]),   # analysis.caveats: "" when it reads
         "seeds": list(seeds),
         "seconds": float(np.sum(seconds)),
         "wall_seconds": wall_seconds,

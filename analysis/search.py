@@ -126,40 +126,51 @@ def x_range(groups: dict[str, list[dict]]) -> tuple[float, float]:
     return min(lo for lo, _ in ends), max(hi for _, hi in ends)
 
 
+#: a search with fewer runs is drawn without its standard-error band (it would mean nothing)
+MIN_BAND_RUNS = 3
+
+
 def truth_vs_cost(groups: dict[str, list[dict]], optimum: float, truth: str = DEFAULT_TRUTH,
                   within: float = WITHIN) -> Figure | None:
     """Truth of the answer against charged cost (log x): mean over runs with a standard-error
-    band per search, each drawn up to its own largest charged cost (a cheap search's curve is not
-    extended flat to the others'), the optimum as a line and the reach target as a dotted line."""
+    band per search (searches of fewer than :data:`MIN_BAND_RUNS` runs: no band, and the legend
+    says so), each drawn up to its own largest charged cost (a cheap search's curve is not
+    extended flat to the others'), the optimum as a line and the reach target as a dotted line;
+    the y axis shows every curve whole, from its first answer on."""
     groups = {k: v for k, v in groups.items() if any(r["trajectory"] for r in v)}
     if not groups:
         return None
     import seaborn as sns         # plotting is loaded by what plots (not by the search command)
 
-    from .figures import plt
-    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    from .layout import WIDTH, plt, style
+    style()
     lo, hi = x_range(groups)
-    fig, ax = plt.subplots(figsize=(7.6, 4.4 + 0.22 * len(groups)))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4.8 + 0.25 * len(groups)), layout="constrained")
     colors = sns.color_palette("tab10" if len(groups) <= 10 else "tab20", len(groups))
+    lowest = []
     for k, (label, runs) in enumerate(groups.items()):
         costs = np.geomspace(lo, extent(runs)[1], 200)     # up to its own largest cost
         mean, se = curve(runs, costs)
-        line, = ax.plot(costs, mean, label=f"{label} ({len(runs)} runs)", color=colors[k],
+        banded = len(runs) >= MIN_BAND_RUNS
+        line, = ax.plot(costs, mean, color=colors[k],
+                        label=f"{label} ({len(runs)} runs" + ("" if banded else
+                                                             ", too few for a band") + ")",
                         linestyle="-" if k % 2 == 0 or len(groups) <= 10 else "--")
-        ax.fill_between(costs, mean - se, mean + se, color=line.get_color(), alpha=0.25,
-                        linewidth=0)
+        if banded:
+            ax.fill_between(costs, mean - se, mean + se, color=line.get_color(), alpha=0.25,
+                            linewidth=0)
+        finite = (mean - (se if banded else 0))[np.isfinite(mean)]
+        lowest += [float(finite.min())] if finite.size else []
     ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"optimum {optimum:.2f}")
     ax.axhline(optimum - within, color="grey", linestyle=":", linewidth=1,
                label=f"optimum - {within:g}")
-    finite = [v for runs in groups.values() for r in runs if (v := r["final_truth"]) is not None]
-    if finite:
-        ax.set_ylim(min(np.percentile(finite, 5) - 1.0, optimum - 2 * within), optimum + 0.3)
+    if lowest:                  # every curve whole, from its first answer on
+        ax.set_ylim(min(min(lowest), optimum - 2 * within) - 0.5, optimum + 0.3)
     ax.set_xscale("log")
     ax.set_xlim(lo, hi)
     ax.set_xlabel("charged cost (s, log scale)")
     ax.set_ylabel(f"{truth} of the search's answer (%)")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=1, frameon=False)
     return fig
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from nb201.catalog import SPECS, dataset_rank
+
+from .caveats import CAVEATS, MAX_CI_WIDTH, caveat  # noqa: F401  (re-exported: the one rule)
 WITH_CI = ("kendall_tau", "spearman", "retrieval_top10")
 HEADERS = {
     "dataset": "dataset", "proxy": "proxy", "label": "proxy", "kind": "kind", "n": "n",
@@ -31,31 +33,9 @@ HEADERS = {
     "cost_s": "est. s/arch", "source": "data source", "device": "device",
     "channels": "channels", "resolution": "resolution", "samples": "train samples",
     "e": "epochs", "m": "read at epoch", "b": "batch", "variant": "recipe variant",
+    "vs_best": "tau - best's [95% CI]", "verdict": "vs best", "full_space": "full space (all archs)",
+    "published": "published [source]", "origin": "rows from",
 }
-
-
-#: a Kendall tau whose 95% CI is wider than this cannot rank proxies
-MAX_CI_WIDTH = 0.5
-#: caveat -> (mark, what it means in a few words, footnote); ``{n}`` takes the rows' sample sizes
-CAVEATS = {
-    "wide": ("†", f"95% CI wider than {MAX_CI_WIDTH}",
-             "n={n}: too few archs to rank this proxy: the 95% CI of Kendall tau is wider than "
-             f"{MAX_CI_WIDTH}, so the row checks the machinery and is not a measurement."),
-    "zero": ("‡", "95% CI spans zero",
-             "n={n}: the 95% CI of Kendall tau spans zero: no rank agreement with the truth "
-             "beyond chance."),
-    "none": ("§", "no CI", "n={n}: no Kendall tau CI (fewer than 3 archs, or constant scores)."),
-}
-
-
-def caveat(lo: float, hi: float) -> str:
-    """Why a Kendall tau with 95% CI [lo, hi] cannot be read as a finding: "wide", "zero" or
-    "none" (see the module's docstring); "" when it can."""
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return "none"
-    if hi - lo > MAX_CI_WIDTH:
-        return "wide"
-    return "zero" if lo <= 0 <= hi else ""
 
 
 def caveats(frame: pd.DataFrame) -> pd.Series:
@@ -92,10 +72,11 @@ def _with_caveats(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def main_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per proxy and dataset: n, Kendall tau, Spearman and top-10% retrieval with CIs, the
-    non-finite count, measured seconds per arch, data source and device; best tau first."""
+    """Every result (the report's table ``all``): per proxy and dataset, n, Kendall tau, Spearman
+    and top-10% retrieval with CIs, the non-finite count, measured seconds per arch, data source,
+    device and where the rows come from; best tau first."""
     cols = ["dataset", "label", "kind", "n", "seeds", *_ci_columns(WITH_CI), "pearson",
-            "nan_scores", "seconds_per_arch", "source", "device", "caveat"]
+            "nan_scores", "seconds_per_arch", "source", "device", "origin", "caveat"]
     return _sorted(_with_caveats(frame), ["kendall_tau"], [False])[cols].reset_index(drop=True)
 
 
@@ -115,7 +96,7 @@ def factor_table(frame: pd.DataFrame) -> pd.DataFrame:
                          e=train["e"].astype(int), m=train["m"].astype(int), b=train["b"].astype(int))
     cols = ["dataset", "label", "channels", "resolution", "samples", "e", "m", "b",
             *(["variant"] if variant.astype(bool).any() else []), "n",
-            *_ci_columns(WITH_CI), "seconds_per_arch", "caveat"]
+            *_ci_columns(WITH_CI), "seconds_per_arch", "origin", "caveat"]
     return _sorted(_with_caveats(train), ["c", "r", "s", "e", "m"], [True] * 5)[cols].reset_index(drop=True)
 
 

@@ -113,14 +113,14 @@ class Benchmark:
             raise UserError(f"proxy must be a proxy's name, got {name!r}")
         return _registry().get(name)
 
-    def scores(self, proxy: str, indices, seeds=(0,), progress: bool = False) -> np.ndarray:
+    def scores(self, proxy: str, indices, seeds=(0,), progress: bool = True) -> np.ndarray:
         """The proxy's scores of ``indices`` (mean over ``seeds``), computing what the store
         lacks."""
         request = self._request(proxy, indices, seeds)
         return mean_scores(request, self._context(request.seeds[0]), self.store, progress)[0]
 
     def compare(self, proxy: str, indices, seeds=(0,), truth: str = DEFAULT_TRUTH,
-                progress: bool = False) -> dict:
+                progress: bool = True) -> dict:
         """Score and compare with the truth: Kendall tau, Spearman, Pearson, top-10% retrieval,
         bootstrap CIs, every arch's row (the ``score`` command's object)."""
         request = self._request(proxy, indices, seeds, truth)
@@ -131,7 +131,7 @@ class Benchmark:
     def search(self, strategy: str, fitness: str, budget: float | None = None,
                queries: int | None = None, runs: int = 1, seed: int = 0,
                truth: str = DEFAULT_TRUTH, proxy_seed: int = 0, lookup: tuple[str, ...] = (),
-               progress: bool = False, **options) -> dict:
+               progress: bool = True, **options) -> dict:
         """Run (or read back) a search with ``fitness`` (a proxy, a ladder or a preset): the
         ``search`` command's object. ``options``: the strategy options (population, ...)."""
         from .search.loop import Limits

@@ -54,20 +54,33 @@ def _emit(obj: dict, as_json: bool, text: str) -> None:
     print(json.dumps(obj, allow_nan=False) if as_json else text)
 
 
+def _tallied(result: dict, store) -> dict:
+    """``result`` with the ``store`` object (rows served from the store and its results packs,
+    rows computed), which is also printed to stderr as one line."""
+    from nb201.store import tally_line
+    tally = store.tally.as_dict()
+    print(tally_line(tally), file=sys.stderr)
+    return {**result, "store": tally}
+
+
 def cmd_proxies(args) -> None:
     registry = _registry()
     rows = [{k: p.describe()[k] for k in PROXY_FIELDS} for p in registry]
-    lines = [f"{r['name']:<14} {r['kind']:<10} {'higher' if r['higher_is_better'] else 'lower':<7}"
-             f" v{r['version']}" for r in rows]
-    lines += [f"(family) {p}" for p in registry.patterns()]
+    table = [("name", "kind", "better", "version")] + [
+        (r["name"], r["kind"], "higher" if r["higher_is_better"] else "lower", f"v{r['version']}")
+        for r in rows]
+    widths = [max(len(row[c]) for row in table) for c in range(3)]
+    lines = ["  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths)) + f"  {row[3]}"
+             for row in table]
+    lines += ["", "families (any name of the pattern is a proxy):"]
+    lines += [f"  {p}" for p in registry.patterns()]
     _emit({"proxies": rows}, args.json, "\n".join(lines))
 
 
 def cmd_info(args) -> None:
-    from .library import arch_info
+    from .library import arch_info, info_text
     out = arch_info(args.arch, args.dataset, args.nb201_file)
-    text = "\n".join(f"{k:<9} {v}" for k, v in out.items())
-    _emit(out, args.json, text)
+    _emit(out, args.json, info_text(out, args.dataset))
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -140,6 +153,8 @@ def executor_from(args, start: bool = True):
     if args.executor == "local" or not start:
         yield LocalExecutor()
         return
+    from nb201.extras import require
+    require("ray", "--executor ray")
     from .ray_executor import RayExecutor
     with RayExecutor(args.ray_address) as executor:
         yield executor
@@ -172,6 +187,8 @@ def cmd_score(args) -> None:
         mine = [float("nan") if s["score"] is None else s["score"] for s in result["scores"]]
         result["versus"] = versus_result(proxy.name, mine, dataclasses.replace(request, proxy=other),
                                          ctx, store, not args.quiet)
+    result = _tallied(result, store)
+    _warn(result)
     text = (f"{result['proxy']} on {result['dataset']} (n={result['n']}, truth {result['truth']}): "
             f"Kendall tau {_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, "
             f"Spearman {_fmt(result['spearman'])}, Pearson {_fmt(result['pearson'])}, "
@@ -188,8 +205,18 @@ def _versus_text(result: dict) -> str:
     lo, hi = v["ci"]
     verdict = ("significantly better" if v["significant"] and lo > 0 else
                "significantly worse" if v["significant"] else "not significantly different")
-    return (f"\n  versus {v['b']}: tau difference {_fmt(v['difference'])} "
-            f"[{_fmt(lo)}, {_fmt(hi)}] (paired bootstrap): {verdict}")
+    return (f"\n  versus {v['b']} on the same {v['n']} archs: Kendall tau {_fmt(v['a_tau'])} "
+            f"({v['a']}) against {_fmt(v['b_tau'])} ({v['b']}), difference "
+            f"{_fmt(v['difference'])} [{_fmt(lo)}, {_fmt(hi)}] (paired bootstrap): {verdict}")
+
+
+def _warn(result: dict) -> None:
+    """The report's caveat of a result's Kendall tau (analysis.caveats) as a warning on stderr."""
+    from analysis.caveats import warning
+    lo, hi = result["ci"]["kendall_tau"]
+    n = result.get("test_n", result.get("n"))
+    if line := warning(n, lo, hi):
+        print(line, file=sys.stderr)
 
 
 def _fmt(x) -> str:
@@ -221,7 +248,7 @@ def cmd_search(args) -> None:
     store = Store(args.results)
     with executor_from(args) as executor:
         found = search(checked, ctx, store, progress=not args.quiet, executor=executor)
-    result = search_result(checked, found, lookup)
+    result = _tallied(search_result(checked, found, lookup), store)
     reach = result["reach"]
     text = (f"{result['label']} on {args.dataset}: final {args.truth} "
             f"{_fmt2(result['final_truth_mean'])} +- {_fmt2(result['final_truth_std'])} "
@@ -255,6 +282,7 @@ def cmd_find(args) -> None:
     store.check_writable()             # a finder always stores its result
     with executor_from(args) as executor:
         result = find(spec, registry, ctx, store, progress=not args.quiet, executor=executor)
+    result = _tallied(result, store)
     lines = [f"finder on {args.dataset} ({len(candidates)} candidates, {result['objective']} "
              f"against {result['truth']}, final sample {result['final_n']} archs; stopped: "
              f"{result['stop']}): spent {result['spent_s']:,.1f} s, brute force "
@@ -288,6 +316,9 @@ def cmd_learn(args) -> None:
     result = learn(args.features.split(","), args.train, args.dataset, args.seed, _registry(),
                    args.results, ctx, label=args.label, model=args.model, test=test,
                    repeats=args.repeats, versus=args.versus, progress=not args.quiet)
+    from nb201.store import tally_line
+    print(tally_line(result["store"]), file=sys.stderr)
+    _warn(result)
     text = (f"{result['model']} on {','.join(result['features'])} from {args.train} {args.label} "
             f"labels ({result['label_cost_s']:,.0f} s of training): Kendall tau "
             f"{_fmt(result['kendall_tau'])} {_ci(result, 'kendall_tau')}, Spearman "
@@ -339,6 +370,7 @@ def cmd_run(args) -> None:
                              data_dir=args.data_dir, dry_run=args.dry_run, executor=executor)
     summary = run.summary
     if not args.dry_run:
+        summary = _tallied(summary, run.store)
         spec = experiment_report(run.experiment, run.plan, run.command,
                                  summary.get("searches", []), summary.get("learned", []))
         files = write_report(registry, run.store, args.out, spec)

@@ -22,6 +22,7 @@ from nb201.api import Proxy
 from nb201.catalog import MAX_SEED, SELECTION_TRUTH, check_seed, dataset_spec, derive_rng
 from nb201.context import Context
 from nb201.errors import UserError
+from nb201.numbers import json_number
 from nb201.ranking import orient
 from nb201.registry import Registry
 from nb201.store import Store
@@ -113,6 +114,7 @@ def learn(features: list[str], train: int, dataset: str, seed: int, registry: Re
         request = Request(other, dataset, first["indices"], (seed,), JUDGED_BY)
         out["versus"] = versus_result(proxy.name, first["scores"], request,
                                       reading(ctx.with_seed(seed), store, progress), store, progress)
+    out["store"] = store.tally.as_dict()
     return out
 
 
@@ -123,8 +125,11 @@ def versus_result(name: str, scores, request: Request, ctx: Context, store: Stor
     theirs, _ = mean_scores(request, ctx, store, progress)
     a, _ = orient(np.asarray(scores, dtype=float), True)
     b, _ = orient(theirs, request.proxy.higher_is_better)
-    diff = paired_difference(kendall_tau, a, b, request.truth_values(), seed=ctx.seed)
+    truth = request.truth_values()
+    diff = paired_difference(kendall_tau, a, b, truth, seed=ctx.seed)
     return {"a": name, "b": request.proxy.name, "metric": "kendall_tau", "truth": request.truth,
+            "n": len(truth), "a_tau": json_number(kendall_tau(a, truth)),
+            "b_tau": json_number(kendall_tau(b, truth)),
             **diff, "note": "paired bootstrap over the same archs: tau(a) - tau(b), 95% interval"}
 
 

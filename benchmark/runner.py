@@ -18,7 +18,9 @@ from nb201.catalog import DEFAULT_TRUTH, check_truth
 from nb201.errors import UserError
 from nb201.progress import Progress
 from nb201.provenance import SUITE_VERSION, git_hash
+from nb201.packs import machine
 from nb201.store import Key, Store, read_scores
+from proxies import plugins
 
 from .executors import Executor, LocalExecutor, failure
 
@@ -64,6 +66,8 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
     key = Key.of(proxy, ctx)
     done = store.get(key, indices)
     missing = [i for i in dict.fromkeys(indices) if i not in done or not proxy.covers(done[i])]
+    recomputed = set(missing)
+    store.served(key, [i for i in done if i not in recomputed])
     if accelerated(ctx.device):   # a CUDA chunk is one fused group: the same archs each time
         missing.sort()
     if not missing:
@@ -73,7 +77,10 @@ def compute(proxy: Proxy, indices: list[int], ctx: Context, store: Store, progre
         ctx = dataclasses.replace(ctx, state_dir=str(store.runs_dir))
     if ctx.reader is None:             # only when computing: a stored read builds no context
         ctx = reading(ctx, store, progress, executor)
-    run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir}
+    run = {"proxy": proxy.name, "fuse": ctx.fuse, "data_dir": ctx.data_dir,
+           "machine": machine()["cpu"]}       # the CPU model (the report names it)
+    if proxy.name in plugins.ORIGINS:        # a report of the store says how to load it again
+        run["plugin"] = plugins.ORIGINS[proxy.name]
     if proxy.reads_scores:           # it reads its features through ctx.reader: in this process
         executor = None
     step = max(1, proxy.chunk_size(ctx))

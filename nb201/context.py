@@ -13,14 +13,14 @@ import numpy as np
 
 from .catalog import check_seed, dataset_spec
 from .complexity import activations
-from .datasets import check_data_dir, load_dataset
-from .devices import accelerated, memory_bytes, resolve_device  # noqa: F401 (resolve_device: imported from here)
+from .devices import Device, accelerated, memory_bytes, resolve_device  # noqa: F401 (imported from here)
 from .errors import UserError
 from .options import RunOptions, run_option_fields
 
 
 @lru_cache(maxsize=4)
 def _load(dataset: str, data_dir: str | None):
+    from .datasets import load_dataset
     return load_dataset(dataset, data_dir)
 
 
@@ -28,7 +28,7 @@ def _load(dataset: str, data_dir: str | None):
 class Context(RunOptions):
     """The run options (:class:`nb201.options.RunOptions`, keyword-only: device, data_dir, fuse,
     amp, zc_batch, full_curve) for one dataset and proxy seed. ``device`` is resolved to a
-    ``torch.device`` on construction. ``state_dir``: where training proxies keep each unfinished
+    :class:`Device` on construction. ``state_dir``: where training proxies keep each unfinished
     run's state, so that a later request continues it and a killed run resumes (the runner sets
     it beside the store). Neither it nor ``full_curve`` changes a score. ``reader``: how a proxy
     that reads other proxies' scores (a learned proxy's features) gets them: the runner sets it to
@@ -86,6 +86,7 @@ class Context(RunOptions):
         if any(p.needs_images for p in proxies):
             self.images
         else:
+            from .datasets import check_data_dir
             check_data_dir(self.data_dir)
 
     def scores(self, proxy, indices: list[int], ctx: Context | None = None

@@ -37,8 +37,7 @@ from tqdm import tqdm
 from .catalog import SPECS, DatasetSpec, dataset_spec
 from .errors import UserError
 from .formats import FORMAT_BY_KEY, Arrays, DirTree, Format, detect, formats_in, is_tar, read_tar
-from . import provenance
-from .provenance import DATA_DIR, require_file
+from .provenance import DATA_DIR, cache_root, require_file  # noqa: F401  (cache_root re-exported)
 
 #: the shipped copy of each dataset that has one (nb201.catalog), by dataset name
 EMBEDDED = {name: DATA_DIR / spec.embedded.file for name, spec in SPECS.items() if spec.embedded}
@@ -71,19 +70,6 @@ class ImageData:
             h.update(repr((a.dtype.str, a.shape)).encode())
             h.update(memoryview(a).cast("B"))
         return h.hexdigest()
-
-
-def cache_root() -> Path:
-    """The suite's cache: $NB201_CACHE_DIR, else `<repo>/.cache` in a checkout, else
-    `$XDG_CACHE_HOME/nb201` (an absolute XDG_CACHE_HOME only, as the XDG spec says) or
-    `~/.cache/nb201`."""
-    given = os.environ.get("NB201_CACHE_DIR")
-    if given:
-        return Path(given).expanduser()
-    if provenance.in_checkout():
-        return provenance.ROOT / ".cache"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "nb201"
 
 
 def cache_dir() -> Path:

@@ -16,10 +16,13 @@ from __future__ import annotations
 import gc
 import os
 from contextlib import contextmanager
-
-import torch
+from pathlib import Path
 
 from .errors import UserError
+from .lazy import torch
+
+#: device files without which no GPU can be used (NVIDIA's driver, ROCm, WSL's GPU bridge)
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 
 #: Whether scored computations on accelerated devices may use TF32 (they may not: full float32,
 #: as on a CPU). Recorded in the fingerprints of computations on accelerated devices, so that a
@@ -27,24 +30,48 @@ from .errors import UserError
 TF32 = False
 
 
-def resolve_device(name="auto") -> torch.device:
-    """``auto`` picks CUDA when it is available, else the CPU; a torch.device is kept as it is
-    (so a CUDA context can be built, not run, without a GPU)."""
-    if isinstance(name, torch.device):
+class Device(str):
+    """A resolved device: its name (``cpu``, ``cuda``, ``cuda:1``), which every torch function
+    takes where it takes a ``torch.device``, with the ``type`` and ``index`` of one. A string, so
+    that a context is built (and a stored result found) without importing torch."""
+
+    @property
+    def type(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        _, sep, index = self.partition(":")
+        return int(index) if sep else None
+
+
+def _cuda_available() -> bool:
+    """torch's answer, asked only where a GPU's device files exist (importing torch costs about a
+    second; without those files CUDA cannot start)."""
+    return any(Path(p).exists() for p in GPU_DEVICE_FILES) and torch.cuda.is_available()
+
+
+def resolve_device(name="auto") -> Device:
+    """``auto`` picks CUDA when it is available, else the CPU; a device already resolved (a
+    :class:`Device` or a ``torch.device``, ``meta`` in tests) is kept as it is (so a CUDA context
+    can be built, not run, without a GPU)."""
+    if isinstance(name, Device):
         return name
+    if not isinstance(name, str):          # a torch.device
+        return Device(str(name))
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda") and not str(name).startswith("cuda:"):
+        return Device("cuda" if _cuda_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
         raise UserError(f"unknown device {name!r}; use auto, cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    if name.startswith("cuda") and not _cuda_available():
         raise UserError("--device cuda was asked for but CUDA is not available here")
-    return torch.device(name)
+    return Device(name)
 
 
 def memory_bytes(device: torch.device) -> int | None:
     """The memory of ``device`` in bytes (a GPU's, or this machine's RAM); None where it cannot
     be told."""
-    if torch.device(device).type == "cuda":
+    if Device(str(device)).type == "cuda":
         if not torch.cuda.is_available():
             return None
         return torch.cuda.get_device_properties(device).total_memory
@@ -56,8 +83,8 @@ def memory_bytes(device: torch.device) -> int | None:
 
 def accelerated(device: torch.device | str) -> bool:
     """Whether ``device`` (a torch.device or its name) takes the accelerated paths: anything but
-    a CPU (CUDA; ``meta`` in tests)."""
-    return torch.device(device).type != "cpu"
+    a CPU (CUDA; ``meta`` in tests). Imports no torch."""
+    return Device(str(device)).type != "cpu"
 
 
 def synchronize(device: torch.device | str) -> None:

@@ -6,16 +6,22 @@ lexicographic. Columns are ``arch`` and ``{dataset}_{metric}`` for the datasets 
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import zipfile
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .catalog import dataset_spec, derive_rng
 from .errors import UserError
 from .lists import comma_list
-from .provenance import DATA_DIR, require_file
+from .provenance import DATA_DIR, cache_root, require_file
 from .space import Arch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE = DATA_DIR / "nb201_groundtruth.csv.gz"
 NUM_ARCHS = 15625
@@ -30,7 +36,32 @@ METRICS = ("test_200", "valid_200", "valid_200_s0", "valid_200_s1", "valid_200_s
 @lru_cache(maxsize=1)
 def table() -> pd.DataFrame:
     """The whole ground-truth table as a DataFrame indexed by NB201 index."""
+    import pandas as pd
     return pd.read_csv(require_file(TABLE))
+
+
+@lru_cache(maxsize=1)
+def columns() -> dict[str, np.ndarray]:
+    """Every column of :func:`table` as an array (``arch``: strings, the others: floats), read from
+    the suite's cache (``groundtruth-<digest>.npz``, named by the table file's content) once the
+    table has been parsed: a lookup then loads neither pandas nor the CSV."""
+    data = require_file(TABLE).read_bytes()
+    cache = cache_root() / f"groundtruth-{hashlib.sha256(data).hexdigest()[:20]}.npz"
+    try:
+        with np.load(cache) as saved:
+            return {name: saved[name] for name in saved.files}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass
+    frame = table()
+    out = {c: frame[c].to_numpy(dtype=str if c == "arch" else float) for c in frame.columns}
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp.npz")
+    try:                  # a cache: an unwritable folder only means parsing the CSV next time
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, **out)
+        os.replace(tmp, cache)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return out
 
 
 def vector(dataset: str, metric: str) -> np.ndarray:
@@ -38,12 +69,12 @@ def vector(dataset: str, metric: str) -> np.ndarray:
     dataset_spec(dataset)
     if metric not in METRICS:
         raise UserError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    return table()[f"{dataset}_{metric}"].to_numpy(dtype=float)
+    return columns()[f"{dataset}_{metric}"]
 
 
 @lru_cache(maxsize=1)
 def _strings() -> tuple[str, ...]:
-    return tuple(table()["arch"])
+    return tuple(str(s) for s in columns()["arch"])
 
 
 @lru_cache(maxsize=1)

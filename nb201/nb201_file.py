@@ -17,7 +17,6 @@ train); CIFAR-100 and ImageNet16-120 report ``x-valid`` / ``x-test`` halves of t
 """
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 import warnings
@@ -33,6 +32,7 @@ import numpy as np
 from . import groundtruth
 from .catalog import dataset_spec
 from .errors import UserError
+from .extras import require
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,7 @@ def _open(path: str) -> Any:
         raise UserError(f"no NAS-Bench-201 / NATS-Bench file at {path}")
     nb201 = file.suffix == ".pth"
     package, module = ("nas-bench-201", "nas_201_api") if nb201 else ("nats_bench", "nats_bench")
-    try:
-        lib = importlib.import_module(module)
-    except ImportError as err:
-        raise UserError(f"reading {file.name} needs the official package: "
-                        f"pip install {package}") from err
+    lib = require(module, f"reading {file.name}")
     try:
         with _unpickling_allowed():
             api = (lib.NASBench201API(path, verbose=False) if nb201 else

@@ -58,8 +58,17 @@ class Pack:
         return str(self.header.get("machine", {}).get("cpu", "unknown"))
 
 
+@lru_cache(maxsize=1)
+def _machine() -> tuple:
+    return tuple(_read_machine().items())
+
+
 def machine() -> dict:
-    """The machine rows are computed on: CPU model, cores, OS, Python."""
+    """The machine rows are computed on: CPU model, cores, OS, Python (read once per process)."""
+    return dict(_machine())
+
+
+def _read_machine() -> dict:
     cpu = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 from .errors import UserError
 
 SUITE_VERSION = "0.1.0"
+#: the name pip installs the suite under (pyproject.toml's project name; tests check both)
+DISTRIBUTION = "nb201-proxy-benchmark"
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: the checkout's root in a source tree (editable installs included); site-packages when installed
 ROOT = PACKAGE_DIR.parent
@@ -34,6 +37,19 @@ def data_dir() -> Path:
 DATA_DIR = data_dir()
 
 
+def cache_root() -> Path:
+    """The suite's cache: $NB201_CACHE_DIR, else `<repo>/.cache` in a checkout, else
+    `$XDG_CACHE_HOME/nb201` (an absolute XDG_CACHE_HOME only, as the XDG spec says) or
+    `~/.cache/nb201`."""
+    given = os.environ.get("NB201_CACHE_DIR")
+    if given:
+        return Path(given).expanduser()
+    if in_checkout():
+        return ROOT / ".cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "nb201"
+
+
 def require_file(path: Path) -> Path:
     """``path`` if it is a file, else a one-line UserError naming it (a shipped file that is
     missing: an incomplete checkout or install)."""
@@ -47,6 +63,15 @@ def config_digest(config: object, length: int = 32) -> str:
     """The first ``length`` hex digits of the SHA-256 of ``config`` as key-sorted JSON: the name
     of a computation (a store setting, a run state, a stored search) by everything it depends on."""
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:length]
+
+
+def installed_version() -> str | None:
+    """The version pip installed the suite as (None in a checkout without an install)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
 
 
 @lru_cache(maxsize=1)

@@ -34,13 +34,13 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .api import Outcome, Proxy, outcome_problem
 from .catalog import DEFAULT_RESULTS
@@ -48,6 +48,9 @@ from .numbers import json_number
 from .packs import COLUMNS, Pack, shipped
 from .provenance import config_digest
 from .store_file import StoreFile, notice
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_PATH = DEFAULT_RESULTS
 
@@ -132,6 +135,40 @@ def _same(a: tuple, b: tuple) -> bool:
     return score_a == score_b and a[1:] == b[1:]
 
 
+_NOTICED: set[Path] = set()
+
+
+@dataclass
+class Tally:
+    """What a command took from a store and what it added: rows served from the store's own file
+    (``stored``), from results packs (``shipped``, per pack in ``packs``), and rows computed and
+    written (``computed``). A row read but recomputed (a training run not yet at the epoch asked
+    for) counts as computed only."""
+
+    stored: int = 0
+    shipped: int = 0
+    computed: int = 0
+    packs: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """The ``store`` object of every computing command's JSON."""
+        return {"served": self.stored + self.shipped, "computed": self.computed,
+                "from_store": self.stored, "from_packs": self.shipped, "packs": dict(self.packs)}
+
+    def line(self) -> str:
+        return tally_line(self.as_dict())
+
+
+def tally_line(tally: dict) -> str:
+    """:meth:`Tally.as_dict` as one line for stderr, e.g. ``store: 50 rows served (12 from results
+    packs: econas-cpu.jsonl.gz 12), 0 computed``."""
+    packs = (f" ({tally['from_packs']:,} from results packs: "
+             + ", ".join(f"{name} {n:,}" for name, n in sorted(tally["packs"].items())) + ")"
+             if tally["from_packs"] else "")
+    return (f"store: {tally['served']:,} rows served from the store{packs}, "
+            f"{tally['computed']:,} computed now")
+
+
 class Store:
     """The results store at ``path``. A missing one is created by its first write (unless
     ``create`` is False: then a missing store is a UserError); until then it reads as empty. A
@@ -143,6 +180,8 @@ class Store:
         self.path = Path(DEFAULT_PATH if path is None else path)
         self._packs = packs
         self.file = StoreFile(self.path, create)
+        self.tally = Tally()
+        self._served_from: dict[tuple[str, int, int], str] = {}   # rows get() took from packs
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -217,9 +256,20 @@ class Store:
                 packed = self._packed.get((key.setting, key.seed, index))
                 if index not in found and packed is not None:
                     row = packed[0]
+                    self._served_from[(key.setting, key.seed, index)] = packed[1].path.name
                     found[index] = _outcome(row["score"], row["seconds"], row["curve"], row["parts"],
                                             row["segments"])
         return found
+
+    def served(self, key: Key, indices) -> None:
+        """Count ``indices`` of ``key`` as served (read by :meth:`get` and used as they were)."""
+        for index in indices:
+            pack = self._served_from.get((key.setting, key.seed, index))
+            if pack is None:
+                self.tally.stored += 1
+            else:
+                self.tally.shipped += 1
+                self.tally.packs[pack] = self.tally.packs.get(pack, 0) + 1
 
     @property
     def runs_dir(self) -> Path:
@@ -243,6 +293,7 @@ class Store:
                     "suite_version=excluded.suite_version, config=excluded.config, "
                     "created=excluded.created, parts=excluded.parts, segments=excluded.segments"
                     if replace else "DO NOTHING")
+        self.tally.computed += len(rows)
         self.write(
             "INSERT INTO scores (setting, seed, arch_index, proxy, version, dataset, source, "
             "score, curve, parts, segments, seconds, device, git, suite_version, config, "
@@ -253,6 +304,7 @@ class Store:
     def _readable(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Outcome]]:
         """The rows of ``frame`` (the scores table's columns) that can be read, and their
         outcomes; the others are skipped with the notice."""
+        import pandas as pd
         outcomes, keep, bad = [], [], []
         for k, row in enumerate(zip(frame["score"], frame["seconds"], frame["curve"],
                                     frame["parts"], frame["segments"])):
@@ -273,6 +325,7 @@ class Store:
         """Every row that can be read as a DataFrame, with each row's decoded :class:`Outcome` in
         ``outcome`` and, in ``pack``, the name of the results pack it was served from ("" for the
         store's own; the packs' rows are left out with ``own``)."""
+        import pandas as pd
         frame = pd.read_sql_query("SELECT * FROM scores", self.db)
         frame["pack"] = ""
         if self.packs and not own:
@@ -425,6 +478,7 @@ class SearchRuns:
 
     def frame(self) -> pd.DataFrame:
         """Every stored run, as a DataFrame (``spec`` and ``result`` as JSON text)."""
+        import pandas as pd
         return pd.read_sql_query("SELECT * FROM searches ORDER BY digest, seed, run", self.store.db)
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from nb201 import groundtruth as gt
 from nb201.api import REGISTRY, Outcome
@@ -28,6 +29,9 @@ from nb201.errors import UserError
 from nb201.provenance import DATA_DIR, require_file
 
 from .table import TableProxy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PREFIX = "naslib:"
 #: the datasets NASLib published scores for, and the file of each
@@ -45,6 +49,7 @@ COST_S = {"epe_nas": 1.01, "fisher": 1.19, "flops": 0.00, "grad_norm": 2.21, "gr
 @lru_cache(maxsize=len(FILES))
 def scores(dataset: str) -> pd.DataFrame:
     """NASLib's scores on ``dataset``: one row per NB201 index (NaN where NASLib has none)."""
+    import pandas as pd
     table = pd.read_csv(require_file(DATA_DIR / "naslib" / FILES[dataset]))
     index = [gt.index_of(arch) for arch in table.pop("arch")]
     return table.set_axis(index).reindex(range(gt.NUM_ARCHS))

@@ -17,6 +17,18 @@ from nb201.errors import UserError
 
 ENV = "NB201_PLUGINS"
 GROUP = "nb201.proxies"
+#: proxy name -> where a plugin registered it: the file's path, or ``entry point NAME (MODULE)``;
+#: the runner stores it with each row, so that a report can say how to include the proxy
+ORIGINS: dict[str, str] = {}
+
+
+def _registering(origin: str, load) -> None:
+    """Run ``load`` and note ``origin`` for every proxy name it registers."""
+    from nb201.api import REGISTRY
+    before = set(REGISTRY.names())
+    load()
+    for name in set(REGISTRY.names()) - before:
+        ORIGINS[name] = origin
 
 
 def plugin_files() -> list[Path]:
@@ -34,7 +46,7 @@ def load_file(path: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        _registering(str(path), lambda: spec.loader.exec_module(module))
     except UserError:
         raise
     except Exception as err:        # a user's file: its error as one line, not a traceback
@@ -48,7 +60,7 @@ def load_all() -> None:
         load_file(path)
     for point in entry_points(group=GROUP):
         try:
-            point.load()
+            _registering(f"entry point {point.name} ({point.value})", point.load)
         except Exception as err:
             raise UserError(f"plugin entry point {point.name} ({point.value}): "
                             f"{type(err).__name__}: {err}") from None

@@ -22,16 +22,14 @@ import pickle
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from nb201.api import REGISTRY, Charge, Outcome, Proxy
 from nb201.catalog import dataset_spec
 from nb201.devices import TF32, accelerated
 from nb201.errors import UserError
+from nb201.lazy import torch
 from nb201.provenance import config_digest
-from nb201.training import data, engine, sizing
-from nb201.training.engine import RunState
 from nb201.training.recipe import NB201, PATTERN, VARIANTS, Recipe, matches, parse
 
 #: 2: the engine's ENGINE_VERSION 2 (per-epoch batch streams, stratified subsets), curves
@@ -44,6 +42,12 @@ BASE = NB201
 #: $NB201_CHECKPOINT_SECONDS overrides it (0: after every epoch).
 CHECKPOINT_SECONDS = float(os.environ.get("NB201_CHECKPOINT_SECONDS", "30"))
 
+if TYPE_CHECKING:
+    from nb201.training.engine import RunState
+
+# The engine (torch, numba) is imported where a proxy trains, sizes or fingerprints a run, not
+# when the family is registered: listing proxies and reading stored scores load neither.
+
 
 def recipe_for(name: str) -> tuple[Recipe, int]:
     """(the recipe of a training proxy name, the epoch its score is read after)."""
@@ -52,6 +56,7 @@ def recipe_for(name: str) -> tuple[Recipe, int]:
 
 def default_fuse(ctx, recipe: Recipe) -> int:
     """K, the networks trained at once, when ``--fuse`` is not given."""
+    from nb201.training import sizing
     return sizing.auto_fuse(torch.device(ctx.device), recipe, dataset_spec(ctx.dataset).resolution)
 
 
@@ -84,6 +89,7 @@ def save_state(path: Path, state: RunState, identity: dict) -> None:
 
 def load_state(path: Path, identity: dict) -> RunState | None:
     """The saved state of this run, or None (none saved, unreadable, or another run's)."""
+    from nb201.training.engine import RunState
     try:
         saved = torch.load(path, weights_only=True)
     except FileNotFoundError:
@@ -133,6 +139,7 @@ class TrainingProxy(Proxy):
         return _covered(outcome.curve, self.epochs_read)
 
     def joined(self, others: list[Proxy]) -> TrainingProxy:
+        from nb201.training import sizing
         reads = {e for p in [self, *others]
                  if isinstance(p, TrainingProxy) and p.store_name == self.store_name
                  for e in p.epochs_read}
@@ -143,6 +150,7 @@ class TrainingProxy(Proxy):
         """``new`` if it continued ``stored``'s run (its segments extend the stored ones); else (a
         run trained afresh because the saved state was gone or past the epoch asked for) the
         stored curve overlaid with the new one and both runs' segments."""
+        from nb201.training.engine import RunState
         old = stored.segments or []
         if new.segments[:len(old)] == old:
             return new
@@ -164,6 +172,7 @@ class TrainingProxy(Proxy):
         return outcome.seconds * self.at / trained if trained else outcome.seconds
 
     def score(self, archs, indices, ctx) -> list[Outcome]:
+        from nb201.training import data, engine
         until = max(self.epochs_read)
         evaluate_at = range(1, until + 1) if ctx.full_curve else self.epochs_read
         identities = [run_identity(self, ctx, i) for i in indices]
@@ -222,6 +231,7 @@ class TrainingProxy(Proxy):
         networks round differently; on a CPU each network trains alone, whatever the chunk) and
         whether float32 convolutions may use TF32 (:data:`nb201.devices.TF32`; a CPU has none, and
         CPU fingerprints are as they were before this key)."""
+        from nb201.training import engine
         device = torch.device(ctx.device)
         resolution = self.recipe.resolution(dataset_spec(ctx.dataset).resolution)
         out = {**super().fingerprint(ctx), "recipe": self.recipe.identity(),
@@ -245,6 +255,7 @@ def training_proxy(name: str, registry=None) -> TrainingProxy | None:
     """The proxy for an EcoNAS-notation name; None for other names (UserError if malformed)."""
     if not matches(name):
         return None
+    from nb201.training import sizing
     recipe, at = recipe_for(name)
     valid = ("all" if recipe.valid_images is None
              else f"a fixed seeded subset of {recipe.valid_images}")

@@ -250,7 +250,7 @@ def arrange(tmp: Path, inputs: Path, c: Case, monkeypatch, request) -> None:
         else:
             (tmp / path.name).write_bytes(path.read_bytes())
     monkeypatch.chdir(tmp)
-    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp / "cache"))
+    monkeypatch.setenv("NB201_CACHE_DIR", str(tmp.with_name(tmp.name + "-cache")))  # not an output
     monkeypatch.delenv("NB201_DATA_DIR", raising=False)
     isolate_plugins(monkeypatch, request)
     for name, value in c.env:

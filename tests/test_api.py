@@ -93,6 +93,53 @@ def test_an_entry_point_plugin_is_found(tmp_path):
     assert "ep-convs" in [p["name"] for p in json.loads(out.stdout)["proxies"]]
 
 
+def test_the_readmes_plugin_runs(tmp_path):
+    """The README's zero-cost plugin, as written there, is found and scored."""
+    import re
+    readme = (ROOT / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S)
+                if block.startswith("# my_proxy.py"))
+    (tmp_path / "my_proxy.py").write_text(code)
+    out = cli("score", "--plugins", "my_proxy.py", "--proxy", "my-proxy", "--sample", "5",
+              "--results", "r.sqlite", "--json", "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n"] == 5
+
+
+def test_a_report_says_how_to_include_a_stored_plugin_proxy(tmp_path):
+    """The runner stores which plugin file computed a proxy: a report that is not given it says,
+    at the top of the page, how to include it; given it, the proxy is reported."""
+    plugin = tmp_path / "my_proxy.py"
+    plugin.write_text(PLUGIN.format(name="my-convs"))
+    db = str(tmp_path / "r.sqlite")
+    out = cli("score", "--proxy", "my-convs", "--sample", "30", "--results", db, "--quiet",
+              "--plugins", str(plugin), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert cli("report", "--results", db, "--out", "plain", cwd=tmp_path).returncode == 0
+    html = (tmp_path / "plain" / "report.html").read_text()
+    box = html[html.index('id="unreported"'):html.index("</div>", html.index('id="unreported"'))]
+    assert "30 stored rows of my-convs on cifar10 are not reported" in box
+    assert f"python -m benchmark report --plugins {plugin}" in box
+    assert cli("report", "--results", db, "--out", "with", "--plugins", str(plugin),
+               cwd=tmp_path).returncode == 0
+    html = (tmp_path / "with" / "report.html").read_text()
+    assert 'id="unreported"' not in html and "my-convs" in html
+
+
+def test_the_api_shows_progress_by_default(tmp_path):
+    out = subprocess.run([sys.executable, "-c", f"""
+import nb201.progress
+from benchmark.api import Benchmark
+nb201.progress.DELAY = 0           # params computes faster than a bar's delay
+with Benchmark("cifar10", results={str(tmp_path / "r.sqlite")!r}) as bench:
+    bench.scores("params", list(range(100, 130)))
+    bench.scores("params", [1, 2, 3], progress=False)
+"""], cwd=tmp_path, text=True, capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "params cifar10 seed 0" in out.stderr and "30/30" in out.stderr
+    assert "/3 " not in out.stderr          # the call with progress=False shows no bar
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"), ("raise ValueError('broken')", "ValueError: broken"),
     ("import not_a_module_anywhere", "ModuleNotFoundError")])

@@ -20,9 +20,30 @@ def test_info_index_zero(capsys):
     code, out, _ = run(["info", "0", "--dataset", "cifar10", "--json"], capsys)
     info = json.loads(out)
     assert code == 0
-    assert set(info) == {"index", "arch", "unique", "params_m", "flops_m", "truth"}
+    assert {"index", "arch", "unique", "params_m", "flops_m", "truth"} <= set(info)   # the contract
     assert info["params_m"] == 0.129306 and info["index"] == 0
     assert info["truth"] == {"test_200": 85.8633, "valid_200": 81.9827, "test_12": 69.55}
+
+
+def test_info_shows_every_dataset_as_json_and_as_text(capsys):
+    from benchmark.library import INFO_METRICS
+    from nb201 import groundtruth as gt
+    from nb201.catalog import DATASETS
+    _, out, _ = run(["info", "0", "--json"], capsys)
+    every = json.loads(out)["datasets"]
+    assert list(every) == list(DATASETS)
+    for dataset, values in every.items():
+        assert set(values) == {"params_m", "flops_m", *INFO_METRICS}
+        for metric in INFO_METRICS:
+            assert values[metric] == pytest.approx(gt.vector(dataset, metric)[0])
+    assert every["cifar10"]["params_m"] == json.loads(out)["params_m"]
+    _, text, _ = run(["info", "0"], capsys)
+    assert "{'" not in text and not text.lstrip().startswith("{")     # no Python dict
+    header = next(line for line in text.splitlines() if "cifar10" in line and "cifar100" in line)
+    assert all(d in header for d in DATASETS)
+    for label in ("latency", "training time", "test accuracy, 200 epochs"):
+        assert label in text
+    assert f"{every['cifar100']['test_200']:.2f}" in text
 
 
 def test_info_by_string_and_imagenet_resolution(capsys):
@@ -44,16 +65,50 @@ def test_proxies_json(capsys):
 def test_score_is_cached_and_deterministic(tmp_path, capsys):
     args = ["score", "--proxy", "params", "--dataset", "cifar10", "--sample", "40", "--seed", "5",
             "--results", str(tmp_path / "r.sqlite"), "--json", "--quiet"]
-    _, first, _ = run(args, capsys)
-    _, second, _ = run(args, capsys)
+    _, first, err_first = run(args, capsys)
+    _, second, err_second = run(args, capsys)
     a, b = json.loads(first), json.loads(second)
+    assert a["store"] == {"served": 0, "computed": 40, "from_store": 0, "from_packs": 0,
+                          "packs": {}}
+    assert b["store"] == {"served": 40, "computed": 0, "from_store": 40, "from_packs": 0,
+                          "packs": {}}
+    assert "store: 0 rows served from the store, 40 computed now" in err_first
+    assert "store: 40 rows served from the store, 0 computed now" in err_second
     for d in (a, b):
         d.pop("wall_seconds")
+        d.pop("store")
     assert a == b
     assert a["n"] == 40 and len(a["scores"]) == 40 and -1 <= a["kendall_tau"] <= 1
     assert set(a["ci"]) == {"kendall_tau", "spearman", "pearson", "retrieval_top10"}
     assert set(a["scores"][0]) == {"index", "arch", "score", "truth", "seconds"}
     assert "parameters" in a["scored"].lower()     # what the proxy scores, from its description
+
+
+def test_a_small_sample_gets_the_reports_warning_and_versus_gives_both_taus(tmp_path, capsys):
+    base = ["score", "--proxy", "params", "--results", str(tmp_path / "r.sqlite"), "--quiet"]
+    _, out, err = run(base + ["--sample", "6", "--versus", "flops", "--json"], capsys)
+    result = json.loads(out)
+    assert result["caveat"] == "wide"
+    assert "warning: n=6: too few archs to rank this proxy" in err
+    versus = result["versus"]
+    assert versus["n"] == 6 and versus["a_tau"] == result["kendall_tau"]
+    assert versus["b_tau"] is not None and versus["a"] == "params" and versus["b"] == "flops"
+    _, text, _ = run(base + ["--sample", "6", "--versus", "flops"], capsys)
+    assert f"versus flops on the same 6 archs: Kendall tau {versus['a_tau']:.3f} (params) " \
+           f"against {versus['b_tau']:.3f} (flops)" in text
+    _, out, err = run(base + ["--sample", "400", "--json"], capsys)
+    assert json.loads(out)["caveat"] == "" and "warning" not in err
+
+
+def test_proxies_text_columns_fit_the_longest_name(capsys):
+    from proxies import REGISTRY
+    _, text, _ = run(["proxies"], capsys)
+    rows = [line for line in text.splitlines()[1:] if line and not line.startswith(("families", " "))]
+    assert len(rows) == len(REGISTRY.names())
+    starts = {line.index(" " + kind) for line, kind in
+              ((line, line.split()[1]) for line in rows)}
+    assert len(starts) == 1             # the kind column starts at one place, after every name
+    assert all(len(line.split()[0]) < min(starts) + 1 for line in rows)
 
 
 def test_score_archs_and_truth(tmp_path, capsys):

@@ -199,7 +199,7 @@ def test_tiny_experiment_end_to_end(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["computed"] == 190 and Path(summary["report"]["html"]).is_file()
     assert len(Store(results).frame()) == 190
-    table = pd.read_csv(out / "tables" / "main.csv")
+    table = pd.read_csv(out / "tables" / "all.csv")
     assert sorted(zip(table["dataset"], table["label"], table["n"])) == sorted(
         [("cifar10", "params", 40), ("cifar10", "nb201-12ep", 30), ("cifar10", "random", 30),
          ("cifar100", "params", 30), ("cifar100", "nb201-12ep", 30), ("cifar100", "random", 30)])
@@ -400,7 +400,7 @@ def test_report_of_an_experiment_shows_only_its_rows(tmp_path, capsys):
     capsys.readouterr()
     for out, experiment in (("mine", ["--experiment", str(path)]), ("all", [])):
         assert main(["report", "--results", db, "--out", str(tmp_path / out), *experiment]) == 0
-    mine, every = (pd.read_csv(tmp_path / d / "tables" / "main.csv") for d in ("mine", "all"))
+    mine, every = (pd.read_csv(tmp_path / d / "tables" / "all.csv") for d in ("mine", "all"))
     assert set(mine["label"]) == {"params"} and {"params", "flops"} <= set(every["label"])
     searches = [pd.read_csv(tmp_path / d / "tables" / "search.csv") for d in ("mine", "all")]
     assert (len(searches[0]), len(searches[1])) == (1, 2)
@@ -465,3 +465,70 @@ def test_learning_curves_run_report_and_reread_from_the_store(tmp_path, capsys):
     assert main(["report", "--experiment", str(path), "--results", db, "--out", str(again)]) == 0
     assert (again / "tables" / "learned.md").read_text() == table
     assert not _FITTED                       # read from the store: nothing was fitted
+
+
+INCLUDED = """
+title = "the study"
+[[group]]
+name = "study"
+proxies = ["flops", "nb201-12ep"]
+sample = 50
+"""
+INCLUDING = """
+[report]
+main = ["params", "flops"]
+include = ["study"]
+[[group]]
+name = "quick"
+proxies = ["params"]
+sample = 20
+"""
+
+
+def test_an_included_experiment_is_reported_never_computed(tmp_path, monkeypatch, capsys):
+    """[report] include: the other experiment's rows (here: from a results pack, as a clone gets
+    the shipped study) are in the report, labelled with their pack; the run computes only its own
+    groups, and without the pack the report says in one note what is missing and how to get it."""
+    from benchmark.experiments import spec as S
+    from nb201.packs import write_pack
+    monkeypatch.setattr(S, "EXPERIMENTS_DIR", tmp_path)
+    write(tmp_path, INCLUDED, "study.toml")
+    path = write(tmp_path, INCLUDING, "quick.toml")
+    exp = load_experiment(path, REGISTRY)
+    assert [e.name for e in exp.includes] == ["study"]
+    assert main(["run", str(path), "--dry-run", "--results", str(tmp_path / "dry.sqlite")]) == 0
+    assert "report includes study: its groups (study)" in capsys.readouterr().err
+    elsewhere = Store(tmp_path / "elsewhere.sqlite", packs=())
+    for name in ("flops", "nb201-12ep"):
+        compute(REGISTRY.get(name), gt.sample(50, 0), Context("cifar10"), elsewhere, progress=False)
+    write_pack(elsewhere.rows(), tmp_path / "packs" / "study.jsonl.gz")
+    for packs, out in ((tmp_path / "packs", "with"), (tmp_path / "none", "without")):
+        monkeypatch.setenv("NB201_PACKS", str(packs))
+        results = tmp_path / f"{out}.sqlite"
+        assert main(["run", str(path), "--results", str(results), "--out", str(tmp_path / out),
+                     "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["computed"] == 20 and summary["store"]["computed"] == 20
+        assert set(Store(results, packs=()).frame()["proxy"]) == {"params"}   # nothing else
+        every = pd.read_csv(tmp_path / out / "tables" / "all.csv")
+        html = (tmp_path / out / "report.html").read_text()
+        if out == "with":
+            origin = dict(zip(every["label"], every["origin"]))
+            assert origin == {"params": "this store", "flops": "study.jsonl.gz",
+                              "nb201-12ep": "study.jsonl.gz"}
+            assert dict(zip(every["label"], every["n"]))["flops"] == 50
+            assert "study: study" in html and "pack study.jsonl.gz" in html
+        else:
+            assert set(every["label"]) == {"params"}
+            assert html.count("study (included for the report): none of its 2 results") == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[report]\ninclude = ["quick"]\n[[group]]\nproxies = ["params"]\nsample = 5\n', "other"),
+    ('[report]\ninclude = ["no-such-study"]\n[[group]]\nproxies = ["params"]\nsample = 5\n',
+     "unknown experiment 'no-such-study'"),
+])
+def test_a_bad_include_is_one_line(tmp_path, text, message):
+    with pytest.raises(UserError, match=message) as e:
+        parse_experiment(text, tmp_path / "quick.toml", REGISTRY)
+    assert "\n" not in str(e.value)

@@ -38,6 +38,7 @@ def test_learned_proxy_is_judged_against_another_truth_and_is_deterministic(tmp_
     args = ["--features", "graph,params", "--train", "60", "--test", "300", "--seed", "4",
             "--results", str(tmp_path / "r.sqlite")]
     first, again = run(capsys, *args), run(capsys, *args)
+    assert first.pop("store")["computed"] > 0 and again.pop("store")["computed"] == 0
     assert first == again
     assert first["judged_by"] == JUDGED_BY and first["label"] in TABLE_LABELS
     assert first["label"] != first["judged_by"] and first["test_n"] == 300

@@ -132,3 +132,73 @@ def test_cache_outside_a_checkout_is_the_user_cache_dir(monkeypatch, tmp_path):
         assert D.cache_root() == tmp_path / "home" / ".cache" / "nb201"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert D.cache_dir() == tmp_path / "home" / ".cache" / "nb201" / "datasets"
+
+
+# ------------------------------------------------------------------ declared dependencies
+
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+#: the optional parts: packages the base install must not pull in
+OPTIONAL_PACKAGES = {"ray", "lightgbm", "scikit-learn", "nas-bench-201", "nats-bench", "pytest"}
+
+
+def _name(requirement) -> str:
+    return requirement.name.lower().replace("_", "-")
+
+
+def _declared():
+    from packaging.requirements import Requirement
+    base = [Requirement(r) for r in PROJECT["dependencies"]]
+    extras = {extra: [Requirement(r) for r in reqs]
+              for extra, reqs in PROJECT["optional-dependencies"].items()}
+    return base, extras
+
+
+def _pins() -> dict[str, str]:
+    """requirements.txt: package -> the pinned version (what CI tests)."""
+    out = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            out[name.strip().lower().replace("_", "-")] = version.strip()
+    return out
+
+
+def test_every_pin_is_declared_once_within_its_range():
+    base, extras = _declared()
+    own = [r for reqs in extras.values() for r in reqs if _name(r) != PROJECT["name"]]
+    declared = [*base, *own]
+    names = [_name(r) for r in declared]
+    assert len(names) == len(set(names)), names
+    pins = _pins()
+    assert set(names) == set(pins), set(names) ^ set(pins)
+    for r in declared:
+        assert r.specifier.contains(pins[_name(r)]), (r, pins[_name(r)])
+
+
+def test_the_base_install_pulls_in_no_optional_part_and_all_is_every_extra():
+    from packaging.requirements import Requirement
+    base, extras = _declared()
+    assert not {_name(r) for r in base} & OPTIONAL_PACKAGES
+    assert {_name(r) for r in base} >= {"torch", "numpy", "numba", "pandas", "matplotlib"}
+    (everything,) = [Requirement(r) for r in PROJECT["optional-dependencies"]["all"]]
+    assert _name(everything) == PROJECT["name"] == provenance.DISTRIBUTION
+    assert everything.extras == set(extras) - {"all"}
+    assert PROJECT["version"] == provenance.SUITE_VERSION
+
+
+def test_each_optional_module_names_an_extra_that_installs_its_package():
+    from nb201 import extras as E
+    _, extras = _declared()
+    for module, (package, extra) in E.OPTIONAL.items():
+        assert package.replace("_", "-") in {_name(r) for r in extras[extra]}, (module, extra)
+
+
+def test_a_missing_optional_part_is_one_line_naming_its_extra(monkeypatch):
+    from nb201 import extras as E
+    for module, (_, extra) in E.OPTIONAL.items():
+        monkeypatch.setitem(__import__("sys").modules, module, None)   # the import fails
+        with pytest.raises(UserError) as e:
+            E.require(module, "this command")
+        text = str(e.value)
+        assert "\n" not in text and f'{provenance.DISTRIBUTION}[{extra}]' in text, text

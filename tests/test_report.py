@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import figures, tables
+from analysis import figures, layout, tables
 from analysis.report import FIGURES, ReportSpec, write_report
 from analysis.results import collect
 from nb201 import groundtruth as gt
@@ -85,6 +85,10 @@ def report(tmp_path_factory):
     return store, files
 
 
+def _pngs(files) -> list:
+    return [p for name, p in files.items() if name.startswith("figure_") and name.endswith("_png")]
+
+
 class Page(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -111,13 +115,17 @@ def parse(path) -> Page:
 def test_html_has_every_table_and_figure(report):
     _, files = report
     page = parse(files["html"])
-    for table in ("table-main", "table-factors", "table-cost", "table-provenance", "table-commands"):
+    for table in ("table-main", "table-all", "table-factors", "table-cost", "table-provenance",
+                  "table-commands", "table-origins"):
         assert table in page.tables
     for key in (figure.key for figure in FIGURES):
         assert f"figure-{key}" in page.ids
-        assert f"figure-{key}-cifar10" in page.ids, f"figure ({key}) missing"
+        assert any(i.startswith(f"figure-{key}-cifar10") for i in page.ids), f"({key}) missing"
     assert all(img["src"].startswith("data:image/png;base64,") for img in page.images)
-    assert len(page.images) == len(FIGURES) and not page.skipped
+    assert len(page.images) == len(_pngs(files)) and not page.skipped
+    # (f) has more proxies than one heatmap reads: one heatmap per kind with two or more
+    assert {i for i in page.ids if i.startswith("figure-f-")} == \
+        {"figure-f-cifar10-table", "figure-f-cifar10-training"}
     text = files["html"].read_text()
     assert "skipped on cifar100: synflow (cifar100 is not shipped)" in text
     assert "python -m benchmark run test" in text
@@ -125,21 +133,22 @@ def test_html_has_every_table_and_figure(report):
 
 def test_files_exist_in_every_format(report):
     _, files = report
-    for stem in ("main", "factors", "cost"):
+    for stem in ("main", "all", "factors", "cost"):
         for fmt in ("csv", "md", "tex"):
             assert files[f"table_{stem}_{fmt}"].stat().st_size > 100
     for key in "abcdef":
-        assert files[f"figure_{key}_cifar10_png"].read_bytes()[:4] == b"\x89PNG"
-        assert files[f"figure_{key}_cifar10_pdf"].read_bytes()[:4] == b"%PDF"
+        for name in [n for n in files if n.startswith(f"figure_{key}_cifar10")]:
+            head = files[name].read_bytes()[:4]
+            assert head == (b"\x89PNG" if name.endswith("png") else b"%PDF"), name
     md = files["md"].read_text()
-    assert md.count("![(") == 6 and "| proxy |" in md
-    tex = files["table_main_tex"].read_text()
+    assert md.count("![(") == len(_pngs(files)) == 7 and "| proxy |" in md
+    tex = files["table_all_tex"].read_text()
     assert r"\begin{tabular}" in tex and r"nb201-12ep" in tex and "c4r4s0e4@2" in tex
 
 
 def test_main_table_numbers_match_metrics(report):
     _, files = report
-    main = pd.read_csv(files["table_main_csv"])
+    main = pd.read_csv(files["table_all_csv"])
     assert set(main["label"]) >= {*TABLE_PROXIES, "c4r4s0e4@2", FEW}
     assert (main["n"] == main["label"].map({FEW: FEW_N}).fillna(N)).all()
     row = main[main["label"] == "nb201-12ep"].iloc[0]
@@ -153,7 +162,7 @@ def test_main_table_numbers_match_metrics(report):
 
 def test_at_m_reads_the_curve_and_is_charged_m_over_e(report):
     store, files = report
-    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    main = pd.read_csv(files["table_all_csv"]).set_index("label")
     full, half = main.loc["c4r4s0e4"], main.loc["c4r4s0e4@2"]
     assert half["seconds_per_arch"] == pytest.approx(full["seconds_per_arch"] / 2)
     results, _ = collect(REGISTRY, store.frame(), [Selection("c4r4s0e4@2", "cifar10")])
@@ -199,7 +208,7 @@ def test_report_without_spec_reports_everything_resolvable(tmp_path):
     store.put(Key("params", 99, "cifar10", "network", 0), {0: Outcome(1.0)}, device="cpu", git="g",
               suite_version="t", run={})
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=50)
-    main = pd.read_csv(files["table_main_csv"])
+    main = pd.read_csv(files["table_all_csv"])
     assert set(main["label"]) == {*TABLE_PROXIES, *TRAINING}
     assert (main["seeds"] == "0,1").all() and (main["n"] == N).all()
     text = files["html"].read_text()
@@ -236,7 +245,7 @@ def test_nan_scores_rank_last_and_are_counted(tmp_path):
     store.put(Key("params", proxy.version, "cifar10", "network", 0), outcomes, device="cpu", git="g",
               suite_version="t", run={})
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
-    row = pd.read_csv(files["table_main_csv"]).iloc[0]
+    row = pd.read_csv(files["table_all_csv"]).iloc[0]
     assert row["nan_scores"] == 5 and 0.5 < row["kendall_tau"] < 1
 
 
@@ -250,6 +259,64 @@ def test_bootstrap_text_follows_n_boot(tmp_path):
     for name in ("html", "md", "json"):
         text = files[name].read_text(encoding="utf-8")
         assert "200 resamples" in text and "1,000" not in text
+
+
+def _report_figures(store):
+    """Every figure spec of the report built from the fixture's store (figures left open)."""
+    from analysis.report import FIGURES
+    from analysis.results import metrics_frame
+    spec = ReportSpec(main=("c4r4s0e4@2", "params", "nb201-12ep"))
+    names = [*TABLE_PROXIES, *TRAINING, "c4r4s0e4@2", "c4r4s0e4@3", "c0r4s0e4@2", FEW]
+    results, _ = collect(REGISTRY, store.frame(), [Selection(n, "cifar10") for n in names],
+                         n_boot=50)
+    frame = metrics_frame(results)
+    for fig_spec in FIGURES:
+        built = fig_spec.build(results, frame, spec)
+        for name, fig in (built.items() if isinstance(built, dict) else [("", built)]):
+            yield f"{fig_spec.key}{name}", fig
+
+
+def test_every_figure_reads_no_two_texts_overlap_and_its_png_is_wide(report):
+    store, files = report
+    for key, fig in _report_figures(store):
+        assert fig is not None, key
+        assert layout.overlapping_texts(fig) == [], key
+        assert fig.get_figwidth() == layout.WIDTH, key
+        layout.plt.close(fig)
+    from PIL import Image
+    assert all(Image.open(p).width >= layout.MIN_PNG_PX for p in _pngs(files))
+
+
+def test_factor_lines_name_their_sample_sizes_and_the_pack_of_shipped_rows():
+    frame = pd.DataFrame({"kind": "training", "label": ["a", "b", "c"], "c": [4, 8, 4], "r": 4,
+                          "s": [1, 1, 8], "e": 40, "b": 256, "m": 20, "n": [200, 100, 16],
+                          "kendall_tau": [0.6, 0.5, 0.3], "kendall_tau_lo": [0.5, 0.4, 0.0],
+                          "kendall_tau_hi": [0.7, 0.6, 0.6], "seconds_per_arch": 1.0,
+                          "source": "x", "origin": ["study.jsonl.gz", "study.jsonl.gz",
+                                                    "this store"]})
+    fig = figures.factor_sweeps(frame)
+    texts = [t.get_text() for ax in fig.axes if ax.get_legend()
+             for t in ax.get_legend().get_texts()]
+    assert "r4 s1 e40@20 (n=100-200, shipped: study.jsonl.gz)" in texts       # the c panel
+    assert "c4 r4 e40@20 (n=16-200, shipped: study.jsonl.gz)" in texts         # the s panel
+    assert layout.overlapping_texts(fig) == []
+    layout.plt.close(fig)
+
+
+def test_overlap_check_sees_overprinted_labels_and_place_labels_avoids_them():
+    layout.style()
+    fig, ax = layout.plt.subplots(figsize=(layout.WIDTH, 5))
+    xs, ys = [1.0, 1.02, 1.04, 3.0], [0.5, 0.505, 0.51, 0.2]
+    ax.plot(xs, ys, "o")
+    for x, y in zip(xs, ys):                   # the old way: every label at the same offset
+        ax.annotate("a long proxy name", (x, y), xytext=(5, 3), textcoords="offset points")
+    assert layout.overlapping_texts(fig)
+    layout.plt.close(fig)
+    fig, ax = layout.plt.subplots(figsize=(layout.WIDTH, 5))
+    ax.plot(xs, ys, "o")
+    placed = layout.place_labels(ax, xs, ys, ["a long proxy name"] * 4)
+    assert len(placed) == 4 and layout.overlapping_texts(fig) == []
+    layout.plt.close(fig)
 
 
 def test_pareto_front():
@@ -289,18 +356,18 @@ def test_caveat_rule():
 
 def test_report_marks_what_is_not_a_measurement(report):
     _, files = report
-    main = pd.read_csv(files["table_main_csv"], keep_default_na=False).set_index("label")
+    main = pd.read_csv(files["table_all_csv"], keep_default_na=False).set_index("label")
     assert main.loc[FEW, "caveat"] == "wide"
     expected = [tables.caveat(float(lo), float(hi))
                 for lo, hi in zip(main["kendall_tau_lo"], main["kendall_tau_hi"])]
     assert main["caveat"].tolist() == expected and expected.count("") >= 3
-    md = files["table_main_md"].read_text()
+    md = files["table_all_md"].read_text()
     assert f"| {FEW} † |" in md and f"† n={FEW_N}: too few archs to rank this proxy" in md
-    assert r"synflow \dag{}" in files["table_main_tex"].read_text()
+    assert r"synflow \dag{}" in files["table_all_tex"].read_text()
     text = files["html"].read_text()
-    assert text.count('<tr class="caveat') == (main["caveat"] != "").sum() + \
-        (pd.read_csv(files["table_factors_csv"], keep_default_na=False)["caveat"] != "").sum() + \
-        (pd.read_csv(files["table_cost_csv"], keep_default_na=False)["caveat"] != "").sum()
+    assert text.count('<tr class="caveat') == sum(
+        (pd.read_csv(files[f"table_{stem}_csv"], keep_default_na=False)["caveat"] != "").sum()
+        for stem in ("main", "all", "factors", "cost"))
     summary = re.search(r'<p id="summary">(.*?)</p>', text).group(1)
     readable = [label for label in main.index if main.loc[label, "caveat"] == ""]
     assert f"Measurements ({len(readable)} rows of {len(main)}" in summary
@@ -317,7 +384,7 @@ def test_figures_draw_points_that_are_not_measurements_hollow():
         points = [(tuple(line.get_xdata()), tuple(line.get_ydata())) for ax in fig.axes
                   for line in ax.lines if line.get_markerfacecolor() in ("white", (1, 1, 1, 1))]
         assert points == [((8.0,), (0.2,))] or points == [((0.5,), (0.2,))]
-        legends = [ax.get_legend() for ax in fig.axes] + fig.legends
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends
         assert [t.get_text() for lg in legends for t in lg.get_texts()].count(figures.HOLLOW) == 1
 
 
@@ -367,8 +434,9 @@ def test_report_reads_in_headless_chromium(browser, report, tmp_path):
     assert errors == []
     # every figure: decoded by the browser and shown; its PNG decodes in PIL to a non-blank image
     from PIL import Image
-    assert len(seen["images"]) == 6
-    assert all(i["decoded"] and i["width"] >= 300 and i["shown"] >= 300 for i in seen["images"])
+    assert len(seen["images"]) == len(_pngs(files))
+    assert all(i["decoded"] and i["width"] >= layout.MIN_PNG_PX and i["shown"] >= 300
+               for i in seen["images"])
     for img in parse(files["html"]).images:
         image = Image.open(io.BytesIO(base64.b64decode(img["src"].split(",", 1)[1])))
         image.load()
@@ -377,18 +445,18 @@ def test_report_reads_in_headless_chromium(browser, report, tmp_path):
     # every table has its rows, and the muted rows are the ones with a caveat
     shown = seen["tables"]
     assert all(t["rows"] > 0 for t in shown.values()) and "table-commands" in shown
-    for stem in ("main", "factors", "cost"):
+    for stem in ("main", "all", "factors", "cost"):
         csv = pd.read_csv(files[f"table_{stem}_csv"], keep_default_na=False)
         assert shown[f"table-{stem}"] == {"rows": len(csv), "muted": int((csv["caveat"] != "").sum())}
     assert shown["table-provenance"]["rows"] >= 10
-    assert shown["table-commands"]["rows"] == len(pd.read_csv(files["table_main_csv"]))
+    assert shown["table-commands"]["rows"] == len(pd.read_csv(files["table_all_csv"]))
     # the provenance names the code's git hash
     code = git_hash()
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", code)
     assert f"code (git)\t{code}" in seen["provenance"]
     assert "Machinery checks, not measurements" in seen["summary"]
     # at 1400 px the tables of numbers fit the page: no sideways scrollbar
-    for stem in ("main", "factors", "cost"):
+    for stem in ("main", "all", "factors", "cost"):
         scroll, client = widths[f"table-{stem}"]
         assert scroll <= client, f"table {stem} is {scroll} px wide in a {client} px box"
 
@@ -399,7 +467,7 @@ def test_long_labels_wrap_so_the_main_table_fits_1400px(browser, tmp_path):
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
     with DevTools(browser, tmp_path, width=1400) as page:
         page.open(files["html"].resolve().as_uri())
-        scroll, client = page.evaluate(TABLE_WIDTHS)["table-main"]
+        scroll, client = page.evaluate(TABLE_WIDTHS)["table-all"]
     assert scroll <= client
     assert '<td class="wrap"><span>synflow</span> <span>(none-input,</span>' in \
         files["html"].read_text()
@@ -548,7 +616,7 @@ def _two_settings_store(tmp_path) -> Store:
 def test_plain_report_keeps_settings_apart_and_says_when_samples_mix(tmp_path):
     store = _two_settings_store(tmp_path)
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=10)
-    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    main = pd.read_csv(files["table_all_csv"]).set_index("label")
     wide, narrow = "synflow (none-input, seeds 0, batch_size=64)", \
         "synflow (none-input, seeds 0, batch_size=128)"
     assert sorted(main.index) == ["params", narrow, wide]
@@ -565,7 +633,7 @@ def test_a_report_of_selections_shows_only_those(tmp_path):
     sel = Selection("synflow", "cifar10", indices=tuple(ARCHS16), seeds=(0,))
     files = write_report(REGISTRY, store, tmp_path / "out", ReportSpec(selections=(sel,)),
                          n_boot=10)
-    main = pd.read_csv(files["table_main_csv"]).set_index("label")
+    main = pd.read_csv(files["table_all_csv"]).set_index("label")
     assert sorted(main.index) == ["synflow (none-input, seeds 0, batch_size=128)",
                                   "synflow (none-input, seeds 0, batch_size=64)"]
     assert main["n"].tolist() == [16, 12] or main["n"].tolist() == [12, 16]

@@ -147,9 +147,12 @@ def test_what_a_proxy_may_return_is_one_rule(value, problem):
 # ------------------------------------------------------------------ a poisoned store (item 1)
 
 def _run(argv: list[str], capsys) -> tuple[int, dict | str, list[str]]:
+    """The exit status, the output (parsed with --json) and stderr's lines, less the lines every
+    computing command prints (its store line, and the warning of a sample too small to rank)."""
     code = main(argv)
     out, err = capsys.readouterr()
-    return code, (json.loads(out) if "--json" in argv else out), err.splitlines()
+    lines = [line for line in err.splitlines() if not line.startswith(("store: ", "warning: "))]
+    return code, (json.loads(out) if "--json" in argv else out), lines
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def test_cli_search_lookup_and_warnings(tmp_path, capsys):
         assert found["final_truth_std"] == pytest.approx(values.std(ddof=1))
         assert found["final_truth_se"] == pytest.approx(values.std(ddof=1) / math.sqrt(2))
     assert len(out["warnings"]) == 1 and "test-set accuracy" in out["warnings"][0]
-    assert captured.err.count("warning: ") == 1 and captured.err.count("\n") == 1
+    assert captured.err.count("warning: ") == 1 and captured.err.count("\n") == 2   # and the store line
 
 
 def test_cli_search_text_of_one_run_has_no_spread(tmp_path, capsys):

@@ -106,8 +106,8 @@ def transfer_rows(proxies: list, store: Store, dataset: str, source: str, indice
 
 
 def print_table(rows: list[dict], dataset: str) -> None:
-    print(f"| proxy | reads images | n | Kendall tau vs test_200 [95% CI] | Kendall tau vs valid_200 "
-          f"[95% CI] | Spearman vs test_200 [95% CI] | top-10% retrieval vs test_200 [95% CI] "
+    print("| proxy | reads images | n | Kendall tau vs test_200 [95% CI] | Kendall tau vs valid_200 "
+          "[95% CI] | Spearman vs test_200 [95% CI] | top-10% retrieval vs test_200 [95% CI] "
           "| non-finite | s/arch |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:

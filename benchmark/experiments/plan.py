@@ -260,6 +260,10 @@ def format_plan(exp: Experiment, plan: Plan) -> str:
     lines += [f"  find {f.name!r} on {f.spec.dataset}: {len(f.candidates)} candidates on up to "
               f"{f.spec.pool} archs, at most {duration(f.spec.budget_s)} of charged compute (stored "
               f"reads count; not in the estimate below)" for f in exp.finds]
+    lines += [f"  report includes {other.name}: its groups ({', '.join(g.name for g in other.groups)}"
+              f") as the store and the results packs hold them, never computed by this run "
+              f"(`python -m benchmark run {other.name}` computes what is missing)"
+              for other in exp.includes]
     lines.append(f"estimated time: {duration(plan.estimate_s)} for {plan.missing:,} missing "
                  f"results ({sum(1 for u in plan.units if u.missing)} runs)"
                  + _searches_total(plan))

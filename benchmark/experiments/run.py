@@ -19,7 +19,7 @@ from benchmark.executors import Executor
 from benchmark.runner import compute
 from benchmark.find.experiment import run_finds
 from benchmark.search.experiment import run_searches
-from nb201.store import DEFAULT_PATH, Store
+from nb201.store import DEFAULT_PATH, Key, Store
 
 from .plan import Plan, duration, format_plan, make_plan
 from .spec import EXPERIMENTS_DIR, Experiment, load_experiment, parse_data_dir
@@ -92,6 +92,10 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
                               f"computed)")
         return Run(exp, plan, summary, line, store)
     todo = [u for u in plan.units if u.missing]
+    for unit in plan.units:                   # complete in the store: served as they are
+        if not unit.missing:
+            store.served(Key.of(unit.proxy, contexts[unit.dataset].with_seed(unit.seed)),
+                         unit.indices)
     compute_started = time.perf_counter()
     for n, unit in enumerate(todo, start=1):
         print(f"[{n}/{len(todo)}] {unit.proxy.store_name} on {unit.dataset}, seed {unit.seed}: "

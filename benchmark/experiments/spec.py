@@ -25,6 +25,8 @@ File format (every key but ``group`` is optional)::
     cifar100 = "$HOME/data/cifar-100-python"
     [report]
     main = ["c4r4s0e40@20", "synflow"]   # proxies of the score-vs-truth and retrieval figures
+    include = ["econas-cpu"]  # also report these experiments' groups: read from the store and the
+                              # shipped results packs, never computed by this experiment's run
     [[group]]                 # proxies scored on one sample
     name = "zero-cost"
     proxies = ["synflow", "jacov"]
@@ -82,7 +84,7 @@ ORDERS = ("cheapest", "groups")
 TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "order", *OPTION_KEYS,
             "data_dirs", "report", "group", "search", "learn", "find")
 GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
-REPORT_KEYS = ("main",)
+REPORT_KEYS = ("main", "include")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ class Experiment:
     curves: tuple = ()    # benchmark.learn.CurveEntry
     finds: tuple = ()     # benchmark.find.experiment.FindEntry
     order: str = ORDERS[0]
+    #: experiments whose groups the report shows too (``[report] include``; only their groups)
+    includes: tuple[Experiment, ...] = ()
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -229,6 +233,14 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
                       for d in DATASETS if d in dirs.table)
     report = Checker(f"{path.name}: [report]", top.get("report", dict, {}, "a table"), REPORT_KEYS)
     main = report.strings("main", (), allow_empty=True)
+    includes = []
+    for name in report.strings("include", (), allow_empty=True):
+        if name == path.stem:
+            report.fail("include", "names of other experiments")
+        try:
+            includes.append(load_experiment(name, registry))
+        except UserError as err:
+            raise UserError(f"{report.where}: include: {err}") from None
     groups, names = [], set()
     tables = top.get("group", list, None, "an array of tables [[group]]") or []
     searches = ()
@@ -270,13 +282,16 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             c.fail("proxies", "a list of distinct proxy names")
         groups.append(Group(name, proxies, _sample(c), group_datasets, c.seeds("seeds", seeds),
                             c.get("description", str, "", "a string")))
-    every = {p for g in groups for p in g.proxies}
+    every = {p for exp in (None, *includes) for g in (groups if exp is None else exp.groups)
+             for p in g.proxies}
     for p in main:
         if p not in every:
-            raise UserError(f"{report.where}: main proxy {p!r} is in no group")
+            raise UserError(f"{report.where}: main proxy {p!r} is in no group (of this "
+                            "experiment or of one it includes)")
     return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, options, data_dirs, main, searches, curves, finds, order)
+                      truth, options, data_dirs, main, searches, curves, finds, order,
+                      tuple(includes))
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:

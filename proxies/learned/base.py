@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import stats
 
 from nb201 import encoding
 from nb201 import groundtruth as gt
@@ -176,6 +175,8 @@ class LearnedProxy(Proxy):
 
     def fitted(self, ctx):
         """The model fitted on this proxy's training set (kept for the process, by fingerprint)."""
+        from scipy import stats
+
         from nb201.provenance import config_digest
         key = config_digest(self.fingerprint(ctx))
         if key not in _FITTED:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from nb201.extras import require
+
 from .base import MODELS, Model
+
+WHAT = "a learned proxy of model ridge (scikit-learn)"
 
 
 def make(seed: int):
+    require("sklearn", WHAT)
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline
@@ -18,7 +23,7 @@ def make(seed: int):
 
 
 def library() -> str:
-    import sklearn
+    sklearn = require("sklearn", WHAT)
     return f"scikit-learn {sklearn.__version__}"
 
 

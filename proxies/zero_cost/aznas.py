@@ -30,11 +30,9 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
-from scipy import stats
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import nn
 
-from nb201.network import count_flops
 from nb201.api import REGISTRY
 
 from .harness import Batch, RankedProxy
@@ -91,6 +89,7 @@ def _trainability(f_in: torch.Tensor, f_out: torch.Tensor) -> float:
 
 def az_components(net: nn.Module, batch: Batch) -> tuple[float, float, float, float]:
     """(expressivity, progressivity, trainability, complexity) of one network."""
+    from nb201.network import count_flops
     feats = block_features(net, batch.x)
     entropies = np.array([_entropy(f) for f in feats])
     expressivity = float(entropies.sum())
@@ -105,6 +104,7 @@ def az_components(net: nn.Module, batch: Batch) -> tuple[float, float, float, fl
 @dataclasses.dataclass(frozen=True)
 class AZNAS(RankedProxy):
     def aggregate(self, components: np.ndarray) -> np.ndarray:
+        from scipy import stats
         n = components.shape[1]
         return np.sum([np.log(stats.rankdata(c) / n) for c in components], axis=0)
 

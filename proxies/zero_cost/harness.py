@@ -36,13 +36,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import nn
 
 from nb201.devices import TF32, accelerated, exact_float32, release, synchronize
 from nb201.ranking import orient
 from nb201.catalog import MEAN, STD, dataset_spec, derive_seed
-from nb201.network import Network
 from nb201.api import REGISTRY, Outcome, Proxy
 from nb201.space import Arch
 
@@ -80,7 +79,7 @@ class Batch:
                 yield self.x[lo:hi], self.y[lo:hi], (hi - lo) / n
 
 
-ScoreFn = Callable[[nn.Module, Batch], "float | Sequence[float]"]
+ScoreFn = Callable[["nn.Module", Batch], "float | Sequence[float]"]
 
 
 @dataclass(frozen=True)
@@ -224,6 +223,7 @@ def _attempt(proxy: ZeroCostProxy, arch: Arch, index: int, ctx, batch: Batch):
 
 def build(proxy: ZeroCostProxy, arch: Arch, num_classes: int, device: torch.device) -> nn.Module:
     """The network as the proxy wants it: initialised, BN mode set, on the device and dtype."""
+    from nb201.network import Network
     net = Network(arch, channels=proxy.channels, cells=proxy.cells, num_classes=num_classes)
     if proxy.init is not None:
         proxy.init(net)

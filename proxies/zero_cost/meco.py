@@ -14,8 +14,8 @@ Not in NASLib's reference file: no agreement check is possible.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import nn
 
 from .harness import Batch, zero_cost
 

@@ -13,8 +13,8 @@ average 6.6: `python -m benchmark score --proxy ntk_cond --archs 6111,0`).
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import nn
 
 from .harness import Batch, weighted_layers, zero_cost
 

@@ -9,8 +9,8 @@ real training images, PyTorch's default init, no gradients.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import nn
 
 from .harness import Batch, zero_cost
 

@@ -18,9 +18,9 @@ Abdelfattah et al. added because accuracy correlates with -theta * Hg).
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import F
+from nb201.lazy import nn
 
 from .harness import Batch, weight_grad, weighted_layers, zero_cost
 

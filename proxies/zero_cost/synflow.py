@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import nn
 
 from .harness import Batch, weight_grad, weighted_layers, zero_cost
 

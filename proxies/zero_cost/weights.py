@@ -8,7 +8,7 @@ weights a network has and of which fan-in. Sign convention: higher is better. BN
 """
 from __future__ import annotations
 
-from torch import nn
+from nb201.lazy import nn
 
 from .harness import Batch, weighted_layers, zero_cost
 

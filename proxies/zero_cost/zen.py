@@ -15,8 +15,8 @@ the cells' BN layers counted, so its runs saw running variances there as well.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import nn
 
 from .harness import Batch, zero_cost
 

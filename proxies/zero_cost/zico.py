@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+from nb201.lazy import torch
+from nb201.lazy import F
+from nb201.lazy import nn
 
 from .harness import Batch, weight_grad, weighted_layers, zero_cost
 
