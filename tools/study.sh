@@ -20,7 +20,7 @@ case "${1:-}" in
     if [ -f "$pack" ]; then "$python" -m benchmark import "$pack" --results "$store"; fi
     exec nice -n 19 "$python" -m benchmark run econas-cpu --results "$store" --out results/econas-cpu ;;
   export)
-    "$python" -m benchmark export --results "$store" --dataset cifar10 --out "$pack" \
+    "$python" -m benchmark export --results "$store" --out "$pack" \
       $(for p in $("$python" - <<'PY'
 import tomllib
 from nb201.provenance import DATA_DIR
