@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from nb201 import groundtruth as gt
 from nb201.context import Context
-from nb201.training import data, direct, engine
+from nb201.training import data, direct, direct_trainer, engine
 
 #: torch operator name -> op class
 KINDS = {"conv backward (input and weight)": ("convolution_backward",),
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {"proxy": args.proxy, "load_average_before": os.getloadavg()[0], "trainers": {}}
     for name in args.trainer.split(","):
         if name == "direct":
-            direct.warm()
+            direct_trainer.warm()
         rows = out["trainers"][name] = {}
         for index in indices:
             net = engine.init_network(gt.arch_of(int(index)), recipe, split.num_classes, args.seed,

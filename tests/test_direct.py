@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from nb201.space import OPS, Arch
-from nb201.training import augment, direct, direct_kernels, engine, sizing
+from nb201.training import augment, direct, direct_kernels, direct_trainer, engine, sizing
 from nb201.training.recipe import NB201, parse
 from tests.test_training import ALL_NONE, DISCONNECTED, EVERY_OP, SMALL, THREE, _close, _nets, _split
 
@@ -49,7 +49,7 @@ def test_steps_equal_autograd_and_sgd(arch, resolution, float64):
     net = _nets([arch], recipe)[0]
     ref = copy.deepcopy(net)
     d = direct.DirectNetwork(net, resolution)
-    optimizer, ref_optimizer = direct.FlatSGD(d.flat, recipe), _reference_optimizer(ref, recipe)
+    optimizer, ref_optimizer = direct_trainer.FlatSGD(d.flat, recipe), _reference_optimizer(ref, recipe)
     g = torch.Generator().manual_seed(1)
     for _ in range(3):
         x, y = torch.randn(16, 3, resolution, resolution, generator=g), torch.randint(0, 10, (16,), generator=g)
@@ -156,5 +156,5 @@ def test_relative_cost_counts_what_the_direct_kernels_run():
 
 def test_kernels_compile_for_both_float_types():
     for dtype in (torch.float32, torch.float64):
-        direct.warm(dtype)
-    assert {torch.float32, torch.float64} <= direct._WARM
+        direct_trainer.warm(dtype)
+    assert {torch.float32, torch.float64} <= direct_trainer._WARM

@@ -103,8 +103,8 @@ def make_trainer(name: str, nets: list[Network], momenta: list[dict] | None, rec
     """The trainer ``name`` (of :data:`KERNELS`) for ``nets``, from their optimizer states
     ``momenta`` (None: from scratch)."""
     if name == "direct":
-        from . import direct          # numba: only where the direct trainer runs
-        return direct.DirectTrainer(nets, momenta, recipe, split)
+        from . import direct_trainer  # numba: only where the direct trainer runs
+        return direct_trainer.DirectTrainer(nets, momenta, recipe, split)
     return TorchTrainer(nets, momenta, recipe, split, device, amp)
 
 
@@ -200,8 +200,8 @@ def train(archs: list[Arch], indices: list[int], split: Split, recipe: Recipe, s
         if state is not None:
             net.load_state_dict(state.weights)
     if trainer == "direct" and nets:
-        from . import direct
-        direct.warm(nets[0].stem[0].weight.dtype)     # compiled once, before workers fork
+        from . import direct_trainer
+        direct_trainer.warm(nets[0].stem[0].weight.dtype)     # compiled once, before workers fork
     by_start: dict[int, list[int]] = {}
     for k, state in enumerate(states):
         by_start.setdefault(0 if state is None else state.epoch, []).append(k)
