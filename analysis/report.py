@@ -25,6 +25,7 @@ import pandas as pd
 from nb201 import groundtruth as gt
 from nb201.api import KINDS
 from nb201.catalog import DEFAULT_TRUTH, dataset_rank
+from nb201.commands import command_line
 from nb201.errors import UserError
 from nb201.files import unwritable
 from nb201.ranking import orient
@@ -239,8 +240,8 @@ def _included_notes(spec: ReportSpec, results: list[ProxyResult], notes: list[st
         mine = {f"{p} on {d}: no stored results" for p, d in pairs}
         out = [n for n in out if n not in mine]
         out.append(f"{name} (included for the report): none of its {len(pairs)} results is stored "
-                   "or shipped (no results pack of it in data/results/); `python -m benchmark run "
-                   f"{name}` computes them")
+                   "or shipped (no results pack of it in data/results/); "
+                   f"`{command_line('run', name)}` computes them")
     return out
 
 
@@ -268,8 +269,7 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     once all are written, so a report that cannot be written (a full disk) is a one-line
     UserError that leaves the files there as they were. Returns the written files by name:
     "html", "md", "json", "table_<stem>_<fmt>", "figure_<key>_<dataset>_<fmt>"."""
-    spec = spec or ReportSpec(commands=(f"python -m benchmark report --results {store.path} "
-                                        f"--out {out_dir}",))
+    spec = spec or ReportSpec(commands=(command_line("report", results=store.path, out=out_dir),))
     out = check_out_dir(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

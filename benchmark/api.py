@@ -10,7 +10,7 @@
     bench.compare("synflow", archs)       # the score command's JSON object: tau, rho, CIs, ...
     bench.search("rea", "nb201-12ep-valid", budget=12000, runs=10)
 
-Everything goes through the same functions as the command line (``benchmark.library``), so a
+Everything goes through the same functions as the command line (``benchmark.command_results``), so a
 score computed here is in the store for ``python -m benchmark score`` and ``report``, and the other
 way round. Proxies of your own register with :func:`register` (or ``nb201.api.REGISTRY`` in a file
 named by ``--plugins`` / ``$NB201_PLUGINS``). Every argument is checked by the rules the command
@@ -33,7 +33,7 @@ from nb201.errors import UserError
 from nb201.options import RunOptions
 from nb201.store import Store
 
-from . import library
+from . import command_results
 from .runner import Request, mean_scores
 
 __all__ = ["Benchmark", "register", "proxies"]
@@ -92,7 +92,7 @@ class Benchmark:
 
     def info(self, arch) -> dict:
         """An arch (NB201 index or arch string): the ``info`` command's object."""
-        return library.arch_info(self.index(arch), self.dataset)
+        return command_results.arch_info(self.index(arch), self.dataset)
 
     def index(self, arch) -> int:
         """The NB201 index of an arch string (or index)."""
@@ -124,7 +124,7 @@ class Benchmark:
         """Score and compare with the truth: Kendall tau, Spearman, Pearson, top-10% retrieval,
         bootstrap CIs, every arch's row (the ``score`` command's object)."""
         request = self._request(proxy, indices, seeds, truth)
-        return library.score(request, self._context(request.seeds[0]), self.store, progress)
+        return command_results.score(request, self._context(request.seeds[0]), self.store, progress)
 
     # ---------------------------------------------------------------- search
 
@@ -135,7 +135,7 @@ class Benchmark:
         """Run (or read back) a search with ``fitness`` (a proxy, a ladder or a preset): the
         ``search`` command's object. ``options``: the strategy options (population, ...)."""
         from .search.loop import Limits
-        from .search.service import SearchSpec, check, lookup_datasets, search
+        from .search.run import SearchSpec, check, lookup_datasets, search
         from .search.strategy import Options
         _known(options, [f.name for f in dataclasses.fields(Options)], "strategy option")
         spec = SearchSpec(strategy, fitness, self.dataset, Limits(budget, queries), runs, seed,
@@ -145,7 +145,7 @@ class Benchmark:
         ctx = self._context(proxy_seed)
         ctx.check_data(checked.proxies)
         found = search(checked, ctx, self.store, progress)
-        return library.search_result(checked, found, lookup)
+        return command_results.search_result(checked, found, lookup)
 
     # ---------------------------------------------------------------- helpers
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nb201.api import Proxy
+from nb201.commands import command_line
 from nb201.registry import Registry
 from nb201.context import Context
 from nb201.errors import UserError
@@ -262,7 +263,7 @@ def format_plan(exp: Experiment, plan: Plan) -> str:
               f"reads count; not in the estimate below)" for f in exp.finds]
     lines += [f"  report includes {other.name}: its groups ({', '.join(g.name for g in other.groups)}"
               f") as the store and the results packs hold them, never computed by this run "
-              f"(`python -m benchmark run {other.name}` computes what is missing)"
+              f"(`{command_line('run', other.name)}` computes what is missing)"
               for other in exp.includes]
     lines.append(f"estimated time: {duration(plan.estimate_s)} for {plan.missing:,} missing "
                  f"results ({sum(1 for u in plan.units if u.missing)} runs)"

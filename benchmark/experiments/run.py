@@ -5,11 +5,11 @@ resumes). Writing the report is the caller's (the CLI wires this module and ``an
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import sys
 import time
 from dataclasses import dataclass
 
+from nb201.commands import command_line
 from nb201.registry import Registry
 from nb201.context import Context, resolve_device
 from nb201.datasets import check_data_dir
@@ -38,12 +38,8 @@ class Run:
 
 def command(exp: Experiment, results, out, device, data_dir) -> str:
     """The ``run`` command line that reproduces this run."""
-    parts = ["python -m benchmark run",
-             exp.name if exp.path.parent == EXPERIMENTS_DIR else str(exp.path)]
-    parts += [f"--results {shlex.quote(str(results))}", f"--out {shlex.quote(str(out))}"]
-    parts += [f"--device {device}"] if device else []
-    parts += [f"--data-dir {shlex.quote(data_dir)}"] if data_dir else []
-    return " ".join(parts)
+    return command_line("run", exp.name if exp.path.parent == EXPERIMENTS_DIR else exp.path,
+                        results=results, out=out, device=device or None, data_dir=data_dir or None)
 
 
 def prepare(exp: Experiment, registry: Registry, results=DEFAULT_PATH, device: str | None = None,

@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +68,7 @@ from nb201 import groundtruth as gt
 from nb201.options import RunOptions, run_option_fields
 from nb201.registry import Registry
 from nb201.catalog import DATASETS, DEFAULT_DATASET, DEFAULT_TRUTH, check_truth, is_seed
+from nb201.commands import command_line
 from nb201.errors import UserError
 from nb201.lists import comma_list
 from nb201.provenance import DATA_DIR
@@ -124,11 +124,10 @@ class Experiment:
 
     def score_command(self, proxy: str, dataset: str, group: Group) -> str:
         """The ``score`` command that scores the same archs and seeds alone."""
-        which = "--all" if group.sample == gt.NUM_ARCHS else f"--sample {group.sample} --seed {self.seed}"
-        data = self.data_dir(dataset)
-        return (f"python -m benchmark score --proxy {proxy} --dataset {dataset} {which} "
-                f"--seeds {','.join(map(str, group.seeds))} --truth {self.truth}"
-                + (f" --data-dir {shlex.quote(data)}" if data else "") + " --json")
+        which = (dict(all=True) if group.sample == gt.NUM_ARCHS else
+                 dict(sample=group.sample, seed=self.seed))
+        return command_line("score", proxy=proxy, dataset=dataset, **which, seeds=group.seeds,
+                            truth=self.truth, data_dir=self.data_dir(dataset), json=True)
 
     def selections(self, sources: dict[tuple[str, str], str] | None = None,
                    skipped: set[tuple[str, str]] = frozenset(),

@@ -17,10 +17,10 @@ Every table is checked like the command line's (:meth:`FindSpec.check`) when the
 """
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass
 
+from nb201.commands import command_line
 from nb201.errors import UserError
 from nb201.registry import Registry
 
@@ -47,9 +47,9 @@ class FindEntry:
 
     def command(self) -> str:
         s = self.spec
-        return (f"python -m benchmark find --space {shlex.quote(s.space)} --budget {s.budget_s:g} "
-                f"--dataset {s.dataset} --seed {s.seed} --truth {s.truth} --objective "
-                f"{s.objective} --pool {s.pool} --n0 {s.rule.n0} --json")
+        return command_line("find", space=s.space, budget=f"{s.budget_s:g}", dataset=s.dataset,
+                            seed=s.seed, truth=s.truth, objective=s.objective, pool=s.pool,
+                            n0=s.rule.n0, json=True)
 
 
 def parse_finds(tables, file: str, datasets: tuple[str, ...], seed: int,

@@ -1,5 +1,6 @@
-"""What the commands compute, as library functions: the CLI, tools and tests call these (the CLI
-adds parsing and printing). Imports ``analysis``, so the CLI imports this module only in the
+"""Each command's result, built by library functions: the JSON objects of ``info``, ``score`` and
+``search``, and the report spec of an experiment. The CLI, the Python API, tools and tests call
+these (the CLI adds parsing and printing). Imports ``analysis``, so the CLI imports this module only in the
 commands that use it; the report's plotting is imported only by :func:`experiment_report`."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from analysis.scorecard import scorecard
 
+from nb201.commands import command_line
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import Store
@@ -109,7 +111,7 @@ def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
     """The ``search`` command's JSON object: the spec, the summary over runs (truth of what each
     run returns, reach of the optimum at any point and at the end, costs), the truth of each run's
     final arch on the ``lookup`` datasets, the spec's warnings and every run (``found``:
-    ``service.search``)."""
+    ``run.search``)."""
     from analysis.search import looked_up, optimum, summarize
     from nb201 import groundtruth as gt
     spec, described = checked.spec, found["spec"]
@@ -140,14 +142,14 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
     design = exp.design() + tuple(
         (f"{other.name}: {name}", *rest[:-1],
          f"{rest[-1]} (included for the report: read from the store and the shipped results "
-         f"packs, not computed by this run; `python -m benchmark run {other.name}` computes "
+         f"packs, not computed by this run; `{command_line('run', other.name)}` computes "
          "what is missing)")
         for other, _ in included for name, *rest in other.design())
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
                       selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings)
                       + tuple(sel for _, sels in included for sel in sels),
                       truth=exp.truth, main=exp.main, description=exp.description,
-                      commands=(command or f"python -m benchmark run {exp.name}",),
+                      commands=(command or command_line("run", exp.name),),
                       skipped=tuple(skipped), design=design,
                       included=tuple((other.name, tuple((s.proxy, s.dataset) for s in sels))
                                      for other, sels in included),
