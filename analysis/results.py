@@ -25,7 +25,7 @@ import pandas as pd
 
 from nb201 import groundtruth as gt
 from nb201.catalog import DEFAULT_TRUTH
-from nb201.commands import Text, command_line
+from nb201.commands import Text, command_line, flags
 from nb201.api import Proxy
 from nb201.errors import UserError
 from nb201.registry import Registry
@@ -254,7 +254,7 @@ def _samples_note(r: ProxyResult) -> str:
     k, seed = sample_prefix(r.indices, _sample_seeds(r.seeds))
     if k == n:
         return ""
-    parts = (f"the first {k} archs of the seed-{seed} sample (`--sample {k} --seed {seed}`) and "
+    parts = (f"the first {k} archs of the seed-{seed} sample (`{flags(sample=k, seed=seed)}`) and "
              f"{n - k} others" if k else "not the start of a seeded sample")
     return (f"{r.label} on {r.dataset}: its {n} stored archs come from several samples: {parts}; "
             f"reported on all {n} (pass --experiment to report one experiment's archs)")

@@ -337,16 +337,13 @@ def cmd_report(args) -> None:
     from nb201.store import Store
 
     from .experiments.spec import load_experiment
-    from .command_results import experiment_report, stored_curves
-    from .search.experiment import stored_searches
+    from .command_results import experiment_report
     registry = _registry()
     experiment = load_experiment(args.experiment, registry) if args.experiment else None
     store = Store(args.results, create=False)
     spec = None
     if experiment:
-        found = tuple(stored_searches(experiment.searches, store))
-        spec = dataclasses.replace(experiment_report(experiment), searches=found,
-                                   learned=tuple(stored_curves(experiment, store, registry)))
+        spec = experiment_report(experiment, store=store, registry=registry)
     try:
         check_out_dir(args.out)
         paths = write_report(registry, store, args.out, spec)
@@ -372,8 +369,7 @@ def cmd_run(args) -> None:
     summary = run.summary
     if not args.dry_run:
         summary = _tallied(summary, run.store)
-        spec = experiment_report(run.experiment, run.plan, run.command,
-                                 summary.get("searches", []), summary.get("learned", []))
+        spec = experiment_report(run.experiment, run.plan, run.command, summary)
         files = write_report(registry, run.store, args.out, spec)
         summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
         summary["message"] += f"; report: {files['html']}"

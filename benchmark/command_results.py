@@ -130,13 +130,14 @@ def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
 
 
 def experiment_report(exp: Experiment, plan=None, command: str | None = None,
-                      searches: list[dict] | None = None, learned: list[dict] = ()) -> ReportSpec:
+                      done: dict | None = None, store=None, registry=None) -> ReportSpec:
     """What the report of an experiment shows: its selections, on the data sources and settings
-    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, the
-    stored searches that its run returned (``searches``; None: every stored search), its
-    learning-curve rows (``learned``: :func:`benchmark.learn.curve_rows`) and its finders' stored
-    results (by their digests)."""
+    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and what
+    each section adds (:mod:`.experiments.sections`): from its run's summary ``done``, else (None)
+    from what ``store`` holds."""
     from analysis.report import ReportSpec
+
+    from .experiments.sections import sections
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     included = [(other, other.selections()) for other in exp.includes]
     design = exp.design() + tuple(
@@ -145,6 +146,10 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
          f"packs, not computed by this run; `{command_line('run', other.name)}` computes "
          "what is missing)")
         for other, _ in included for name, *rest in other.design())
+    fields = {}
+    for section in sections():
+        rows = None if done is None else done.get(section.done_key, [])
+        fields.update(section.report(exp, exp.section(section.key), rows, store, registry))
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
                       selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings)
                       + tuple(sel for _, sels in included for sel in sels),
@@ -152,21 +157,4 @@ def experiment_report(exp: Experiment, plan=None, command: str | None = None,
                       commands=(command or command_line("run", exp.name),),
                       skipped=tuple(skipped), design=design,
                       included=tuple((other.name, tuple((s.proxy, s.dataset) for s in sels))
-                                     for other, sels in included),
-                      searches=None if searches is None else tuple(
-                          (s["digest"], s["seed"], s["runs"], e.command())
-                          for s, e in zip(searches, exp.searches)),
-                      learned=tuple(learned),
-                      finds=tuple((f.digest, f.command()) for f in exp.finds))
-
-
-def stored_curves(exp: Experiment, store, registry) -> list[dict]:
-    """The learning-curve rows of ``exp`` that the store holds (nothing is computed; the contexts
-    are the experiment file's options)."""
-    from nb201.catalog import DATASETS
-    from nb201.context import Context
-
-    from .learn import curve_rows
-    contexts = {d: Context.of(d, 0, exp.options) for d in DATASETS}
-    return [row for entry in exp.curves
-            for row in curve_rows(entry, contexts, store, registry, compute=False, progress=False)]
+                                     for other, sels in included), **fields)

@@ -19,14 +19,23 @@ def command_line(command: str, *args, **options) -> str:
     flag spelled by :func:`nb201.options.flag`: True is a bare flag, None and False leave it out,
     a list or tuple is a comma list; values are shell-quoted where they need it (:class:`Text`:
     never)."""
-    parts = [PROGRAM, command, *(_value(a) for a in args)]
+    return " ".join([PROGRAM, command, *(_value(a) for a in args)] + _flags(options))
+
+
+def flags(**options) -> str:
+    """The ``--flag value ...`` part of :func:`command_line` alone (``--sample 40 --seed 0``)."""
+    return " ".join(_flags(options))
+
+
+def _flags(options: dict) -> list[str]:
+    parts = []
     for name, value in options.items():
         if value is None or value is False:
             continue
         parts.append(f"--{flag(name)}")
         if value is not True:
             parts.append(_value(value))
-    return " ".join(parts)
+    return parts
 
 
 def _value(value) -> str:

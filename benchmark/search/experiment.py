@@ -39,6 +39,7 @@ from nb201.registry import Registry
 from nb201.store import Key
 
 from benchmark.experiments.checker import Checker
+from benchmark.experiments.section import Section
 
 from .loop import Limits
 from .run import Checked, SearchSpec, check, identity, label, search, what
@@ -300,3 +301,24 @@ def run_searches(entries, contexts, store, progress: bool = True, executor=None)
                      "dataset": s.dataset, "label": found["spec"]["label"],
                      "computed_runs": found["computed_runs"]})
     return done
+
+
+def _report(exp, entries, done, store, registry) -> dict:
+    """The stored searches to report: those the run returned (``done``), else every stored one
+    that is an entry."""
+    if done is None:
+        return {"searches": tuple(stored_searches(entries, store))}
+    return {"searches": tuple((s["digest"], s["seed"], s["runs"], e.command())
+                              for s, e in zip(done, entries))}
+
+
+SEARCHES = Section(
+    "search", lambda tables, d, registry: parse_searches(tables, d.file, d.datasets, d.seed,
+                                                         d.truth, registry),
+    keys=KEYS, plan=lambda entries, plan, duration: plan_lines(plan.searches, duration),
+    run=lambda entries, contexts, store, registry, progress, executor: run_searches(
+        entries, contexts, store, progress, executor),
+    done_key="searches", seconds_key="search_seconds",
+    ran=lambda seconds, plan, duration: (f"; searches in {duration(seconds)} (estimated "
+                                         f"{duration(plan.searches_s)})"),
+    report=_report)
