@@ -18,8 +18,8 @@ from nb201.errors import UserError
 
 def test_sections_run_in_one_order_and_the_file_keys_come_from_it():
     from benchmark.experiments.spec import top_keys
-    assert sections().names() == ["group", "learn", "search", "find"]
-    assert top_keys()[-4:] == ("group", "learn", "search", "find")
+    assert sections().names() == ["group", "search", "learn", "find"]
+    assert top_keys()[-4:] == ("group", "search", "learn", "find")
 
 
 def _parse_notes(tables, defaults, registry) -> tuple[dict, ...]:

@@ -14,7 +14,6 @@ from benchmark.cli import main
 from benchmark.learn import JUDGED_BY, judged_archs
 from proxies.learned.base import TABLE_LABELS, training_set
 from nb201 import encoding
-from nb201.api import Proxy
 from nb201.space import Arch
 from proxies.table import TableProxy
 

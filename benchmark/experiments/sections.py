@@ -1,4 +1,4 @@
-"""The kinds of section an experiment file holds (``[[group]]``, ``[[learn]]``, ``[[search]]``,
+"""The kinds of section an experiment file holds (``[[group]]``, ``[[search]]``, ``[[learn]]``,
 ``[[find]]``): one :class:`~.section.Section` each, in :data:`SECTIONS`, in the order a run
 computes them. A new kind is a module that defines its Section plus one line in :func:`sections`."""
 from __future__ import annotations
@@ -18,6 +18,6 @@ def sections() -> Registry[Section]:
         from benchmark.search.experiment import SEARCHES
 
         from .groups import GROUPS
-        for section in (GROUPS, CURVES, SEARCHES, FINDS):
+        for section in (GROUPS, SEARCHES, CURVES, FINDS):
             SECTIONS.register(section)
     return SECTIONS

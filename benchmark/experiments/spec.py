@@ -49,7 +49,7 @@ File format (every key but ``group`` is optional)::
     budget = 600
 
 An experiment has at least one section (``benchmark.experiments.sections``: groups, learning
-curves, searches, finders, computed in that order).
+searches, learning curves, finders, computed in that order).
 
 Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
 proxies that need none (the table proxies) always run.
