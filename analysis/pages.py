@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from nb201.catalog import SPECS
+from nb201.commands import command_line
 
 from . import tables
 
@@ -221,7 +222,7 @@ def render_html(parts: Parts) -> str:
     out.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>" if notes
                else "<p>Nothing was skipped.</p>")
     out.append('</section><section id="commands"><h2>Commands</h2>')
-    out.append("<pre>" + e("\n".join(spec.commands) or "python -m benchmark report") + "</pre>")
+    out.append("<pre>" + e("\n".join(spec.commands) or command_line("report")) + "</pre>")
     if not commands.empty:
         out.append("<p>Each row alone (same archs, seeds and stored results):</p>"
                    + commands.to_html(index=False, border=0, table_id="table-commands", escape=True))
@@ -262,7 +263,7 @@ def render_markdown(parts: Parts) -> str:
             out.append(f"Skipped: the results hold no {fig.needs}.")
         out.append("")
     out += ["## Skipped and missing", "", *(f"- {n}" for n in notes or ["Nothing was skipped."]), ""]
-    out += ["## Commands", "", "```", "\n".join(spec.commands) or "python -m benchmark report", "```", ""]
+    out += ["## Commands", "", "```", "\n".join(spec.commands) or command_line("report"), "```", ""]
     if not commands.empty:
         out += [tables.to_markdown(commands.assign(command=[f"`{c}`" for c in commands["command"]]))]
     return "\n".join(out)

@@ -25,6 +25,7 @@ import pandas as pd
 from nb201 import groundtruth as gt
 from nb201.api import KINDS
 from nb201.catalog import DEFAULT_TRUTH, dataset_rank
+from nb201.commands import command_line
 from nb201.errors import UserError
 from nb201.files import unwritable
 from nb201.ranking import orient
@@ -62,6 +63,8 @@ class ReportSpec:
     #: other experiments whose selections are reported too (not computed by this run):
     #: (experiment name, its (proxy, dataset) pairs)
     included: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    #: report parts of other experiment sections (:class:`ReportPart`), after the built-in ones
+    parts: tuple = ()
 
 
 def _skip_notes(skipped) -> list[str]:
@@ -227,6 +230,35 @@ LEARNED_FIGURE = FigureSpec(
     "learning curves", lambda rs, frame, spec: None)
 
 
+@dataclass(frozen=True)
+class ReportPart:
+    """A table and a figure that an experiment section adds to the report: the table's file stem
+    and caption, the figure, ``build(store, spec, out)`` -> (table or None, images [(name,
+    paths)], notes, (dataset, label, command) rows) and ``file_key(k, name)``: how the k-th image
+    is named among the written files."""
+
+    stem: str
+    caption: str
+    figure: FigureSpec
+    build: Callable
+    file_key: Callable = lambda k, name: name
+
+
+def _found(store, spec: ReportSpec, out: Path):
+    wanted = None if spec.finds is None else [d for d, _ in spec.finds]
+    return finder.report_parts(FindResults(store).get(wanted), dict(spec.finds or ()), out)
+
+
+#: the sections' parts of every report, in the report's order (that of their figures' letters)
+PARTS = (
+    ReportPart("search", SEARCH_CAPTION, SEARCH_FIGURE, lambda store, spec, out:
+               search.report_parts(SearchRuns(store).frame(), spec.searches, out)),
+    ReportPart("finder", finder.CAPTION, FINDER_FIGURE, _found, lambda k, name: str(k)),
+    ReportPart("learned", learned.CAPTION, LEARNED_FIGURE, lambda store, spec, out:
+               (*learned.report_parts(spec.learned, out), [])),
+)
+
+
 # ------------------------------------------------------------------ provenance and writing
 
 def _included_notes(spec: ReportSpec, results: list[ProxyResult], notes: list[str]) -> list[str]:
@@ -239,8 +271,8 @@ def _included_notes(spec: ReportSpec, results: list[ProxyResult], notes: list[st
         mine = {f"{p} on {d}: no stored results" for p, d in pairs}
         out = [n for n in out if n not in mine]
         out.append(f"{name} (included for the report): none of its {len(pairs)} results is stored "
-                   "or shipped (no results pack of it in data/results/); `python -m benchmark run "
-                   f"{name}` computes them")
+                   "or shipped (no results pack of it in data/results/); "
+                   f"`{command_line('run', name)}` computes them")
     return out
 
 
@@ -268,8 +300,7 @@ def write_report(registry: Registry, store, out_dir, spec: ReportSpec | None = N
     once all are written, so a report that cannot be written (a full disk) is a one-line
     UserError that leaves the files there as they were. Returns the written files by name:
     "html", "md", "json", "table_<stem>_<fmt>", "figure_<key>_<dataset>_<fmt>"."""
-    spec = spec or ReportSpec(commands=(f"python -m benchmark report --results {store.path} "
-                                        f"--out {out_dir}",))
+    spec = spec or ReportSpec(commands=(command_line("report", results=store.path, out=out_dir),))
     out = check_out_dir(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -334,45 +365,24 @@ def _write(registry: Registry, store, out: Path, spec: ReportSpec, n_boot: int
     prov = origins.provenance(results, spec.truth, store.path, n_boot)
     sources = sorted({r.source for r in results})
     commands = _commands(results)
-    searched, images, search_notes, search_commands = search.report_parts(
-        SearchRuns(store).frame(), spec.searches, out)
-    if searched is not None:
-        paths = tables.write_table(searched, out / "tables" / "search", SEARCH_CAPTION)
-        files.update({f"table_search_{fmt}": p for fmt, p in paths.items()})
-        table_parts.append(("search", SEARCH_CAPTION, searched))
-        figure_parts.append((SEARCH_FIGURE, images))
-        files.update({f"figure_g_{ds}_{fmt}": p
-                      for ds, paths in images for fmt, p in paths.items()})
-        notes += search_notes
-        if search_commands:
+    sections_shown = False
+    for part in (*PARTS, *spec.parts):
+        table, images, part_notes, part_commands = part.build(store, spec, out)
+        if table is None:
+            continue
+        sections_shown = True
+        paths = tables.write_table(table, out / "tables" / part.stem, part.caption)
+        files.update({f"table_{part.stem}_{fmt}": p for fmt, p in paths.items()})
+        table_parts.append((part.stem, part.caption, table))
+        figure_parts.append((part.figure, images))
+        files.update({f"figure_{part.figure.key}_{part.file_key(k, name)}_{fmt}": p
+                      for k, (name, paths) in enumerate(images) for fmt, p in paths.items()})
+        notes += part_notes
+        if part_commands:
             commands = pd.concat(
-                [commands, pd.DataFrame(search_commands, columns=commands.columns)],
+                [commands, pd.DataFrame(part_commands, columns=commands.columns)],
                 ignore_index=True)
-    wanted = None if spec.finds is None else [d for d, _ in spec.finds]
-    found, images, find_notes, find_commands = finder.report_parts(
-        FindResults(store).get(wanted), dict(spec.finds or ()), out)
-    if found is not None:
-        paths = tables.write_table(found, out / "tables" / "finder", finder.CAPTION)
-        files.update({f"table_finder_{fmt}": p for fmt, p in paths.items()})
-        table_parts.append(("finder", finder.CAPTION, found))
-        figure_parts.append((FINDER_FIGURE, images))
-        files.update({f"figure_h_{k}_{fmt}": p for k, (_, paths) in enumerate(images)
-                      for fmt, p in paths.items()})
-        notes += find_notes
-        if find_commands:
-            commands = pd.concat(
-                [commands, pd.DataFrame(find_commands, columns=commands.columns)],
-                ignore_index=True)
-    learned_table, learned_images, learned_notes = learned.report_parts(spec.learned, out)
-    if learned_table is not None:
-        paths = tables.write_table(learned_table, out / "tables" / "learned", learned.CAPTION)
-        files.update({f"table_learned_{fmt}": p for fmt, p in paths.items()})
-        table_parts.append(("learned", learned.CAPTION, learned_table))
-        figure_parts.append((LEARNED_FIGURE, learned_images))
-        files.update({f"figure_i_{ds}_{fmt}": p
-                      for ds, paths in learned_images for fmt, p in paths.items()})
-        notes += learned_notes
-    if not results and searched is None and found is None and learned_table is None:
+    if not results and not sections_shown:
         notes.append(f"the store {store.path} holds no results to report")
     parts = pages.Parts(spec, prov, sources, table_parts, figure_parts, notes, commands,
                         origins.origins(results, store), tuple(unreported))

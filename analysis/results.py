@@ -25,6 +25,7 @@ import pandas as pd
 
 from nb201 import groundtruth as gt
 from nb201.catalog import DEFAULT_TRUTH
+from nb201.commands import Text, command_line, flags
 from nb201.api import Proxy
 from nb201.errors import UserError
 from nb201.registry import Registry
@@ -253,7 +254,7 @@ def _samples_note(r: ProxyResult) -> str:
     k, seed = sample_prefix(r.indices, _sample_seeds(r.seeds))
     if k == n:
         return ""
-    parts = (f"the first {k} archs of the seed-{seed} sample (`--sample {k} --seed {seed}`) and "
+    parts = (f"the first {k} archs of the seed-{seed} sample (`{flags(sample=k, seed=seed)}`) and "
              f"{n - k} others" if k else "not the start of a seeded sample")
     return (f"{r.label} on {r.dataset}: its {n} stored archs come from several samples: {parts}; "
             f"reported on all {n} (pass --experiment to report one experiment's archs)")
@@ -267,11 +268,10 @@ def _score_command(proxy: Proxy, sel: Selection, stored: pd.DataFrame,
         return sel.command
     archs, seeds = sorted(set(stored["arch_index"])), sorted(set(stored["seed"]))
     k, seed = sample_prefix(archs, _sample_seeds(seeds))
-    which = (f"--sample {k} --seed {seed}" if k == len(archs) else
-             f"--archs {','.join(map(str, missing))}" if len(missing) <= 20 else
-             f"--archs <its {len(missing)} archs>")
-    return (f"python -m benchmark score --proxy {proxy.name} --dataset {sel.dataset} {which} "
-            f"--seeds {','.join(map(str, seeds))}")
+    which = (dict(sample=k, seed=seed) if k == len(archs) else
+             dict(archs=missing) if len(missing) <= 20 else
+             dict(archs=Text(f"<its {len(missing)} archs>")))
+    return command_line("score", proxy=proxy.name, dataset=sel.dataset, **which, seeds=seeds)
 
 
 def _uncovered_note(proxy: Proxy, sel: Selection, stored: pd.DataFrame, covered: pd.DataFrame,

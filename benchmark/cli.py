@@ -2,7 +2,7 @@
 
 A thin layer over the library, and the one module that wires its layers together: the proxies
 (plugins) into the registry, the runner and experiments (orchestration) to the store, and the
-results to ``analysis`` (through :mod:`benchmark.library`). Each command imports what it uses when
+results to ``analysis`` (through :mod:`benchmark.command_results`). Each command imports what it uses when
 it runs, so ``--help`` and a cached ``score`` do not load what they do not need (torch, plotting).
 With ``--json`` a command prints exactly one JSON object on stdout; progress and logs go to stderr. Bad input exits with status 2 and a one-line message.
 """
@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from nb201.catalog import (DATASETS, DEFAULT_DATASET, DEFAULT_RESULTS, DEFAULT_TRUTH,
                            EMBEDDED_DATASETS, SELECTION_TRUTH, TRUTHS, check_seed, check_seeds)
+from nb201.commands import PROGRAM
 from nb201.errors import UserError
 from nb201.lists import comma_list
 from nb201.options import RunOptions, flag, run_option_fields
@@ -78,7 +79,7 @@ def cmd_proxies(args) -> None:
 
 
 def cmd_info(args) -> None:
-    from .library import arch_info, info_text
+    from .command_results import arch_info, info_text
     out = arch_info(args.arch, args.dataset, args.nb201_file)
     _emit(out, args.json, info_text(out, args.dataset))
 
@@ -166,7 +167,7 @@ def cmd_score(args) -> None:
     from nb201.context import Context
     from nb201.store import Store
 
-    from .library import score
+    from .command_results import score
     from .runner import Request
     proxy = _registry().get(args.proxy)
     check_seed(args.seed, "--seed")
@@ -232,9 +233,9 @@ def cmd_search(args) -> None:
     from nb201.context import Context
     from nb201.store import Store
 
-    from .library import search_result
+    from .command_results import search_result
     from .search.loop import Limits
-    from .search.service import SearchSpec, check, lookup_datasets, search
+    from .search.run import SearchSpec, check, lookup_datasets, search
     from .search.strategy import Options
     options = Options(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Options)})
     checked = check(SearchSpec(args.strategy, args.fitness, args.dataset,
@@ -336,16 +337,13 @@ def cmd_report(args) -> None:
     from nb201.store import Store
 
     from .experiments.spec import load_experiment
-    from .library import experiment_report, stored_curves
-    from .search.experiment import stored_searches
+    from .command_results import experiment_report
     registry = _registry()
     experiment = load_experiment(args.experiment, registry) if args.experiment else None
     store = Store(args.results, create=False)
     spec = None
     if experiment:
-        found = tuple(stored_searches(experiment.searches, store))
-        spec = dataclasses.replace(experiment_report(experiment), searches=found,
-                                   learned=tuple(stored_curves(experiment, store, registry)))
+        spec = experiment_report(experiment, store=store, registry=registry)
     try:
         check_out_dir(args.out)
         paths = write_report(registry, store, args.out, spec)
@@ -360,7 +358,7 @@ def cmd_run(args) -> None:
 
     from .experiments.run import run_experiment
     from .experiments.spec import load_experiment
-    from .library import experiment_report
+    from .command_results import experiment_report
     registry = _registry()
     exp = load_experiment(args.experiment, registry)
     if not args.dry_run:
@@ -371,8 +369,7 @@ def cmd_run(args) -> None:
     summary = run.summary
     if not args.dry_run:
         summary = _tallied(summary, run.store)
-        spec = experiment_report(run.experiment, run.plan, run.command,
-                                 summary.get("searches", []), summary.get("learned", []))
+        spec = experiment_report(run.experiment, run.plan, run.command, summary)
         files = write_report(registry, run.store, args.out, spec)
         summary["report"] = {k: str(v) for k, v in files.items() if k in ("html", "md", "json")}
         summary["message"] += f"; report: {files['html']}"
@@ -455,7 +452,7 @@ def add_search_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="python -m benchmark",
+    parser = Parser(prog=PROGRAM,
                     description="Score cheap performance proxies on NAS-Bench-201.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 

@@ -29,6 +29,7 @@ from nb201.store import Store
 
 from proxies.learned.base import JUDGED_BY, MODELS, training_set
 
+from .experiments.section import Section
 from .runner import Request, mean_scores, reading
 
 #: the model of ``learn`` and ``[[learn]]`` tables that name none
@@ -294,3 +295,28 @@ def _scores(proxy: Proxy, indices: list[int], ctx: Context, store: Store, comput
 
 def _retrieval(a, truth) -> float:
     return retrieval(a, truth, 0.10)
+
+
+# ------------------------------------------------------------------ the [[learn]] section
+
+def run_curves(entries, contexts, store, registry, progress=True, executor=None) -> list[dict]:
+    """Every entry's learning-curve rows, computing what the store lacks."""
+    return [row for entry in entries
+            for row in curve_rows(entry, contexts, store, registry, progress=progress)]
+
+
+def stored_curves(exp, store, registry) -> list[dict]:
+    """The learning-curve rows of ``exp`` that the store holds (nothing is computed; the contexts
+    are the experiment file's options)."""
+    from nb201.catalog import DATASETS
+    contexts = {d: Context.of(d, 0, exp.options) for d in DATASETS}
+    return [row for entry in exp.curves
+            for row in curve_rows(entry, contexts, store, registry, compute=False, progress=False)]
+
+
+CURVES = Section(
+    "learn", lambda tables, d, registry: parse_curves(tables, d.file, d.datasets, d.seed, registry),
+    keys=LEARN_KEYS, run=run_curves, done_key="learned", seconds_key="learn_seconds",
+    ran=lambda seconds, plan, duration: f"; learning curves in {duration(seconds)}",
+    report=lambda exp, entries, done, store, registry: {
+        "learned": tuple(stored_curves(exp, store, registry) if done is None else done)})

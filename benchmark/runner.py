@@ -1,4 +1,4 @@
-"""The harness: score a proxy on a set of archs, computing only what the store lacks.
+"""The runner: score a proxy on a set of archs, computing only what the store lacks.
 
 Library first: the CLI, run_all.sh, experiments and searches all call :func:`compute` and
 :func:`mean_scores`; metrics against the truth are the analysis layer's.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .commands import command_line
 from .registry import Registry
 
 
@@ -267,7 +268,7 @@ class Proxy:
 
 def proxy_registry() -> Registry[Proxy]:
     """An empty registry of proxies (by :attr:`Proxy.name`)."""
-    return Registry("proxy", lambda p: p.name, listing="see `python -m benchmark proxies`")
+    return Registry("proxy", lambda p: p.name, listing=f"see `{command_line('proxies')}`")
 
 
 #: every proxy, by name (``proxies/__init__.py`` imports the modules that fill it)

@@ -44,6 +44,7 @@ import numpy as np
 
 from .api import Outcome, Proxy, outcome_problem
 from .catalog import DEFAULT_RESULTS
+from .commands import command_line
 from .numbers import json_number
 from .packs import COLUMNS, Pack, shipped
 from .provenance import config_digest
@@ -230,7 +231,7 @@ class Store:
             notice("unreadable", self.path,
                     f"{self.path} holds rows that cannot be read; they are ignored (and "
                     f"recomputed when asked for): {len(rows):,} here, the first of {proxy} on "
-                    f"{dataset}: {problem}; `python -m benchmark prune --results {self.path}` "
+                    f"{dataset}: {problem}; `{command_line('prune', results=self.path)}` "
                     "deletes them")
 
     def get(self, key: Key, indices: list[int]) -> dict[int, Outcome]:

@@ -57,6 +57,54 @@ def test_benchmark_looks_up_scores_and_compares(tmp_path):
         Benchmark("cifar1O", results=tmp_path / "r.sqlite")
 
 
+def test_benchmark_finds_the_proxy_that_ranks_best_as_the_find_command(tmp_path, capsys):
+    from benchmark.cli import main
+    db = tmp_path / "r.sqlite"
+    with Benchmark("cifar10", results=db, device="cpu") as bench:
+        found = bench.find("params,flops,random", budget=1000, pool=60, n0=10, progress=False)
+        with pytest.raises(UserError, match="--budget must be a positive number"):
+            bench.find("params,flops", budget=0)
+        with pytest.raises(UserError, match="--pool"):
+            bench.find("params,flops", budget=10, pool="60")
+        with pytest.raises(UserError, match="space must be a string"):
+            bench.find(["params"], budget=10)
+    capsys.readouterr()
+    assert main(["find", "--space", "params,flops,random", "--budget", "1000", "--pool", "60",
+                 "--n0", "10", "--results", str(db), "--json", "--quiet"]) == 0
+    cli_found = json.loads(capsys.readouterr().out)
+    assert found["digest"] == cli_found["digest"]
+    assert [r["name"] for r in found["front"]] == [r["name"] for r in cli_found["front"]]
+
+
+def test_benchmark_learns_a_proxy_as_the_learn_command(tmp_path):
+    with Benchmark("cifar10", results=tmp_path / "r.sqlite", device="cpu") as bench:
+        result = bench.learn("graph,params", train=30, model="ridge", test=100, progress=False)
+        assert result["train"] == 30 and result["test_n"] == 100 and result["model"] == "ridge"
+        assert result["features"] == ["graph", "params"]
+        assert bench.learn(["graph"], 30, model="ridge", test=100)["features"] == ["graph"]
+        for kwargs, message in (({"features": "graph", "train": 0}, "--train must be at least 1"),
+                                ({"features": "graph,,params", "train": 5}, "empty item"),
+                                ({"features": 3, "train": 5}, "features must be"),
+                                ({"features": "graph", "train": "5"}, "train must be an integer"),
+                                ({"features": "graph", "train": 5, "test": "some"},
+                                 "test must be a number of archs")):
+            with pytest.raises(UserError, match=message):
+                bench.learn(**kwargs)
+
+
+def test_benchmark_writes_the_report_as_the_report_command(tmp_path):
+    with Benchmark("cifar10", results=tmp_path / "r.sqlite", device="cpu") as bench:
+        bench.compare("params", bench.sample(20))
+        files = bench.report(tmp_path / "out")
+        assert files["html"].is_file() and files["json"].is_file()
+        assert "params" in files["html"].read_text()
+        with pytest.raises(UserError, match="unknown experiment"):
+            bench.report(tmp_path / "out2", experiment="no-such-experiment")
+        (tmp_path / "ro").write_text("a file, not a folder")
+        with pytest.raises(UserError, match="cannot write the report"):
+            bench.report(tmp_path / "ro")
+
+
 def test_the_api_example_runs(tmp_path):
     """The README's example, as CI runs it, from outside the repository."""
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "api_example.py"), str(tmp_path)],

@@ -26,7 +26,7 @@ def test_info_index_zero(capsys):
 
 
 def test_info_shows_every_dataset_as_json_and_as_text(capsys):
-    from benchmark.library import INFO_METRICS
+    from benchmark.command_results import INFO_METRICS
     from nb201 import groundtruth as gt
     from nb201.catalog import DATASETS
     _, out, _ = run(["info", "0", "--json"], capsys)

@@ -156,7 +156,7 @@ def _norm(name: str) -> str:
 def test_the_wheel_list_covers_what_the_cuda_path_imports():
     """Every distribution that the GPU check and `benchmark run` (the report included) import is
     in the GPU machine's image or on the wheel list, and every wheel is a pinned requirement."""
-    modules = ["tools.gpu_check", "tools.gpu_check_phases", "benchmark.library", "benchmark.cli",
+    modules = ["tools.gpu_check", "tools.gpu_check_phases", "benchmark.command_results", "benchmark.cli",
                "benchmark.experiments.run", "analysis.report", "perf.baselines",
                "perf.train_throughput", "nb201.training.torch_trainer", "proxies"]
     code = ("import sys, importlib, json; from importlib import metadata as md\n"

@@ -21,7 +21,7 @@ PACKAGES = ("nb201", "analysis", "proxies", "benchmark", "tools", "perf")
 #: layers, lowest first: a module's layer is that of the longest prefix of its name listed here
 LAYERS = {
     "foundation": ("nb201", "nb201.errors", "nb201.provenance", "nb201.catalog", "nb201.registry",
-                   "nb201.options", "nb201.numbers"),
+                   "nb201.options", "nb201.commands", "nb201.numbers"),
     "domain and data": ("nb201.space", "nb201.network", "nb201.complexity", "nb201.devices",
                         "nb201.groundtruth", "nb201.nb201_file", "nb201.formats",
                         "nb201.datasets", "nb201.ranking", "nb201.encoding"),
@@ -32,7 +32,7 @@ LAYERS = {
     "orchestration": ("benchmark.runner", "benchmark.executors", "benchmark.ray_executor",
                       "benchmark.experiments", "benchmark.search", "benchmark.learn",
                       "benchmark.find"),
-    "wiring": ("benchmark", "benchmark.library", "benchmark.cli", "benchmark.__main__"),
+    "wiring": ("benchmark", "benchmark.command_results", "benchmark.cli", "benchmark.__main__"),
     "tools": ("tools", "perf"),
 }
 ORDER = list(LAYERS)
@@ -142,6 +142,6 @@ def test_the_checker_sees_violations():
     assert "nb201.api" in GRAPH["nb201.store"]
     assert "nb201.training.recipe" in GRAPH["nb201.training.engine"]
     assert "nb201.api" in GRAPH["proxies.table"]
-    assert "analysis.report" in GRAPH["benchmark.library"]
+    assert "analysis.report" in GRAPH["benchmark.command_results"]
     assert layer_of("nb201.training.engine") == "training engine"
     assert ORDER.index(layer_of("benchmark.search.fitness")) < ORDER.index(layer_of("benchmark.cli"))

@@ -14,7 +14,6 @@ from benchmark.cli import main
 from benchmark.learn import JUDGED_BY, judged_archs
 from proxies.learned.base import TABLE_LABELS, training_set
 from nb201 import encoding
-from nb201.api import Proxy
 from nb201.space import Arch
 from proxies.table import TableProxy
 
@@ -140,7 +139,7 @@ def test_a_search_pays_a_learned_levels_labels_once(tmp_path):
     """Predictor-guided search: the labels are charged with the first prediction read, once per
     run; every read after that costs its features only."""
     from benchmark.search.loop import Limits
-    from benchmark.search.service import SearchSpec, check, search
+    from benchmark.search.run import SearchSpec, check, search
     from nb201 import groundtruth as gt
     from nb201.context import Context
     from nb201.store import Store

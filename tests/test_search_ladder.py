@@ -9,7 +9,7 @@ from benchmark.search import STRATEGIES
 from benchmark.search.cost import Ledger, increment
 from benchmark.search.ladder import PRESETS, Ladder, Level, parse
 from benchmark.search.loop import Limits
-from benchmark.search.service import SearchSpec, check
+from benchmark.search.run import SearchSpec, check
 from benchmark.search.strategy import Options
 from proxies import REGISTRY
 

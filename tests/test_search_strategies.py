@@ -1,6 +1,7 @@
 """Search strategies on a small fake fitness table: determinism and no access to the truth (every
 registered strategy), the answer's rule, aging, each strategy's reads, the moves, the registry."""
 import dataclasses
+from dataclasses import dataclass
 import math
 import sys
 from collections import deque
@@ -51,8 +52,27 @@ class Tripwire:
         return 50.0 + index % 7
 
 
+@dataclass(frozen=True)
+class Toy(Strategy):
+    """A toy strategy added in this test, as a new module would add one: the best of archs drawn
+    four at a time."""
+    name = "toy"
+    summary = "the best of archs drawn four at a time"
+
+    unique: bool
+
+    def run(self, ask, moves, rng, ladder) -> None:
+        while True:
+            ask(0, moves.sample(rng, 4))
+
+
+#: the suite's strategies and the toy: the contract test runs every strategy registered here
+REGISTERED = STRATEGIES.copy()
+REGISTERED.register(Toy)
+
+
 def fake_run(name, ladder="fake", seed=0, budget=2000.0, charges=None, **options):
-    strategy = STRATEGIES.get(name).from_options(Options(**options))
+    strategy = REGISTERED.get(name).from_options(Options(**options))
     levels = strategy.levels(parse(ladder))
     fitness = FakeFitness(charges or [Charge(f"fake{k}", 1, 1, 10.0) for k in range(len(levels))])
     record = run_one(strategy, levels, fitness, Limits(budget_s=budget), Observer(Tripwire()),
@@ -70,7 +90,27 @@ def test_the_contract_test_tunes_only_registered_strategies():
     assert set(LADDERS) | set(OPTIONS) <= set(STRATEGIES.names())
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES.names()))
+def test_the_contract_test_covers_every_registered_strategy_and_the_toy():
+    assert set(REGISTERED.names()) == {*STRATEGIES.names(), "toy"}
+
+
+def test_the_contract_test_catches_a_strategy_that_reads_the_truth(monkeypatch):
+    @dataclass(frozen=True)
+    class Cheater(Toy):
+        name = "cheater"
+
+        def run(self, ask, moves, rng, ladder) -> None:
+            best = int(np.argmax(gt.vector("cifar10", "test_200")))
+            while True:
+                ask(0, [best])
+
+    monkeypatch.setattr(sys.modules[__name__], "REGISTERED", REGISTERED.copy())
+    REGISTERED.register(Cheater)
+    with pytest.raises(AssertionError, match="read NB201's table"):
+        test_each_strategy_is_deterministic_and_never_reads_the_truth("cheater", monkeypatch)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTERED.names()))
 def test_each_strategy_is_deterministic_and_never_reads_the_truth(name, monkeypatch):
     def no_truth(*args, **kwargs):
         raise AssertionError("a strategy read NB201's table")

@@ -18,7 +18,7 @@ from nb201 import groundtruth as gt
 from nb201.api import REGISTRY, Outcome
 from nb201.context import Context
 from nb201.datasets import ImageData
-from benchmark.library import score
+from benchmark.command_results import score
 from benchmark.runner import Request
 from nb201.space import Arch
 from nb201.store import Key, Store

@@ -230,7 +230,7 @@ class Check:
 
     def agreement(self, proxy, indices: list[int]) -> dict:
         """Spearman and Kendall tau (with 95% CIs) against NB201's valid_200 and test_200."""
-        from benchmark.library import score
+        from benchmark.command_results import score
         from benchmark.runner import Request
         if len(indices) < 3:
             return {}

@@ -110,7 +110,7 @@ def per_arch_seeds(proxy, indices: list[int], ours: np.ndarray, theirs: np.ndarr
 
 
 def sample_table(registry, args) -> int:
-    from benchmark.library import score
+    from benchmark.command_results import score
     from benchmark.runner import Request
     from proxies.zero_cost.harness import ZeroCostProxy
 

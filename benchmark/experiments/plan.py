@@ -39,12 +39,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nb201.api import Proxy
+from nb201.commands import command_line
 from nb201.registry import Registry
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import Key, Store
 from nb201.training import sizing
-from benchmark.search.experiment import SearchEstimate, estimate_searches, plan_lines
+from benchmark.search.experiment import SearchEstimate, estimate_searches
+
+from .sections import sections
 
 if TYPE_CHECKING:
     from .spec import Experiment
@@ -256,13 +259,11 @@ def format_plan(exp: Experiment, plan: Plan) -> str:
     lines = [head] + ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
                       for r in rows]
     lines += [f"  {p} on {d}: {why}" for p, d, why in plan.skipped]
-    lines += plan_lines(plan.searches, duration)
-    lines += [f"  find {f.name!r} on {f.spec.dataset}: {len(f.candidates)} candidates on up to "
-              f"{f.spec.pool} archs, at most {duration(f.spec.budget_s)} of charged compute (stored "
-              f"reads count; not in the estimate below)" for f in exp.finds]
+    for section in sections():
+        lines += section.plan(exp.section(section.key), plan, duration)
     lines += [f"  report includes {other.name}: its groups ({', '.join(g.name for g in other.groups)}"
               f") as the store and the results packs hold them, never computed by this run "
-              f"(`python -m benchmark run {other.name}` computes what is missing)"
+              f"(`{command_line('run', other.name)}` computes what is missing)"
               for other in exp.includes]
     lines.append(f"estimated time: {duration(plan.estimate_s)} for {plan.missing:,} missing "
                  f"results ({sum(1 for u in plan.units if u.missing)} runs)"

@@ -5,11 +5,11 @@ resumes). Writing the report is the caller's (the CLI wires this module and ``an
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import sys
 import time
 from dataclasses import dataclass
 
+from nb201.commands import command_line
 from nb201.registry import Registry
 from nb201.context import Context, resolve_device
 from nb201.datasets import check_data_dir
@@ -17,11 +17,10 @@ from nb201.devices import device_name
 from nb201.catalog import DATASETS
 from benchmark.executors import Executor
 from benchmark.runner import compute
-from benchmark.find.experiment import run_finds
-from benchmark.search.experiment import run_searches
 from nb201.store import DEFAULT_PATH, Key, Store
 
 from .plan import Plan, duration, format_plan, make_plan
+from .sections import sections
 from .spec import EXPERIMENTS_DIR, Experiment, load_experiment, parse_data_dir
 
 
@@ -38,12 +37,8 @@ class Run:
 
 def command(exp: Experiment, results, out, device, data_dir) -> str:
     """The ``run`` command line that reproduces this run."""
-    parts = ["python -m benchmark run",
-             exp.name if exp.path.parent == EXPERIMENTS_DIR else str(exp.path)]
-    parts += [f"--results {shlex.quote(str(results))}", f"--out {shlex.quote(str(out))}"]
-    parts += [f"--device {device}"] if device else []
-    parts += [f"--data-dir {shlex.quote(data_dir)}"] if data_dir else []
-    return " ".join(parts)
+    return command_line("run", exp.name if exp.path.parent == EXPERIMENTS_DIR else exp.path,
+                        results=results, out=out, device=device or None, data_dir=data_dir or None)
 
 
 def prepare(exp: Experiment, registry: Registry, results=DEFAULT_PATH, device: str | None = None,
@@ -104,30 +99,19 @@ def run_experiment(name, registry: Registry, results=DEFAULT_PATH, out="results"
         compute(unit.proxy, list(unit.indices), contexts[unit.dataset].with_seed(unit.seed), store,
                 progress=progress, executor=executor)
     computed_s = time.perf_counter() - compute_started   # what the estimate covers
-    learned = ""
-    if exp.curves:
-        from benchmark.learn import curve_rows
-        learn_started = time.perf_counter()
-        summary["learned"] = [row for entry in exp.curves
-                              for row in curve_rows(entry, contexts, store, registry,
-                                                    progress=progress)]
-        summary["learn_seconds"] = time.perf_counter() - learn_started
-        learned = f"; learning curves in {duration(summary['learn_seconds'])}"
-    searched = ""
-    if exp.searches:
-        search_started = time.perf_counter()
-        summary["searches"] = run_searches(exp.searches, contexts, store, progress, executor)
-        summary["search_seconds"] = time.perf_counter() - search_started
-        searched = (f"; searches in {duration(summary['search_seconds'])} (estimated "
-                    f"{duration(plan.searches_s)})")
-    if exp.finds:
-        find_started = time.perf_counter()
-        summary["finds"] = run_finds(exp.finds, contexts, store, registry, progress, executor)
-        summary["find_seconds"] = time.perf_counter() - find_started
-        searched += f"; finders in {duration(summary['find_seconds'])}"
+    ran = ""
+    for section in sections():                # the groups' units were computed above
+        entries = exp.section(section.key)
+        if section.run is None or not entries:
+            continue
+        section_started = time.perf_counter()
+        summary[section.done_key] = section.run(entries, contexts, store, registry, progress,
+                                                executor)
+        summary[section.seconds_key] = time.perf_counter() - section_started
+        ran += section.ran(summary[section.seconds_key], plan, duration)
     summary.update(computed=plan.missing, compute_seconds=computed_s,
                    wall_seconds=time.perf_counter() - started)
     summary["message"] = (f"{exp.name}: {plan.missing:,} results computed in "
                           f"{duration(computed_s)} "
-                          f"(estimated {duration(plan.groups_s)}){learned}{searched}")
+                          f"(estimated {duration(plan.groups_s)}){ran}")
     return Run(exp, plan, summary, line, store)

@@ -27,12 +27,10 @@ File format (every key but ``group`` is optional)::
     main = ["c4r4s0e40@20", "synflow"]   # proxies of the score-vs-truth and retrieval figures
     include = ["econas-cpu"]  # also report these experiments' groups: read from the store and the
                               # shipped results packs, never computed by this experiment's run
-    [[group]]                 # proxies scored on one sample
+    [[group]]                 # proxies scored on one sample (benchmark.experiments.groups)
     name = "zero-cost"
     proxies = ["synflow", "jacov"]
-    sample = 200              # number of archs, or "all"
-    datasets = ["cifar10"]    # optional, overrides the top level
-    seeds = [0, 1]            # optional, overrides the top level
+    sample = 200
     [[search]]                # searches with a proxy as fitness (benchmark.search.experiment)
     strategy = ["rea", "random"]
     fitness = "nb201-12ep-valid"
@@ -50,8 +48,8 @@ File format (every key but ``group`` is optional)::
     space = "synflow,nwot,params c=8 r=8 s=8 e=2 read=all"
     budget = 600
 
-An experiment has at least one [[group]], [[search]], [[learn]] or [[find]]; searches,
-learning curves and finders run after the groups, in that order.
+An experiment has at least one section (``benchmark.experiments.sections``: groups, learning
+searches, learning curves, finders, computed in that order).
 
 Proxies that read images are skipped (and listed) on datasets whose images cannot be loaded;
 proxies that need none (the table proxies) always run.
@@ -60,7 +58,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,39 +66,38 @@ from nb201 import groundtruth as gt
 from nb201.options import RunOptions, run_option_fields
 from nb201.registry import Registry
 from nb201.catalog import DATASETS, DEFAULT_DATASET, DEFAULT_TRUTH, check_truth, is_seed
+from nb201.commands import command_line
 from nb201.errors import UserError
 from nb201.lists import comma_list
 from nb201.provenance import DATA_DIR
 from nb201.store import Selection
 
 from .checker import Checker
+from .groups import Group
+from .section import FileDefaults
+from .sections import sections
 
 EXPERIMENTS_DIR = DATA_DIR / "experiments"
 #: the run options an experiment file may set (top-level keys named as RunOptions' fields)
 OPTION_KEYS = tuple(f.name for f in run_option_fields() if f.metadata["in_file"])
 #: the orders an experiment's runs may compute in (``order``), the default first
 ORDERS = ("cheapest", "groups")
-TOP_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "order", *OPTION_KEYS,
-            "data_dirs", "report", "group", "search", "learn", "find")
-GROUP_KEYS = ("name", "description", "proxies", "sample", "datasets", "seeds")
+FILE_KEYS = ("description", "title", "seed", "seeds", "datasets", "truth", "order", *OPTION_KEYS,
+             "data_dirs", "report")
 REPORT_KEYS = ("main", "include")
 
 
-@dataclass(frozen=True)
-class Group:
-    name: str
-    proxies: tuple[str, ...]
-    sample: int
-    datasets: tuple[str, ...]
-    seeds: tuple[int, ...]
-    description: str = ""
+def top_keys() -> tuple[str, ...]:
+    """The keys an experiment file may hold: its own and one per kind of section."""
+    return (*FILE_KEYS, *sections().names())
 
 
 @dataclass(frozen=True)
 class Experiment:
     name: str
     path: Path
-    groups: tuple[Group, ...]
+    #: (section key, its entries) of every kind of section, in :func:`sections` order
+    entries: tuple[tuple[str, tuple], ...]
     description: str = ""
     title: str = ""
     seed: int = 0
@@ -109,12 +105,29 @@ class Experiment:
     options: RunOptions = RunOptions()   # device, fuse, amp, zc_batch, full_curve of the file
     data_dirs: tuple[tuple[str, str], ...] = ()
     main: tuple[str, ...] = ()
-    searches: tuple = ()  # benchmark.search.experiment.SearchEntry
-    curves: tuple = ()    # benchmark.learn.CurveEntry
-    finds: tuple = ()     # benchmark.find.experiment.FindEntry
     order: str = ORDERS[0]
     #: experiments whose groups the report shows too (``[report] include``; only their groups)
     includes: tuple[Experiment, ...] = ()
+
+    def section(self, key: str) -> tuple:
+        """The entries of the ``[[key]]`` tables."""
+        return dict(self.entries).get(key, ())
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        return self.section("group")
+
+    @property
+    def curves(self) -> tuple:        # benchmark.learn.CurveEntry
+        return self.section("learn")
+
+    @property
+    def searches(self) -> tuple:      # benchmark.search.experiment.SearchEntry
+        return self.section("search")
+
+    @property
+    def finds(self) -> tuple:         # benchmark.find.experiment.FindEntry
+        return self.section("find")
 
     def indices(self, group: Group) -> list[int]:
         return gt.sample(group.sample, self.seed)
@@ -124,11 +137,10 @@ class Experiment:
 
     def score_command(self, proxy: str, dataset: str, group: Group) -> str:
         """The ``score`` command that scores the same archs and seeds alone."""
-        which = "--all" if group.sample == gt.NUM_ARCHS else f"--sample {group.sample} --seed {self.seed}"
-        data = self.data_dir(dataset)
-        return (f"python -m benchmark score --proxy {proxy} --dataset {dataset} {which} "
-                f"--seeds {','.join(map(str, group.seeds))} --truth {self.truth}"
-                + (f" --data-dir {shlex.quote(data)}" if data else "") + " --json")
+        which = (dict(all=True) if group.sample == gt.NUM_ARCHS else
+                 dict(sample=group.sample, seed=self.seed))
+        return command_line("score", proxy=proxy, dataset=dataset, **which, seeds=group.seeds,
+                            truth=self.truth, data_dir=self.data_dir(dataset), json=True)
 
     def selections(self, sources: dict[tuple[str, str], str] | None = None,
                    skipped: set[tuple[str, str]] = frozenset(),
@@ -190,17 +202,6 @@ def load_experiment(name, registry: Registry) -> Experiment:
     return parse_experiment(text, path, registry)
 
 
-def _sample(c: Checker) -> int:
-    if "sample" not in c.table:
-        raise UserError(f"{c.where}: 'sample' is missing (a number of archs or \"all\")")
-    value = c.table["sample"]
-    if value == "all":
-        return gt.NUM_ARCHS
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= gt.NUM_ARCHS:
-        c.fail("sample", f"an integer 1..{gt.NUM_ARCHS} or \"all\"")
-    return value
-
-
 def _run_options(top: Checker) -> RunOptions:
     """The file's run options (device, fuse, ...), checked as RunOptions checks them."""
     fields = {f.name: f for f in run_option_fields()}
@@ -217,7 +218,7 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"{path.name}: invalid TOML: {err}") from None
-    top = Checker(path.name, raw, TOP_KEYS)
+    top = Checker(path.name, raw, top_keys())
     seeds = top.seeds("seeds", (0,))
     seed = top.get("seed", int, 0, "an integer")
     if not is_seed(seed):
@@ -241,57 +242,23 @@ def parse_experiment(text: str, path: Path, registry: Registry) -> Experiment:
             includes.append(load_experiment(name, registry))
         except UserError as err:
             raise UserError(f"{report.where}: include: {err}") from None
-    groups, names = [], set()
-    tables = top.get("group", list, None, "an array of tables [[group]]") or []
-    searches = ()
-    if "search" in raw:
-        from benchmark.search.experiment import parse_searches
-        searches = parse_searches(raw["search"], path.name, datasets,
-                                  top.get("seed", int, 0, "an integer"), truth, registry)
-    curves = ()
-    if "learn" in raw:
-        from benchmark.learn import parse_curves
-        curves = parse_curves(raw["learn"], path.name, datasets, seed, registry)
-    finds = ()
-    if "find" in raw:
-        from benchmark.find.experiment import parse_finds
-        finds = parse_finds(raw["find"], path.name, datasets, seed, registry)
-    if not tables and not searches and not curves and not finds:
-        raise UserError(f"{path.name}: no [[group]] of proxies, no [[search]], no [[learn]] "
-                        "and no [[find]]")
-    for number, table in enumerate(tables, start=1):
-        if not isinstance(table, dict):
-            raise UserError(f"{path.name}: 'group' must be an array of tables [[group]]")
-        name = table.get("name", f"#{number}")
-        c = Checker(f"{path.name}: group {name!r}", table, GROUP_KEYS)
-        if not isinstance(name, str) or not name or name in names:
-            raise UserError(f"{path.name}: group #{number}: 'name' must be a unique non-empty string")
-        names.add(name)
-        proxies = c.strings("proxies", None)
-        if proxies is None:
-            raise UserError(f"{c.where}: 'proxies' is missing (a list of proxy names)")
-        group_datasets = c.datasets("datasets", datasets)
-        for p in proxies:
-            try:
-                proxy = registry.get(p)
-                for dataset in group_datasets:
-                    proxy.check(dataset)
-            except UserError as err:
-                raise UserError(f"{c.where}: {err}") from None
-        if len(set(proxies)) != len(proxies):
-            c.fail("proxies", "a list of distinct proxy names")
-        groups.append(Group(name, proxies, _sample(c), group_datasets, c.seeds("seeds", seeds),
-                            c.get("description", str, "", "a string")))
+    defaults = FileDefaults(path.name, datasets, seed, seeds, truth)
+    entries = {s.key: s.parse(raw[s.key], defaults, registry) if s.key in raw else ()
+               for s in sections()}
+    if not any(entries.values()):
+        titles = [f"no {s.title}" for s in sections()]
+        raise UserError(f"{path.name}: {', '.join(titles[:-1])} and {titles[-1]}")
+    groups = entries["group"]
     every = {p for exp in (None, *includes) for g in (groups if exp is None else exp.groups)
              for p in g.proxies}
     for p in main:
         if p not in every:
             raise UserError(f"{report.where}: main proxy {p!r} is in no group (of this "
                             "experiment or of one it includes)")
-    return Experiment(path.stem, path, tuple(groups), top.get("description", str, "", "a string"),
+    return Experiment(path.stem, path, tuple(entries.items()),
+                      top.get("description", str, "", "a string"),
                       top.get("title", str, "", "a string"), seed,
-                      truth, options, data_dirs, main, searches, curves, finds, order,
-                      tuple(includes))
+                      truth, options, data_dirs, main, order, tuple(includes))
 
 
 def parse_data_dir(text: str | None) -> dict[str, str] | str | None:

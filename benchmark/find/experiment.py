@@ -17,14 +17,15 @@ Every table is checked like the command line's (:meth:`FindSpec.check`) when the
 """
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass
 
+from nb201.commands import command_line
 from nb201.errors import UserError
 from nb201.registry import Registry
 
 from benchmark.experiments.checker import Checker
+from benchmark.experiments.section import Section
 
 from .driver import FindSpec, find
 from .race import Rule
@@ -47,9 +48,9 @@ class FindEntry:
 
     def command(self) -> str:
         s = self.spec
-        return (f"python -m benchmark find --space {shlex.quote(s.space)} --budget {s.budget_s:g} "
-                f"--dataset {s.dataset} --seed {s.seed} --truth {s.truth} --objective "
-                f"{s.objective} --pool {s.pool} --n0 {s.rule.n0} --json")
+        return command_line("find", space=s.space, budget=f"{s.budget_s:g}", dataset=s.dataset,
+                            seed=s.seed, truth=s.truth, objective=s.objective, pool=s.pool,
+                            n0=s.rule.n0, json=True)
 
 
 def parse_finds(tables, file: str, datasets: tuple[str, ...], seed: int,
@@ -100,3 +101,19 @@ def run_finds(entries, contexts, store, registry: Registry, progress: bool = Tru
                      "spent_s": result["spent_s"], "brute_force_s": result["brute_force_s"],
                      "computed_archs": result["computed_archs"]})
     return done
+
+
+def plan_lines(entries, duration) -> list[str]:
+    """Per finder: its candidates, pool and budget (not estimated)."""
+    return [f"  find {f.name!r} on {f.spec.dataset}: {len(f.candidates)} candidates on up to "
+            f"{f.spec.pool} archs, at most {duration(f.spec.budget_s)} of charged compute (stored "
+            f"reads count; not in the estimate below)" for f in entries]
+
+
+FINDS = Section(
+    "find", lambda tables, d, registry: parse_finds(tables, d.file, d.datasets, d.seed, registry),
+    keys=KEYS, plan=lambda entries, plan, duration: plan_lines(entries, duration),
+    run=run_finds, done_key="finds", seconds_key="find_seconds",
+    ran=lambda seconds, plan, duration: f"; finders in {duration(seconds)}",
+    report=lambda exp, entries, done, store, registry: {
+        "finds": tuple((f.digest, f.command()) for f in entries)})

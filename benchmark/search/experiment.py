@@ -18,7 +18,7 @@ A run's plan estimates what each search's runs not yet stored will compute
 
 ``strategy``, ``fitness``, ``budget``/``queries`` and the options may be lists: one search per
 combination (an option a strategy does not read is ignored by it). Every combination is checked
-like the command line's (``benchmark.search.service.check``) when the file is loaded; a mistake is
+like the command line's (``benchmark.search.run.check``) when the file is loaded; a mistake is
 one line naming the file and the table.
 """
 from __future__ import annotations
@@ -32,15 +32,17 @@ from dataclasses import dataclass
 
 from nb201 import groundtruth as gt
 from nb201.api import Proxy
+from nb201.commands import command_line
 from nb201.errors import UserError
 from nb201.numbers import json_number
 from nb201.registry import Registry
 from nb201.store import Key
 
 from benchmark.experiments.checker import Checker
+from benchmark.experiments.section import Section
 
 from .loop import Limits
-from .service import Checked, SearchSpec, check, identity, label, search, what
+from .run import Checked, SearchSpec, check, identity, label, search, what
 from .strategy import Options
 
 KEYS = ("name", "description", "strategy", "fitness", "budget", "queries", "runs", "datasets",
@@ -60,13 +62,11 @@ class SearchEntry:
     def command(self) -> str:
         """The ``search`` command that runs (or reads back) the same runs alone."""
         s, options = self.spec, self.checked.strategy.options()
-        limit = (f"--budget {s.limits.budget_s:g}" if s.limits.budget_s is not None
-                 else f"--queries {s.limits.queries}")
-        flags = "".join(f" --{k.replace('_', '-')}" + ("" if v is True else f" {v}")
-                        for k, v in options.items() if v != getattr(Options(), k))
-        return (f"python -m benchmark search --strategy {s.strategy} --fitness {s.fitness} "
-                f"--dataset {s.dataset} {limit} --runs {s.runs} --seed {s.seed}"
-                f"{flags} --truth {s.truth} --json")
+        limit = (dict(budget=f"{s.limits.budget_s:g}") if s.limits.budget_s is not None
+                 else dict(queries=s.limits.queries))
+        changed = {k: v for k, v in options.items() if v != getattr(Options(), k)}
+        return command_line("search", strategy=s.strategy, fitness=s.fitness, dataset=s.dataset,
+                            **limit, runs=s.runs, seed=s.seed, **changed, truth=s.truth, json=True)
 
 
 def parse_searches(tables, file: str, datasets: tuple[str, ...], seed: int, truth: str,
@@ -182,7 +182,7 @@ class SearchEstimate:
 
 def stored_searches(entries, store) -> list[tuple[str, int, int, str]]:
     """The stored searches of ``entries``, read back without running them: (digest, seed, runs,
-    command) of every stored search that is an entry (:func:`~.service.what`, and its seed), on
+    command) of every stored search that is an entry (:func:`~.run.what`, and its seed), on
     any device or data copy."""
     from nb201.store import SearchRuns
     frame = SearchRuns(store).frame()
@@ -301,3 +301,24 @@ def run_searches(entries, contexts, store, progress: bool = True, executor=None)
                      "dataset": s.dataset, "label": found["spec"]["label"],
                      "computed_runs": found["computed_runs"]})
     return done
+
+
+def _report(exp, entries, done, store, registry) -> dict:
+    """The stored searches to report: those the run returned (``done``), else every stored one
+    that is an entry."""
+    if done is None:
+        return {"searches": tuple(stored_searches(entries, store))}
+    return {"searches": tuple((s["digest"], s["seed"], s["runs"], e.command())
+                              for s, e in zip(done, entries))}
+
+
+SEARCHES = Section(
+    "search", lambda tables, d, registry: parse_searches(tables, d.file, d.datasets, d.seed,
+                                                         d.truth, registry),
+    keys=KEYS, plan=lambda entries, plan, duration: plan_lines(plan.searches, duration),
+    run=lambda entries, contexts, store, registry, progress, executor: run_searches(
+        entries, contexts, store, progress, executor),
+    done_key="searches", seconds_key="search_seconds",
+    ran=lambda seconds, plan, duration: (f"; searches in {duration(seconds)} (estimated "
+                                         f"{duration(plan.searches_s)})"),
+    report=_report)

@@ -1,5 +1,6 @@
-"""What the commands compute, as library functions: the CLI, tools and tests call these (the CLI
-adds parsing and printing). Imports ``analysis``, so the CLI imports this module only in the
+"""Each command's result, built by library functions: the JSON objects of ``info``, ``score`` and
+``search``, and the report spec of an experiment. The CLI, the Python API, tools and tests call
+these (the CLI adds parsing and printing). Imports ``analysis``, so the CLI imports this module only in the
 commands that use it; the report's plotting is imported only by :func:`experiment_report`."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from analysis.scorecard import scorecard
 
+from nb201.commands import command_line
 from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import Store
@@ -109,7 +111,7 @@ def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
     """The ``search`` command's JSON object: the spec, the summary over runs (truth of what each
     run returns, reach of the optimum at any point and at the end, costs), the truth of each run's
     final arch on the ``lookup`` datasets, the spec's warnings and every run (``found``:
-    ``service.search``)."""
+    ``run.search``)."""
     from analysis.search import looked_up, optimum, summarize
     from nb201 import groundtruth as gt
     spec, described = checked.spec, found["spec"]
@@ -128,43 +130,31 @@ def search_result(checked, found: dict, lookup: tuple[str, ...] = ()) -> dict:
 
 
 def experiment_report(exp: Experiment, plan=None, command: str | None = None,
-                      searches: list[dict] | None = None, learned: list[dict] = ()) -> ReportSpec:
+                      done: dict | None = None, store=None, registry=None) -> ReportSpec:
     """What the report of an experiment shows: its selections, on the data sources and settings
-    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, the
-    stored searches that its run returned (``searches``; None: every stored search), its
-    learning-curve rows (``learned``: :func:`benchmark.learn.curve_rows`) and its finders' stored
-    results (by their digests)."""
+    its ``plan`` ran (else every stored one), what was skipped, the command that ran it, and what
+    each section adds (:mod:`.experiments.sections`): from its run's summary ``done``, else (None)
+    from what ``store`` holds."""
     from analysis.report import ReportSpec
+
+    from .experiments.sections import sections
     sources, settings, skipped = (plan.sources, plan.settings, plan.skipped) if plan else ({}, {}, ())
     included = [(other, other.selections()) for other in exp.includes]
     design = exp.design() + tuple(
         (f"{other.name}: {name}", *rest[:-1],
          f"{rest[-1]} (included for the report: read from the store and the shipped results "
-         f"packs, not computed by this run; `python -m benchmark run {other.name}` computes "
+         f"packs, not computed by this run; `{command_line('run', other.name)}` computes "
          "what is missing)")
         for other, _ in included for name, *rest in other.design())
+    fields = {}
+    for section in sections():
+        rows = None if done is None else done.get(section.done_key, [])
+        fields.update(section.report(exp, exp.section(section.key), rows, store, registry))
     return ReportSpec(title=exp.title or f"Experiment {exp.name}",
                       selections=exp.selections(sources, {(p, d) for p, d, _ in skipped}, settings)
                       + tuple(sel for _, sels in included for sel in sels),
                       truth=exp.truth, main=exp.main, description=exp.description,
-                      commands=(command or f"python -m benchmark run {exp.name}",),
+                      commands=(command or command_line("run", exp.name),),
                       skipped=tuple(skipped), design=design,
                       included=tuple((other.name, tuple((s.proxy, s.dataset) for s in sels))
-                                     for other, sels in included),
-                      searches=None if searches is None else tuple(
-                          (s["digest"], s["seed"], s["runs"], e.command())
-                          for s, e in zip(searches, exp.searches)),
-                      learned=tuple(learned),
-                      finds=tuple((f.digest, f.command()) for f in exp.finds))
-
-
-def stored_curves(exp: Experiment, store, registry) -> list[dict]:
-    """The learning-curve rows of ``exp`` that the store holds (nothing is computed; the contexts
-    are the experiment file's options)."""
-    from nb201.catalog import DATASETS
-    from nb201.context import Context
-
-    from .learn import curve_rows
-    contexts = {d: Context.of(d, 0, exp.options) for d in DATASETS}
-    return [row for entry in exp.curves
-            for row in curve_rows(entry, contexts, store, registry, compute=False, progress=False)]
+                                     for other, sels in included), **fields)

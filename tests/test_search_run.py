@@ -1,4 +1,4 @@
-"""The search service and the ``search`` command: every input checked before anything is computed,
+"""Searches run as a library call (benchmark.search.run) and the ``search`` command: every input checked before anything is computed,
 warnings on fitness that reads the test set or the truth, runs stored and reused, the command's
 JSON and text, and its bad inputs (exit 2, one line)."""
 import dataclasses
@@ -16,7 +16,7 @@ from nb201.context import Context
 from nb201.errors import UserError
 from nb201.store import SearchRuns, Store
 from benchmark.search.loop import Limits
-from benchmark.search.service import SearchSpec, check, search
+from benchmark.search.run import SearchSpec, check, search
 from benchmark.search.strategy import Options
 from proxies import REGISTRY
 
