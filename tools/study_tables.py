@@ -2,7 +2,9 @@
 rows only (nothing is computed): per setting of ``data/experiments/econas-cpu.toml`` on its archs,
 n, Kendall tau, Spearman and top-10% retrieval with 95% bootstrap CIs against ``test_200`` and
 ``valid_200``; each factor against the EcoNAS point on the archs both hold (paired bootstrap of the
-Kendall tau difference, ``analysis.metrics.paired_difference``); the compute each setting holds.
+Kendall tau difference, ``analysis.metrics.paired_difference``); the compute each setting holds,
+in hours of the stored seconds (a CPU row's seconds are its share of a 2-core machine's wall time:
+its worker's CPU time over the workers that ran alongside; CPU-hours are twice that).
 
     python tools/study_tables.py [--results STORE] [--experiment econas-cpu] [--json]
 
@@ -113,7 +115,7 @@ def _ci(summary_: dict | None, key: str) -> str:
 
 def markdown(out: dict) -> str:
     lines = ["| setting | dataset | n (of archs) | Kendall tau vs test_200 | top-10% retrieval "
-             "vs test_200 | Kendall tau vs valid_200 | Spearman vs valid_200 | compute (h) |",
+             "vs test_200 | Kendall tau vs valid_200 | Spearman vs valid_200 | 2-core hours |",
              "|---|---|---|---|---|---|---|---|"]
     for r in out["rows"]:
         lines.append(f"| `{r['proxy']}` | {r['dataset']} | {r['n']} ({r['archs']}) | "
