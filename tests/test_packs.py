@@ -132,3 +132,23 @@ def test_packs_can_be_switched_off(tmp_path, monkeypatch):
 def test_write_pack_refuses_other_names(tmp_path):
     with pytest.raises(packs.UserError, match="ends in .jsonl.gz"):
         packs.write_pack([], tmp_path / "p.json")
+
+
+@pytest.mark.parametrize("path", sorted(packs.SHIPPED_DIR.glob("*" + packs.SUFFIX)), ids=lambda p: p.name)
+def test_every_shipped_pack_is_served_by_this_code(path):
+    """Each pack in data/results/ reads whole, and every proxy it holds is keyed today exactly as
+    when its rows were computed (on the device class they were computed on, the suite's default
+    options): a change to a fingerprint that would silently orphan the shipped rows fails here."""
+    from nb201.api import REGISTRY
+    from nb201.context import Context
+    from nb201.store import Key
+    import proxies  # noqa: F401  (registers the proxies)
+
+    pack = packs.read_pack(path)
+    settings = {row["setting"] for row in pack.rows}
+    assert pack.rows and len(pack.rows) == pack.header["rows"]
+    for held in pack.header["holds"]:
+        seeds = {row["seed"] for row in pack.rows if row["proxy"] == held["proxy"]}
+        for seed in seeds:
+            ctx = Context(held["dataset"], seed, device=held["device"])
+            assert Key.of(REGISTRY.get(held["proxy"]), ctx).setting in settings, held
