@@ -19,8 +19,8 @@ experiment of data/experiments/:
              EcoNAS study (data/experiments/econas-cpu.toml) from its results pack in
              data/results/, labelled with the pack and the machine that computed it; those rows
              are read, never recomputed.
-             About 8 minutes on an idle 2-core CPU before the CIFAR-100 section (README:
-             measured); under about 15 with it (docs/RESULTS.md: projected).
+             About 8 minutes on an idle 2-core CPU before the CIFAR-100 section; 11 with it
+             on a shared one (README: measured).
   --full     paper: the full-scale study for a GPU: EcoNAS's reduction-factor study and the
              zero-cost paper's EcoNAS/econas+ points on 1,000 archs per training setting,
              every zero-cost and table proxy on all 15,625 archs, on CIFAR-10, CIFAR-100 and
