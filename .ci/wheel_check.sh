@@ -90,7 +90,7 @@ step score_c100 python -m benchmark score --proxy meco --dataset cifar100 --samp
   --results R/x.sqlite --json
 echo "cifar100 meco kendall_tau: $(field score_c100 kendall_tau) (n=$(field score_c100 n))"
 step source_c100 python -c "from nb201.catalog import SPECS; from nb201.store import Store
-rows = Store('R/x.sqlite').frame(); found = sorted(set(rows[rows['dataset'] == 'cifar100']['source']))
+rows = Store('R/x.sqlite').frame(own=True); found = sorted(set(rows[rows['dataset'] == 'cifar100']['source']))
 want = [SPECS['cifar100'].embedded.source]
 print('cifar100 data sources:', found); assert found == want, (found, want)"
 cat "$log/source_c100.out"
