@@ -49,8 +49,12 @@ def float64():
     torch.set_default_dtype(before)
 
 
-@pytest.fixture(autouse=True)
-def no_shipped_packs(monkeypatch):
+@pytest.fixture(autouse=True, scope="session")
+def no_shipped_packs():
     """Stores serve no shipped results pack (data/results/) unless a test asks for one, so that
-    what a test computes or reads does not depend on the suite's shipped measurements."""
-    monkeypatch.setenv("NB201_PACKS", "none")
+    what a test computes or reads does not depend on the suite's shipped measurements. Session
+    scope: module-scoped fixtures (a report built once for a file) are set up before any
+    function-scoped one, and must not see the packs either."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NB201_PACKS", "none")
+        yield
