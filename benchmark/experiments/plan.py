@@ -56,8 +56,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Unit:
     """One stored run: a proxy (joined with the other names it serves, e.g. @m reads:
-    :meth:`Proxy.joined`) on one dataset, data source and seed, over the union of its groups'
-    archs."""
+    :meth:`Proxy.joined`) on one dataset, data source and seed, over the archs one group adds
+    to it: the first group that names the run gives its archs, a later one only those not named
+    before (a larger sample of the same run is a second unit, computed in that group's place)."""
 
     proxy: Proxy
     serves: tuple[str, ...]
@@ -181,15 +182,17 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
     sources: dict[tuple[str, str], str] = {}
     settings: dict[tuple[str, str], str] = {}
     skipped: dict[tuple[str, str], str] = {}
-    runs: dict[Key, tuple[Proxy, dict, dict]] = {}
+    # key -> (proxy, the names it serves, {position: the archs first named there})
+    runs: dict[Key, tuple[Proxy, dict, dict[int, dict]]] = {}
     image_source: dict[str, str | UserError] = {}
     # the groups' proxies, and what the [[learn]] tables' proxies read (seed 0, not reported as
-    # groups: their rows go into sources and settings only for groups)
-    wants = [(exp.indices(g), d, name, g.seeds, True) for g in exp.groups for d in g.datasets
-             for name in g.proxies]
-    wants += [(indices, d, proxy.name, (0,), False) for entry in exp.curves
+    # groups: their rows go into sources and settings only for groups); position: the group's
+    # place in the file (the learning curves after every group)
+    wants = [(n, exp.indices(g), d, name, g.seeds, True) for n, g in enumerate(exp.groups)
+             for d in g.datasets for name in g.proxies]
+    wants += [(len(exp.groups), indices, d, proxy.name, (0,), False) for entry in exp.curves
               for proxy, indices in entry.inputs(registry) for d in entry.datasets]
-    for indices, dataset, name, seeds, reported in wants:
+    for position, indices, dataset, name, seeds, reported in wants:
         proxy = registry.get(name)
         if proxy.needs_images:
             if dataset not in image_source:
@@ -210,15 +213,22 @@ def make_plan(exp: Experiment, registry: Registry, store: Store, contexts: dict[
             key = Key.of(proxy, contexts[dataset].with_seed(seed))
             if reported:
                 settings[(name, dataset)] = key.setting
-            _, serves, wanted = runs.setdefault(key, (proxy, {}, {}))
+            _, serves, segments = runs.setdefault(key, (proxy, {}, {}))
             serves[name] = None
-            wanted.update(dict.fromkeys(indices))
+            named = {i for segment in segments.values() for i in segment}
+            segments.setdefault(position, {}).update(
+                dict.fromkeys(i for i in indices if i not in named))
     rates = Rates(registry, store, device_name)
-    units = {key: _unit(key, proxy.joined([registry.get(name) for name in serves]), serves,
-                        wanted, store, rates) for key, (proxy, serves, wanted) in runs.items()}
-    estimates = estimate_searches(exp.searches, contexts, store, rates.of,
-                                  {key: len(u.missing) for key, u in units.items()})
-    units = list(units.values())                    # in the order the groups name them
+    placed = [(position, key, _unit(key, proxy.joined([registry.get(name) for name in serves]),
+                                    serves, segment, store, rates))
+              for key, (proxy, serves, segments) in runs.items()
+              for position, segment in segments.items() if segment]
+    missing: dict[Key, int] = {}
+    for _, key, unit in placed:
+        missing[key] = missing.get(key, 0) + len(unit.missing)
+    estimates = estimate_searches(exp.searches, contexts, store, rates.of, missing)
+    # in the order the groups name them (stable: runs first named in one group keep their order)
+    units = [unit for _, _, unit in sorted(placed, key=lambda p: p[0])]
     if exp.order == "cheapest":
         units.sort(key=lambda u: (u.estimate_s, u.proxy.cost_rank))
     return Plan(tuple(units), tuple((p, d, why) for (p, d), why in skipped.items()), sources,
