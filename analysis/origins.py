@@ -1,7 +1,7 @@
 """Where a report and its rows come from: the provenance table (the code, the machine, the
 results' commits, the truth, the sample sizes, the devices and CPUs) and the "Where the rows
-come from" table (this store and the CPUs its rows record; each results pack with the machine,
-commit and date of its header)."""
+come from" table (this store and each results pack, with the CPUs their rows record, and each
+pack's commit and date)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -33,7 +33,7 @@ def this_machine() -> str:
 def devices(results: list[ProxyResult]) -> str:
     """The devices of the reported rows, with the CPU models the store's rows record."""
     used = ", ".join(sorted({d for r in results for d in r.devices})) or "–"
-    cpus = sorted({m for r in results for m in r.machines if m})
+    cpus = sorted({m for r in results for _, m in r.machines if m})
     return used + (f" (CPU: {', '.join(cpus)})" if cpus else "")
 
 
@@ -61,8 +61,9 @@ def provenance(results: list[ProxyResult], truth: str, store_path: Path,
 
 
 def origins(results: list[ProxyResult], store) -> pd.DataFrame:
-    """One row per origin of the reported rows: this store (the CPUs its rows record), and each
-    results pack (the machine, commit and date of its header)."""
+    """One row per origin of the reported rows: this store and each results pack, with the CPUs
+    their rows record (a pack's rows that record none: the machine that wrote it, from its
+    header), and a pack's commit and date."""
     headers = {pack.path.name: pack.header for pack in store.packs}
     by_origin: dict[str, list[ProxyResult]] = {}
     for r in results:
@@ -71,13 +72,16 @@ def origins(results: list[ProxyResult], store) -> pd.DataFrame:
     rows = []
     for pack, rs in sorted(by_origin.items()):
         proxies = ", ".join(sorted({f"{r.label} ({r.dataset})" for r in rs}))
+        cpus = sorted({m for r in rs for p, m in r.machines if p == pack and m})
         if pack:
             h = headers.get(pack, {})
             m = h.get("machine", {})
-            rows.append((f"pack {pack}", f"{m.get('cpu', 'unknown')} ({m.get('cores', '?')} cores)",
-                         str(h.get("git", "unknown")), str(h.get("created", "")), len(rs), proxies))
+            if not cpus or any(p == pack and not cpu for r in rs for p, cpu in r.machines):
+                cpus.append(f"{m.get('cpu', 'unknown')} ({m.get('cores', '?')} cores; the "
+                            "machine that wrote the pack, for rows that record none)")
+            rows.append((f"pack {pack}", ", ".join(cpus), str(h.get("git", "unknown")),
+                         str(h.get("created", "")), len(rs), proxies))
         else:
-            cpus = sorted({m for r in rs for m in r.machines if m})
             rows.append((f"this store ({store.path})",
                          ", ".join(cpus) or "not recorded (rows written before the CPU was)",
                          ", ".join(sorted({g for r in rs for g in r.gits})), "", len(rs), proxies))

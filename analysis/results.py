@@ -56,7 +56,7 @@ class ProxyResult:
     #: where the rows were read: results packs' file names, "" for the store's own rows
     packs: tuple[str, ...] = ("",)
     #: the CPU models the store's own rows were computed on (recorded by the runner; "" before)
-    machines: tuple[str, ...] = ()
+    machines: tuple[tuple[str, str], ...] = ()   # (pack or "", CPU model or "")
 
     @property
     def origin(self) -> str:
@@ -162,14 +162,14 @@ def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.Da
                        sel.command, _fingerprint(rows), *_origins(kept))
 
 
-def _origins(rows: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the packs the rows were read from, "" for the store's own; the CPU models the store's own
-    rows record: ``run.machine`` of their config)."""
-    packs = tuple(sorted(set(rows["pack"]))) if "pack" in rows.columns else ("",)
-    own = rows[rows["pack"] == ""] if "pack" in rows.columns else rows
-    machines = {json.loads(text).get("run", {}).get("machine", "")
-                for text in (own["config"] if "config" in own.columns else ())}
-    return packs, tuple(sorted(machines))
+def _origins(rows: pd.DataFrame) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(the packs the rows were read from, "" for the store's own; (pack, CPU model) for each CPU
+    the rows of each origin record: ``run.machine`` of their config, "" where not recorded)."""
+    packs = rows["pack"] if "pack" in rows.columns else pd.Series([""] * len(rows), index=rows.index)
+    configs = rows["config"] if "config" in rows.columns else pd.Series([], dtype=object)
+    machines = {(packs[i], json.loads(text).get("run", {}).get("machine", ""))
+                for i, text in configs.items()}
+    return tuple(sorted(set(packs))) or ("",), tuple(sorted(machines))
 
 
 def _fingerprint(rows: pd.DataFrame) -> dict:

@@ -2,8 +2,8 @@
 
 A pack is one gzip-compressed, line-oriented, versioned file (``*.jsonl.gz``): a header line
 (:data:`FORMAT`, :data:`PACK_VERSION`, the suite version and commit of the export, the machine
-the rows were computed on, when, and what it holds: rows per proxy, version, dataset, source and
-device), one JSON line per stored row with every column of the store's ``scores`` table (score,
+that wrote it, when, and what it holds: rows per proxy, version, dataset, source, device and the
+CPU the rows record), one JSON line per stored row with every column of the store's ``scores`` table (score,
 per-epoch curve, parts, segments, seconds, device, git hash, suite version, the fingerprint as
 ``config``, readable fields, created), and a closing line with the row count and the SHA-256 of
 the row lines, so a truncated or edited pack is refused whole (:func:`read_pack`).
@@ -80,13 +80,22 @@ def _read_machine() -> dict:
             "python": platform.python_version()}
 
 
+def row_machine(row: dict) -> str:
+    """The CPU model a row records (``run.machine`` of its config; "" where not recorded)."""
+    try:
+        return str(json.loads(row["config"]).get("run", {}).get("machine", ""))
+    except (json.JSONDecodeError, AttributeError):
+        return ""
+
+
 def _holds(rows: list[dict]) -> list[dict]:
     counts: dict[tuple, int] = {}
     for row in rows:
-        key = (row["proxy"], row["version"], row["dataset"], row["source"], row["device"])
+        key = (row["proxy"], row["version"], row["dataset"], row["source"], row["device"],
+               row_machine(row) or "not recorded")
         counts[key] = counts.get(key, 0) + 1
-    return [{"proxy": p, "version": v, "dataset": d, "source": s, "device": dev, "rows": n}
-            for (p, v, d, s, dev), n in sorted(counts.items())]
+    return [{"proxy": p, "version": v, "dataset": d, "source": s, "device": dev, "machine": m,
+             "rows": n} for (p, v, d, s, dev, m), n in sorted(counts.items())]
 
 
 def write_pack(rows: list[dict], out: str | Path, *, computed_on: dict | None = None) -> dict:

@@ -19,7 +19,7 @@ from nb201 import groundtruth as gt
 from nb201.api import Outcome
 from nb201.catalog import DATASETS, TRUTHS
 from nb201.context import Context
-from nb201.packs import write_pack
+from nb201.packs import read_pack, write_pack
 from nb201.ranking import orient
 from nb201.store import Key, Selection, Store
 from proxies import REGISTRY
@@ -151,7 +151,8 @@ def test_the_report_says_which_rows_came_from_which_pack_and_machine(tmp_path, m
     the store's own; the store's rows name the CPU they were computed on."""
     monkeypatch.setenv("NB201_CACHE_DIR", str(tmp_path / "cache"))
     source = Store(tmp_path / "elsewhere.sqlite", packs=())
-    _put(source, "c4r4s0e4", LARGE, 1.0)
+    _put(source, "c4r4s0e4", LARGE, 1.0)                        # rows that record no CPU
+    _put(source, "c4r4s2e4", LARGE, 1.0, run={"machine": "Row CPU 7"})
     packs = tmp_path / "packs"
     machine = {"cpu": "Test CPU 9000", "cores": 64, "system": "Linux", "python": "3.11"}
     write_pack(source.rows(), packs / "study.jsonl.gz", computed_on=machine)
@@ -165,7 +166,11 @@ def test_the_report_says_which_rows_came_from_which_pack_and_machine(tmp_path, m
     html = files["html"].read_text()
     origins = html[html.index('id="table-origins"'):]
     origins = origins[:origins.index("</table>")]
-    assert "pack study.jsonl.gz" in origins and "Test CPU 9000 (64 cores)" in origins
+    # the CPU each row records; for rows that record none, the machine that wrote the pack
+    assert "pack study.jsonl.gz" in origins and "Row CPU 7" in origins
+    assert "Test CPU 9000 (64 cores; the machine that wrote the pack" in origins
+    holds = {h["proxy"]: h["machine"] for h in read_pack(packs / "study.jsonl.gz").header["holds"]}
+    assert holds == {"c4r4s0e4": "not recorded", "c4r4s2e4": "Row CPU 7"}
     from nb201.packs import machine as this_machine
     assert this_machine()["cpu"] in origins                     # the store's own rows' CPU
     report = json.loads(files["json"].read_text())
