@@ -110,11 +110,19 @@ def small(width: int, resolution: int) -> bool:
     return width * resolution <= MAX_WIDTH_TIMES_RESOLUTION
 
 
-#: The training cost model's constants for the PyTorch trainer: seconds per arch, per training
-#: image and epoch, per evaluated image (at C=4, 8x8; see :func:`estimate_terms`). Fitted by least
-#: squares on the quick experiment's eight training units (16 archs each) with
-#: ``python perf/fit_estimate.py STORE`` (engine version 3).
-ESTIMATE_CONSTANTS = (0.46, 2.1e-4, 2.7e-5)
+#: The training cost model's constants for the PyTorch trainer, which a CPU uses for the networks
+#: above the direct kernels' threshold (:func:`small`): seconds per arch, per training image and
+#: epoch, per evaluated image, per unit of :func:`estimate_terms`' scale (the network's FLOPs
+#: relative to C=4, 8x8). Fitted on ``python perf/econas_point.py --proxy P --sample 4 --trainers
+#: torch`` at c2r2s0e1, c0r4s0e1 and c1r2s0e1 (8-16 channels on 8x8-16x16 maps) on an idle 2-core
+#: AMD EPYC (docs/BENCHMARKS.md, "The plan's estimate"), in the reference CPU's seconds, with an
+#: evaluated image a third of a training image as for the direct kernels.
+ESTIMATE_CONSTANTS = (0.1, 1.5e-5, 5.2e-6)
+#: PyTorch's cost per FLOP at fewer than 8 channels, relative to 8 or more (oneDNN's convolutions
+#: vectorise over channels): c4r0s0e1 (4 channels, 32x32) took 6.1x what the constants above
+#: predict from its FLOPs, in the same measurement.
+NARROW_FACTOR = 6.0
+NARROW_CHANNELS = 8
 #: The same for the direct kernels (engine version 4), whose cost follows the network's FLOPs
 #: (:func:`estimate_terms`): from ``python perf/econas_point.py`` on an idle 2-core Intel Xeon
 #: (AVX-512): 8.2 s per arch of ``c4r4s0e40@20`` (500,000 training images x epochs, 25,000
@@ -181,19 +189,18 @@ def estimate_terms(recipe: Recipe, dataset: str = "cifar10", epochs: int | None 
     """(training images x epochs, evaluated images), each scaled by the network's size relative to
     C=4, 8x8: ``epochs`` of training (default: the whole schedule) and ``evaluations`` of the
     held-out images (default: one, at the end), on ``dataset``'s images at its resolution (a
-    proxy's estimate is CIFAR-10's, whatever it is run on). With the direct kernels the cost
-    scales with the network's FLOPs (channels squared x pixels); with PyTorch larger networks scale
-    with their FLOPs and smaller ones are overhead-bound and save less. Fewer cells per stage (a
+    proxy's estimate is CIFAR-10's, whatever it is run on). Either trainer's cost scales with the
+    network's FLOPs (channels squared x pixels); PyTorch's (above the direct kernels' threshold)
+    is :data:`NARROW_FACTOR` times dearer per FLOP below 8 channels. Fewer cells per stage (a
     variant's ``n``) scale both by the network's depth in cells and reduction blocks, 3N + 2 of
     NB201's 17."""
     spec = dataset_spec(dataset)
     res = recipe.resolution(spec.resolution)
     width, pixels = recipe.width / 4, (res / 8) ** 2
     depth = (3 * recipe.cells + 2) / (3 * NB201.cells + 2)
-    if small(recipe.width, res):
-        scale = depth * width ** 2 * pixels
-    else:
-        scale = depth * max(width ** 2 * pixels, width ** 0.18 * pixels ** 0.62)
+    scale = depth * width ** 2 * pixels
+    if not small(recipe.width, res) and recipe.width < NARROW_CHANNELS:
+        scale *= NARROW_FACTOR
     pool, held_out = image_pools(recipe, spec)
     epochs = recipe.epochs if epochs is None else epochs
     evaluations = 1 if evaluations is None else evaluations
