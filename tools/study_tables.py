@@ -61,39 +61,30 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             store = Store(args.results or Path(tmp) / "empty.sqlite", create=args.results is None)
             rows, pairs = [], []
-            for dataset in sorted({d for g in exp.groups for d in g.datasets}):
-                point = {}
-                for group in exp.groups:
-                    if dataset not in group.datasets:
-                        continue
-                    indices = exp.indices(group)
-                    for name in group.proxies:
-                        scores, seconds = stored_scores(store, name, dataset, indices, exp.seed)
-                        higher = REGISTRY.get(name).higher_is_better
-                        row = {"proxy": name, "dataset": dataset, "group": group.name,
-                               "archs": len(indices), "n": len(scores), "hours": seconds / 3600}
-                        for truth in TRUTHS:
-                            row[truth] = summary(scores, dataset, truth, higher) if len(scores) >= 3 else None
-                        rows.append(row)
-                        if name == POINT:
-                            point = scores
-                for row in rows:
-                    if row["dataset"] != dataset or row["proxy"] == POINT or not point:
-                        continue
-                    scores, _ = stored_scores(store, row["proxy"], dataset,
-                                              exp.indices(next(g for g in exp.groups
-                                                               if g.name == row["group"])), exp.seed)
-                    common = sorted(set(scores) & set(point))
-                    if len(common) < 3:
-                        continue
-                    truth = gt.vector(dataset, "test_200")[common]
-                    paired = metrics.paired_difference(
-                        metrics.kendall_tau, np.array([scores[i] for i in common]),
-                        np.array([point[i] for i in common]), truth)
-                    pairs.append({"proxy": row["proxy"], "dataset": dataset, "n": len(common),
-                                  "tau": metrics.kendall_tau(np.array([scores[i] for i in common]), truth),
-                                  "point_tau": metrics.kendall_tau(np.array([point[i] for i in common]), truth),
-                                  **paired})
+            # one row per setting and dataset, on the union of the archs its groups name (a
+            # later group that grows a setting's sample adds to the same row)
+            for sel in exp.selections():
+                scores, seconds = stored_scores(store, sel.proxy, sel.dataset, list(sel.indices),
+                                                exp.seed)
+                higher = REGISTRY.get(sel.proxy).higher_is_better
+                row = {"proxy": sel.proxy, "dataset": sel.dataset, "archs": len(sel.indices),
+                       "n": len(scores), "hours": seconds / 3600, "scores": scores}
+                for truth in TRUTHS:
+                    row[truth] = summary(scores, sel.dataset, truth, higher) if len(scores) >= 3 else None
+                rows.append(row)
+            points = {r["dataset"]: r["scores"] for r in rows if r["proxy"] == POINT}
+            for row in rows:
+                scores, point = row.pop("scores"), points.get(row["dataset"], {})
+                common = sorted(set(scores) & set(point))
+                if row["proxy"] == POINT or len(common) < 3:
+                    continue
+                truth = gt.vector(row["dataset"], "test_200")[common]
+                ours = np.array([scores[i] for i in common])
+                theirs = np.array([point[i] for i in common])
+                paired = metrics.paired_difference(metrics.kendall_tau, ours, theirs, truth)
+                pairs.append({"proxy": row["proxy"], "dataset": row["dataset"], "n": len(common),
+                              "tau": metrics.kendall_tau(ours, truth),
+                              "point_tau": metrics.kendall_tau(theirs, truth), **paired})
             store.close()
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
