@@ -165,6 +165,7 @@ def test_plan_skips_what_is_stored(tmp_path):
     assert plan.missing == 15 + 30 * 5
     text = format_plan(exp, plan)
     assert "estimated time" in text and "params" in text
+    assert text.splitlines()[-2].split()[:5] == ["params", "cifar10", "0", "network", "+10"]
 
 
 def test_plan_merges_at_m_reads_and_skips_missing_datasets(tmp_path):

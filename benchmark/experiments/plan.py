@@ -259,10 +259,14 @@ def format_plan(exp: Experiment, plan: Plan) -> str:
             f"device {plan.device}")
     rows = [("proxy (serves)", "dataset", "seed", "source", "archs", "stored", "missing", "s/arch",
              "basis", "estimate")]
+    named = set()                       # a run a later group grows: "+N" archs
     for u in plan.units:
         extra = [s for s in u.serves if s != u.proxy.store_name]
+        run = (u.proxy.store_name, u.dataset, u.seed, u.source)
+        archs = f"+{len(u.indices)}" if run in named else str(len(u.indices))
+        named.add(run)
         rows.append((u.proxy.store_name + (f" ({', '.join(extra)})" if extra else ""), u.dataset,
-                     str(u.seed), u.source, str(len(u.indices)),
+                     str(u.seed), u.source, archs,
                      str(len(u.indices) - len(u.missing)), str(len(u.missing)),
                      f"{u.seconds_per_arch:.3g}", u.basis, duration(u.estimate_s)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
