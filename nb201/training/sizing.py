@@ -1,8 +1,9 @@
 """How big and how costly training is, before anything is trained: a network's relative step cost
 (the order in which the engine hands out its groups), how many networks are fused in one group and
 trained at once (CPU and CUDA), a generous activation-memory estimate, and the training cost model
-behind a training proxy's estimated seconds (:data:`ESTIMATE_CONSTANTS`, fitted by
-``perf/fit_estimate.py``). Image counts come from the dataset specs of :mod:`nb201.catalog`.
+behind a training proxy's estimated seconds (:data:`DIRECT_ESTIMATE_CONSTANTS` and
+:data:`ESTIMATE_CONSTANTS`, one per CPU trainer, measured with ``perf/econas_point.py``;
+``perf/fit_estimate.py`` refits them on a store's runs). Image counts come from the dataset specs of :mod:`nb201.catalog`.
 
 Pure arithmetic on a :class:`~nb201.training.recipe.Recipe` and an arch: nothing here trains,
 and nothing here imports the engine (:mod:`nb201.training.engine` imports this module).
