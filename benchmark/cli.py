@@ -394,7 +394,8 @@ def cmd_export(args) -> None:
         raise UserError(f"{store.path} holds no rows" + (f" of {', '.join(names)}" if names else "")
                         + (f" on {args.dataset}" if args.dataset else "") + "; nothing written")
     header = write_pack(rows, args.out)
-    holds = ", ".join(f"{h['proxy']} on {h['dataset']} ({h['rows']})" for h in header["holds"])
+    holds = ", ".join(f"{h['proxy']} on {h['dataset']} ({h['rows']}, {h['machine']})"
+                      for h in header["holds"])
     _emit({"pack": str(args.out), "header": header}, args.json,
           f"{header['rows']:,} rows written to {args.out}: {holds}")
 
