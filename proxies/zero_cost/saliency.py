@@ -110,8 +110,8 @@ def fisher(net: nn.Module, batch: Batch) -> float:
     def hook_for(i: int):
         def on_forward(module, inputs, output):
             # the gradient hook holds the activation, not ``output`` itself: a hook stored on a
-            # tensor that refers to that tensor is a reference cycle, freed only by Python's
-            # cyclic collector, which counts objects, not bytes (it held 130 MB per arch)
+            # tensor that refers to that tensor is a cycle through autograd's C++ side, which
+            # Python's collector never frees (it held 130 MB per arch)
             act, fan_in = output.detach(), module.weight[0].numel()
 
             def on_grad(grad):
