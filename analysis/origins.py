@@ -84,5 +84,6 @@ def origins(results: list[ProxyResult], store) -> pd.DataFrame:
         else:
             rows.append((f"this store ({store.path})",
                          ", ".join(cpus) or "not recorded (rows written before the CPU was)",
-                         ", ".join(sorted({g for r in rs for g in r.gits})), "", len(rs), proxies))
+                         ", ".join(sorted({g for r in rs for p, g in r.commits if p == ""})), "",
+                         len(rs), proxies))
     return pd.DataFrame(rows, columns=ORIGIN_COLUMNS)

@@ -57,6 +57,8 @@ class ProxyResult:
     packs: tuple[str, ...] = ("",)
     #: the CPU models the store's own rows were computed on (recorded by the runner; "" before)
     machines: tuple[tuple[str, str], ...] = ()   # (pack or "", CPU model or "")
+    #: the commits that wrote the rows, per origin (a result may mix the store's rows and a pack's)
+    commits: tuple[tuple[str, str], ...] = ()    # (pack or "", git hash)
 
     @property
     def origin(self) -> str:
@@ -162,14 +164,17 @@ def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.Da
                        sel.command, _fingerprint(rows), *_origins(kept))
 
 
-def _origins(rows: pd.DataFrame) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+def _origins(rows: pd.DataFrame) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...],
+                                           tuple[tuple[str, str], ...]]:
     """(the packs the rows were read from, "" for the store's own; (pack, CPU model) for each CPU
-    the rows of each origin record: ``run.machine`` of their config, "" where not recorded)."""
+    the rows of each origin record: ``run.machine`` of their config, "" where not recorded;
+    (pack, git hash) for each commit that wrote the rows of each origin)."""
     packs = rows["pack"] if "pack" in rows.columns else pd.Series([""] * len(rows), index=rows.index)
     configs = rows["config"] if "config" in rows.columns else pd.Series([], dtype=object)
     machines = {(packs[i], json.loads(text).get("run", {}).get("machine", ""))
                 for i, text in configs.items()}
-    return tuple(sorted(set(packs))) or ("",), tuple(sorted(machines))
+    commits = {(packs[i], git) for i, git in rows["git"].items()}
+    return tuple(sorted(set(packs))) or ("",), tuple(sorted(machines)), tuple(sorted(commits))
 
 
 def _fingerprint(rows: pd.DataFrame) -> dict:

@@ -20,6 +20,7 @@ from nb201.api import Outcome
 from nb201.catalog import DATASETS, TRUTHS
 from nb201.context import Context
 from nb201.packs import read_pack, write_pack
+from nb201.provenance import git_hash
 from nb201.ranking import orient
 from nb201.store import Key, Selection, Store
 from proxies import REGISTRY
@@ -37,7 +38,7 @@ def _put(store: Store, name: str, indices, noise: float, seed: int = 0, **put) -
     outcomes = {i: Outcome(float(truth[i] + rng.normal(0, noise)), 2.0,
                            [float(truth[i] + rng.normal(0, noise))] * epochs) for i in indices}
     store.put(Key(proxy.store_name, proxy.version, "cifar10", SOURCE, 0), outcomes, device="cpu",
-              git="synthetic", suite_version="test", run=put.get("run", {}))
+              git=put.get("git", "synthetic"), suite_version="test", run=put.get("run", {}))
 
 
 @pytest.fixture
@@ -159,6 +160,8 @@ def test_the_report_says_which_rows_came_from_which_pack_and_machine(tmp_path, m
     monkeypatch.setenv("NB201_PACKS", str(packs))
     store = Store(tmp_path / "mine.sqlite")
     compute(REGISTRY.get("params"), LARGE, Context("cifar10", 0), store, progress=False)
+    # one setting's rows partly the store's own, partly the pack's
+    _put(store, "c4r4s2e4", gt.sample(80, 0)[60:], 1.0, git="own-commit")
     files = write_report(REGISTRY, store, tmp_path / "out", n_boot=50)
     every = pd.read_csv(files["table_all_csv"]).set_index("label")
     assert every.loc["c4r4s0e4", "origin"] == "study.jsonl.gz"
@@ -173,5 +176,10 @@ def test_the_report_says_which_rows_came_from_which_pack_and_machine(tmp_path, m
     assert holds == {"c4r4s0e4": "not recorded", "c4r4s2e4": "Row CPU 7"}
     from nb201.packs import machine as this_machine
     assert this_machine()["cpu"] in origins                     # the store's own rows' CPU
+    assert every.loc["c4r4s2e4", "origin"] == "this store, study.jsonl.gz"
+    # the store's row names the commits of the store's own rows only, the pack's its header's
+    own = origins[origins.index("this store"):]
+    own = own[:own.index("</tr>")]
+    assert "own-commit" in own and git_hash() in own and "synthetic" not in own
     report = json.loads(files["json"].read_text())
     assert {r["label"]: r["origin"] for r in report["main"]}["c4r4s0e4"] == "study.jsonl.gz"
