@@ -48,7 +48,6 @@ class ProxyResult:
     seeds: tuple[int, ...]
     seconds: np.ndarray     # per arch, summed over seeds
     devices: tuple[str, ...]
-    gits: tuple[str, ...]
     summary: dict
     command: str | None = None
     #: the setting's fingerprint without the seed (``nb201.store.Key.config``); labels settings
@@ -59,6 +58,11 @@ class ProxyResult:
     machines: tuple[tuple[str, str], ...] = ()   # (pack or "", CPU model or "")
     #: the commits that wrote the rows, per origin (a result may mix the store's rows and a pack's)
     commits: tuple[tuple[str, str], ...] = ()    # (pack or "", git hash)
+
+    @property
+    def gits(self) -> tuple[str, ...]:
+        """The commits that wrote the rows, whatever their origin."""
+        return tuple(sorted({git for _, git in self.commits}))
 
     @property
     def origin(self) -> str:
@@ -158,7 +162,7 @@ def _result(proxy: Proxy, sel: Selection, source: str, setting: str, rows: pd.Da
     true = gt.vector(sel.dataset, truth)[indices]
     return ProxyResult(proxy, proxy.name, sel.dataset, source, setting, indices, scores, true,
                        tuple(sorted(int(s) for s in kept["seed"].unique())), seconds,
-                       tuple(sorted(kept["device"].unique())), tuple(sorted(kept["git"].unique())),
+                       tuple(sorted(kept["device"].unique())),
                        summarize(scores, true, higher_is_better=proxy.higher_is_better,
                                  n_boot=n_boot),
                        sel.command, _fingerprint(rows), *_origins(kept))
